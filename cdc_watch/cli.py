@@ -1,0 +1,79 @@
+"""The `cdc-watch` command line: `run`, `check-config`, `--version`.
+
+Flags mirror the Prometheus ecosystem (`--config.file`, `--web.listen-address`,
+`--log.level`, `--log.format`). Exit codes: 0 ok, 2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from cdc_watch import __version__, logs
+from cdc_watch.config import DEFAULT_LISTEN_ADDRESS, ConfigError, load_config
+
+EXIT_OK = 0
+EXIT_CONFIG = 2
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config.file", dest="config_file", type=Path, default=Path("cdc-watch.yaml"), help="configuration file (default: %(default)s)")
+    parser.add_argument("--log.level", dest="log_level", choices=("debug", "info", "warn", "error"), default="info")
+    parser.add_argument("--log.format", dest="log_format", choices=("text", "json"), default="text")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cdc-watch", description="Monitor, alert on and heal Kafka Connect + Debezium MySQL pipelines.")
+    parser.add_argument("--version", action="version", version=f"cdc-watch {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the daemon")
+    _add_common(run)
+    run.add_argument("--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN_ADDRESS, help="address for /metrics and the landing page (default: %(default)s)")
+    run.add_argument("--web.enable-lifecycle", dest="enable_lifecycle", action="store_true", help="enable POST /-/reload")
+
+    check = commands.add_parser("check-config", help="validate the configuration file and exit (0 valid, 2 invalid)")
+    _add_common(check)
+    return parser
+
+
+def check_config(path: Path) -> int:
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(f"{path}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    clusters = ", ".join(c.name for c in config.connect_clusters)
+    print(f"{path}: valid ({len(config.connect_clusters)} Connect cluster(s): {clusters})")
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    from cdc_watch.app import App
+
+    try:
+        app = App(args.config_file, args.listen_address, enable_lifecycle=args.enable_lifecycle)
+    except ConfigError as exc:
+        logging.getLogger("cdc_watch").error("invalid configuration", extra={"config": str(args.config_file), "problems": "; ".join(exc.problems)})
+        return EXIT_CONFIG
+    except (OSError, ValueError) as exc:
+        logging.getLogger("cdc_watch").error("cannot start", extra={"error": str(exc)})
+        return EXIT_CONFIG
+    app.run_until_signalled()
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.setup("warning" if args.log_level == "warn" else args.log_level, args.log_format)
+    if args.command == "check-config":
+        return check_config(args.config_file)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

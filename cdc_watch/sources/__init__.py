@@ -1,0 +1,1 @@
+"""Sources: each polls one upstream (Connect REST, Jolokia, MySQL) and returns typed data."""

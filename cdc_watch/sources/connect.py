@@ -1,0 +1,189 @@
+"""Kafka Connect REST source: polls one cluster's connectors, tasks and committed offsets.
+
+Per cycle: `GET /` (version, Kafka cluster id) and one
+`GET /connectors?expand=status&expand=info`. Clusters older than 2.3 ignore `expand` and
+answer a plain list; only then are the per-connector calls made. Worker URLs are tried in
+order, starting with the last one that answered, moving on after a transport error or a 5xx.
+Committed offsets (`GET /connectors/{c}/offsets`, Connect 3.5+) are a separate, slower source.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from cdc_watch.config import ConnectCluster
+from cdc_watch.model import ConnectClusterState, ErrorReason, SourceFailure
+from cdc_watch.snapshot import Snapshot
+from cdc_watch.sources import connect_parse as parse
+from cdc_watch.sources.http import Reply, build_client, error_message, request_json
+
+log = logging.getLogger(__name__)
+
+OFFSETS_API_SINCE = (3, 5)
+EXPAND_SINCE = (2, 3)
+
+
+class ConnectClient:
+    """Requests against one Connect cluster with failover across its worker URLs."""
+
+    def __init__(self, cluster: ConnectCluster, transport: httpx.BaseTransport | None = None):
+        self.cluster = cluster
+        self._client = build_client(cluster, transport)
+        self._preferred = 0
+        self.last_url = cluster.urls[0]
+
+    def close(self) -> None:
+        self._client.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: Sequence[tuple[str, str]] | None = None,
+        json_body: Any = None,
+    ) -> Reply:
+        """Send to the preferred worker, falling over to the next on transport errors and 5xx.
+
+        4xx answers and rebalance conflicts are returned as they are: another worker would
+        say the same.
+        """
+        urls = self.cluster.urls
+        last_failure: SourceFailure | None = None
+        last_reply: Reply | None = None
+        for step in range(len(urls)):
+            index = (self._preferred + step) % len(urls)
+            base = urls[index]
+            where = f"{method} {base}{path}"
+            try:
+                reply = request_json(self._client, method, base + path, where, json_body=json_body, params=params)
+            except SourceFailure as failure:
+                if failure.reason is ErrorReason.AUTH:
+                    raise
+                last_failure = failure
+                continue
+            if reply.status_code >= 500 and not parse.is_rebalance_error(reply.status_code, reply.body):
+                last_reply = reply
+                continue
+            self._preferred = index
+            self.last_url = base
+            return reply
+        if last_reply is not None:
+            return last_reply
+        assert last_failure is not None
+        if len(urls) > 1:
+            raise SourceFailure(last_failure.reason, f"all {len(urls)} workers failed; last: {last_failure.message}")
+        raise last_failure
+
+    def get_ok(self, path: str, params: Sequence[tuple[str, str]] | None = None) -> Any:
+        """GET that must answer 200; anything else raises a classified SourceFailure."""
+        reply = self.request("GET", path, params=params)
+        if reply.status_code == 200:
+            return reply.body
+        detail = error_message(reply)
+        where = f"GET {self.last_url}{path}"
+        if parse.is_rebalance_error(reply.status_code, reply.body):
+            raise SourceFailure(ErrorReason.CONFLICT, f"{where}: HTTP {reply.status_code} rebalance in progress")
+        raise SourceFailure(ErrorReason.HTTP_STATUS, f"{where}: HTTP {reply.status_code} {detail}".rstrip())
+
+
+def connector_path(name: str, suffix: str = "") -> str:
+    return f"/connectors/{quote(name, safe='')}{suffix}"
+
+
+class ConnectSource:
+    """Polls one Connect cluster; `poll` returns a `ConnectClusterState`."""
+
+    kind = "connect"
+
+    def __init__(self, cluster: ConnectCluster, transport: httpx.BaseTransport | None = None):
+        self.cluster = cluster
+        self.name = f"connect:{cluster.name}"
+        self.interval = cluster.poll_interval
+        self.client = ConnectClient(cluster, transport)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def poll(self, snapshot: Snapshot | None = None) -> ConnectClusterState:
+        root = parse.parse_root(self.client.get_ok("/"))
+        url = self.client.last_url
+        body = self.client.get_ok("/connectors", params=[("expand", "status"), ("expand", "info")])
+        if isinstance(body, list) or parse.version_tuple(root[0]) < EXPAND_SINCE:
+            connectors, excluded, problems = self._poll_per_connector(body)
+        else:
+            connectors, excluded, problems = parse.parse_expanded(body, self.cluster.selects)
+        for problem in problems:
+            log.debug("odd entry in Connect reply", extra={"source": self.name, "problem": problem})
+        return parse.build_cluster_state(self.cluster.name, url, root, connectors, excluded, problems)
+
+    def _poll_per_connector(self, body: Any) -> tuple[dict, int, list[str]]:
+        """Connect < 2.3: a list of names, then status and config per connector."""
+        if not isinstance(body, list):
+            body = self.client.get_ok("/connectors")
+        if not isinstance(body, list):
+            raise SourceFailure(ErrorReason.DECODE, "GET /connectors did not return a list of names")
+        connectors = {}
+        problems: list[str] = []
+        excluded = 0
+        for name in body:
+            if not isinstance(name, str):
+                continue
+            if not self.cluster.selects(name):
+                excluded += 1
+                continue
+            status_reply = self.client.request("GET", connector_path(name, "/status"))
+            config_reply = self.client.request("GET", connector_path(name, "/config"))
+            if status_reply.status_code == 404:
+                continue  # deleted between the list and the lookup
+            status = status_reply.body if status_reply.status_code == 200 else None
+            config = config_reply.body if config_reply.status_code == 200 else None
+            connector, entry_problems = parse.build_connector(name, status, config)
+            connectors[name] = connector
+            problems.extend(entry_problems)
+        return dict(sorted(connectors.items())), excluded, problems
+
+
+class ConnectOffsetsSource:
+    """Committed source offsets of the Debezium binlog connectors of one cluster.
+
+    Runs at `offsets_interval` (slower than the status poll); one request per Debezium
+    connector. Returns {connector: [(partition, offset), ...]}. Clusters older than 3.5 have
+    no offsets API and yield an empty mapping.
+    """
+
+    kind = "connect_offsets"
+
+    def __init__(self, cluster: ConnectCluster, transport: httpx.BaseTransport | None = None):
+        self.cluster = cluster
+        self.name = f"connect_offsets:{cluster.name}"
+        self.interval = cluster.offsets_interval
+        self.client = ConnectClient(cluster, transport)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def poll(self, snapshot: Snapshot | None) -> Mapping[str, tuple[tuple[dict, dict], ...]]:
+        state = snapshot.connect(self.cluster.name) if snapshot is not None else None
+        if state is None:
+            raise SourceFailure(ErrorReason.CONNECT, "no successful Connect poll yet to list connectors from")
+        if parse.version_tuple(state.version) < OFFSETS_API_SINCE:
+            return MappingProxyType({})
+        offsets: dict[str, tuple[tuple[dict, dict], ...]] = {}
+        for name, connector in state.connectors.items():
+            if connector.settings is None or not connector.settings.is_debezium_mysql:
+                continue
+            reply = self.client.request("GET", connector_path(name, "/offsets"))
+            if reply.status_code == 200:
+                offsets[name] = tuple(parse.parse_offsets(reply.body))
+            elif reply.status_code != 404:
+                log.info(
+                    "offsets not available",
+                    extra={"source": self.name, "connector": name, "status": reply.status_code},
+                )
+        return MappingProxyType(offsets)

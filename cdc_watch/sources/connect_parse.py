@@ -1,0 +1,205 @@
+"""Pure parsers for Kafka Connect REST replies (no I/O; fed by recorded replies in tests).
+
+Shapes follow Kafka Connect 2.0 - 4.1 (see shared/reference/protocols.md section 1). A reply
+that does not have the expected shape raises `SourceFailure(DECODE, ...)`; an odd entry
+inside an otherwise good reply is skipped and reported in `problems` instead, so one broken
+connector never hides the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from cdc_watch.model import (
+    ConnectClusterState,
+    ConnectorSettings,
+    ConnectorStatus,
+    ErrorReason,
+    SourceFailure,
+    State,
+    TaskStatus,
+)
+from cdc_watch.redact import scrub, secret_values
+
+REBALANCE_MESSAGES = (
+    "rebalance is expected",
+    "rebalance was underway",
+    "stale configuration",
+    "conflicting operation",
+)
+
+
+def is_rebalance_error(status_code: int, body: Any) -> bool:
+    """409, or the 500 "Request cannot be completed because a rebalance is expected" (3.5+)."""
+    if status_code == 409:
+        return True
+    if status_code == 500 and isinstance(body, dict):
+        message = str(body.get("message", "")).lower()
+        return any(m in message for m in REBALANCE_MESSAGES)
+    return False
+
+
+def parse_root(body: Any) -> tuple[str, str, str]:
+    """`GET /` -> (version, commit, kafka_cluster_id)."""
+    if not isinstance(body, dict) or not isinstance(body.get("version"), str):
+        raise SourceFailure(ErrorReason.DECODE, "GET / did not return a Kafka Connect worker info object")
+    return body["version"], str(body.get("commit") or ""), str(body.get("kafka_cluster_id") or "")
+
+
+def version_tuple(version: str) -> tuple[int, int]:
+    """"3.9.0" -> (3, 9); "7.6.0-ccs" -> (7, 6). Unparseable -> (0, 0)."""
+    parts = version.split(".")
+    try:
+        return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
+    except (IndexError, ValueError):
+        return (0, 0)
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_settings(config: Any) -> ConnectorSettings | None:
+    """Keep the allow-listed keys of a connector config; drop the rest (passwords included)."""
+    if not isinstance(config, Mapping):
+        return None
+
+    def text(key: str) -> str:
+        value = config.get(key)
+        return value if isinstance(value, str) else ""
+
+    return ConnectorSettings(
+        connector_class=text("connector.class"),
+        topic_prefix=text("topic.prefix") or text("database.server.name"),
+        database_hostname=text("database.hostname"),
+        database_port=_as_int(config.get("database.port")),
+        database_user=text("database.user"),
+        tasks_max=_as_int(config.get("tasks.max")),
+    )
+
+
+def _parse_trace(entry: Mapping[str, Any], secrets: frozenset[str]) -> str | None:
+    trace = entry.get("trace")
+    if not isinstance(trace, str) or not trace:
+        return None
+    return scrub(trace, secrets)
+
+
+def parse_status(name: str, status: Any, secrets: frozenset[str] = frozenset()) -> tuple[State, str, str, str | None, tuple[TaskStatus, ...], list[str]]:
+    """A `ConnectorStateInfo` -> (state, type, worker_id, trace, tasks, problems)."""
+    problems: list[str] = []
+    if not isinstance(status, Mapping):
+        return State.UNKNOWN, "unknown", "", None, (), [f"connector {name}: no status in reply"]
+    connector = status.get("connector")
+    if not isinstance(connector, Mapping):
+        connector = {}
+        problems.append(f"connector {name}: status has no connector entry")
+    state = State.parse(connector.get("state"))
+    if state is State.UNKNOWN and connector.get("state") is not None:
+        problems.append(f"connector {name}: unknown state {str(connector.get('state'))[:40]!r}")
+    tasks = []
+    raw_tasks = status.get("tasks")
+    for raw in raw_tasks if isinstance(raw_tasks, list) else []:
+        task_id = _as_int(raw.get("id")) if isinstance(raw, Mapping) else None
+        if task_id is None:
+            problems.append(f"connector {name}: task entry without an id skipped")
+            continue
+        task_state = State.parse(raw.get("state"))
+        if task_state is State.UNKNOWN:
+            problems.append(f"connector {name}: task {task_id} has unknown state {str(raw.get('state'))[:40]!r}")
+        tasks.append(TaskStatus(task_id, task_state, str(raw.get("worker_id") or ""), _parse_trace(raw, secrets)))
+    tasks.sort(key=lambda t: t.id)
+    kind = status.get("type")
+    return (
+        state,
+        kind if isinstance(kind, str) and kind else "unknown",
+        str(connector.get("worker_id") or ""),
+        _parse_trace(connector, secrets),
+        tuple(tasks),
+        problems,
+    )
+
+
+def build_connector(name: str, status: Any, config: Any) -> tuple[ConnectorStatus, list[str]]:
+    secrets = secret_values(config) if isinstance(config, Mapping) else frozenset()
+    state, kind, worker, trace, tasks, problems = parse_status(name, status, secrets)
+    settings = parse_settings(config)
+    if settings is None:
+        problems.append(f"connector {name}: no config in reply")
+    return ConnectorStatus(name, kind, state, worker, tasks, settings, trace), problems
+
+
+def parse_expanded(
+    body: Any,
+    selects: Callable[[str], bool] = lambda _: True,
+) -> tuple[dict[str, ConnectorStatus], int, list[str]]:
+    """`GET /connectors?expand=status&expand=info` -> (connectors, excluded count, problems).
+
+    Entries with `info: null` or a missing status are kept with what is known; entries that
+    Connect left out entirely cannot be seen here.
+    """
+    if not isinstance(body, Mapping):
+        raise SourceFailure(ErrorReason.DECODE, "GET /connectors?expand=... did not return an object")
+    connectors: dict[str, ConnectorStatus] = {}
+    problems: list[str] = []
+    excluded = 0
+    for name, entry in body.items():
+        if not isinstance(name, str):
+            continue
+        if not selects(name):
+            excluded += 1
+            continue
+        if not isinstance(entry, Mapping):
+            problems.append(f"connector {name}: entry is not an object")
+            continue
+        info = entry.get("info")
+        config = info.get("config") if isinstance(info, Mapping) else None
+        connector, entry_problems = build_connector(name, entry.get("status"), config)
+        if connector.type == "unknown" and isinstance(info, Mapping) and isinstance(info.get("type"), str):
+            connector = _with_type(connector, info["type"])
+        connectors[name] = connector
+        problems.extend(entry_problems)
+    return dict(sorted(connectors.items())), excluded, problems
+
+
+def _with_type(connector: ConnectorStatus, kind: str) -> ConnectorStatus:
+    return ConnectorStatus(
+        connector.name, kind, connector.state, connector.worker_id, connector.tasks, connector.settings, connector.trace
+    )
+
+
+def build_cluster_state(
+    cluster: str,
+    worker_url: str,
+    root: tuple[str, str, str],
+    connectors: dict[str, ConnectorStatus],
+    excluded: int,
+    problems: list[str],
+) -> ConnectClusterState:
+    version, commit, kafka_cluster_id = root
+    return ConnectClusterState(
+        cluster=cluster,
+        worker_url=worker_url,
+        version=version,
+        commit=commit,
+        kafka_cluster_id=kafka_cluster_id,
+        connectors=MappingProxyType(connectors),
+        excluded=excluded,
+        problems=tuple(problems),
+    )
+
+
+def parse_offsets(body: Any) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """`GET /connectors/{c}/offsets` -> [(partition, offset)]; entries of the wrong shape are skipped."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("offsets"), list):
+        raise SourceFailure(ErrorReason.DECODE, "offsets reply has no offsets list")
+    pairs = []
+    for item in body["offsets"]:
+        if isinstance(item, Mapping) and isinstance(item.get("partition"), Mapping) and isinstance(item.get("offset"), Mapping):
+            pairs.append((dict(item["partition"]), dict(item["offset"])))
+    return pairs

@@ -1,0 +1,139 @@
+"""The HTTP endpoints: /metrics, the landing page, /-/healthy, /-/ready, /-/reload.
+
+Only I/O and routing live here; what to serve comes from callables the app hands in.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from cdc_watch import __version__
+from cdc_watch.exposition import CONTENT_TYPE
+from cdc_watch.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WebHooks:
+    metrics: Callable[[], bytes]
+    snapshot: Callable[[], Snapshot]
+    config_summary: Callable[[], tuple[str, bool]]  # (config file, last reload ok)
+    reload: Callable[[], tuple[bool, list[str]]]
+    enable_lifecycle: bool = False
+
+
+def parse_listen_address(address: str) -> tuple[str, int]:
+    """":10108" -> ("0.0.0.0", 10108); "127.0.0.1:9000"; "[::1]:9000"."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"invalid listen address {address!r}; expected [host]:port")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
+
+
+def landing_page(snapshot: Snapshot, config_file: str, reload_ok: bool) -> str:
+    rows = []
+    for name, status in sorted(snapshot.sources.items()):
+        last = status.last
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(last.started_at)) if last else "not yet"
+        duration = f"{last.duration * 1000:.0f} ms" if last else ""
+        error = f"{last.error.reason}: {last.error.message}" if last and last.error else ""
+        state = "up" if status.up else ("pending" if last is None else "down")
+        rows.append(
+            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (name, status.kind, state, when, duration, error)) + "</tr>"
+        )
+    config_state = "loaded" if reload_ok else "last reload FAILED, previous configuration in use"
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>cdc_watch</title>
+<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:4px 12px;text-align:left;border-bottom:1px solid #ddd}}</style></head>
+<body><h1>cdc_watch {html.escape(__version__)}</h1>
+<p>Configuration: <code>{html.escape(config_file)}</code> ({html.escape(config_state)})</p>
+<p><a href="/metrics">Metrics</a> · <a href="/-/healthy">Healthy</a> · <a href="/-/ready">Ready</a></p>
+<h2>Sources</h2>
+<table><tr><th>source</th><th>kind</th><th>state</th><th>last poll</th><th>duration</th><th>last error</th></tr>
+{"".join(rows)}
+</table></body></html>
+"""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = f"cdc-watch/{__version__}"
+    hooks: WebHooks  # set on the subclass built per server
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        log.debug("http request", extra={"client": self.client_address[0], "line": format % args})
+
+    def _send(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
+        self.do_GET()
+
+    def do_GET(self) -> None:  # noqa: N802
+        path = self.path.split("?", 1)[0]
+        try:
+            if path == "/metrics":
+                self._send(200, self.hooks.metrics(), CONTENT_TYPE)
+            elif path == "/":
+                config_file, ok = self.hooks.config_summary()
+                page = landing_page(self.hooks.snapshot(), config_file, ok)
+                self._send(200, page.encode(), "text/html; charset=utf-8")
+            elif path == "/-/healthy":
+                self._send(200, b"Healthy.\n")
+            elif path == "/-/ready":
+                snapshot = self.hooks.snapshot()
+                if snapshot.sources and snapshot.all_polled:
+                    self._send(200, b"Ready.\n")
+                else:
+                    self._send(503, b"Not ready: not every source has been polled yet.\n")
+            else:
+                self._send(404, b"Not found.\n")
+        except Exception as exc:
+            log.error("request failed", extra={"path": path, "error": type(exc).__name__})
+            self._send(500, b"Internal error.\n")
+
+    def do_POST(self) -> None:  # noqa: N802
+        path = self.path.split("?", 1)[0]
+        if path != "/-/reload":
+            self._send(404, b"Not found.\n")
+            return
+        if not self.hooks.enable_lifecycle:
+            self._send(403, b"Lifecycle API is not enabled; start with --web.enable-lifecycle.\n")
+            return
+        ok, problems = self.hooks.reload()
+        if ok:
+            self._send(200, b"Configuration reloaded.\n")
+        else:
+            self._send(500, ("Configuration not reloaded:\n" + "\n".join(problems) + "\n").encode())
+
+
+class WebServer:
+    def __init__(self, address: str, hooks: WebHooks):
+        host, port = parse_listen_address(address)
+        handler = type("Handler", (_Handler,), {"hooks": hooks})
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
