@@ -1,0 +1,103 @@
+"""A loopback HTTP server that answers from a route table and records every request.
+
+Unit tests use it in place of Connect or Jolokia, fed with recorded replies. A request that
+has no route answers 599 and is recorded in `unexpected`, which tests assert is empty: the
+fake fails on requests the test did not expect.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None  # JSON-serialisable, or bytes/str sent as they are
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering (timeouts)
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str  # path with query string, as sent
+    headers: dict[str, str]
+    body: bytes
+
+
+class FakeHTTP:
+    def __init__(self) -> None:
+        self.routes: dict[tuple[str, str], Reply | list[Reply]] = {}
+        self.requests: list[Seen] = []
+        self.unexpected: list[Seen] = []
+        self._stop = threading.Event()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: object) -> None:
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                seen = Seen(self.command, self.path, dict(self.headers.items()), self.rfile.read(length) if length else b"")
+                fake.requests.append(seen)
+                reply = fake._reply_for(self.command, self.path)
+                if reply is None:
+                    fake.unexpected.append(seen)
+                    reply = Reply(599, {"error": "unexpected request"})
+                if reply.delay:
+                    fake._stop.wait(reply.delay)
+                if isinstance(reply.body, bytes):
+                    payload = reply.body
+                elif isinstance(reply.body, str):
+                    payload = reply.body.encode()
+                elif reply.body is None:
+                    payload = b""
+                else:
+                    payload = json.dumps(reply.body).encode()
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", reply.content_type)
+                    self.send_header("Content-Length", str(len(payload)))
+                    for key, value in reply.headers.items():
+                        self.send_header(key, value)
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def route(self, method: str, path: str, *replies: Reply) -> None:
+        """Answer `method path` (path including any query string) with the replies in turn;
+        the last one repeats."""
+        self.routes[(method, path)] = list(replies) if len(replies) > 1 else replies[0]
+
+    def _reply_for(self, method: str, path: str) -> Reply | None:
+        entry = self.routes.get((method, path))
+        if isinstance(entry, list):
+            return entry.pop(0) if len(entry) > 1 else entry[0]
+        return entry
+
+    def __enter__(self) -> FakeHTTP:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._server.shutdown()
+        self._server.server_close()

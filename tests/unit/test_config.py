@@ -1,0 +1,130 @@
+"""Config loading: validation, dotted error locations, secrets, defaults."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cdc_watch.config import ConfigError, load_config, parse_config, parse_duration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def problems_of(raw) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw)
+    return caught.value.problems
+
+
+def test_minimal_config_names_one_url_and_gets_defaults():
+    config = parse_config({"connect_clusters": [{"url": "http://connect:8083/"}]})
+    cluster = config.connect_clusters[0]
+    assert cluster.name == "default"
+    assert cluster.urls == ("http://connect:8083",)
+    assert cluster.poll_interval == 15.0
+    assert cluster.timeout == 10.0
+    assert cluster.tls.verify is True
+    assert config.state_file is None
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("500ms", 0.5), ("30s", 30.0), ("5m", 300.0), ("1h", 3600.0), ("7d", 604800.0), ("1.5m", 90.0)],
+)
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", [30, "30", "30 parsecs", "0s", "", True])
+def test_bad_durations_are_refused(bad):
+    with pytest.raises(ValueError):
+        parse_duration(bad)
+
+
+def test_every_problem_is_listed_with_its_dotted_location(monkeypatch):
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    raw = {
+        "connect_clusters": [
+            {"name": "prod", "urls": ["ftp://x"], "timeout": 10, "bogus": 1},
+            {"name": "dr", "url": "http://a", "auth": {"username": "u", "password": "${NOT_SET_ANYWHERE}"}},
+        ],
+        "extra": True,
+    }
+    problems = problems_of(raw)
+    assert "connect_clusters[prod].bogus: unknown key" in problems
+    assert any(p.startswith("connect_clusters[prod].timeout:") and "unit" in p for p in problems)
+    assert any(p.startswith("connect_clusters[prod].urls:") for p in problems)
+    assert "connect_clusters[dr].auth.password: environment variable NOT_SET_ANYWHERE is not set" in problems
+    assert "extra: unknown key" in problems
+    assert len(problems) == 5
+
+
+def test_literal_secret_is_refused_and_not_echoed():
+    problems = problems_of({"connect_clusters": [{"url": "http://a", "auth": {"username": "u", "password": "hunter2-literal"}}]})
+    assert problems == ['connect_clusters[0].auth.password: write secrets as "${ENV_VAR}" or {file: /path/to/secret}, never literally']
+    assert not any("hunter2" in p for p in problems)
+
+
+def test_secret_from_env_and_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("CONNECT_PW", "from-env")
+    secret_file = tmp_path / "pw"
+    secret_file.write_text("from-file\n")
+    config = parse_config(
+        {
+            "connect_clusters": [
+                {"name": "a", "url": "http://a", "auth": {"username": "u", "password": "${CONNECT_PW}"}},
+                {"name": "b", "url": "http://b", "auth": {"username": "u", "password": {"file": str(secret_file)}}},
+            ]
+        }
+    )
+    assert config.connect_clusters[0].auth.password.get_secret_value() == "from-env"
+    assert config.connect_clusters[1].auth.password.get_secret_value() == "from-file"
+    assert "from-env" not in repr(config)
+
+
+def test_duplicate_cluster_names_and_empty_cluster_list():
+    assert any("repeated: x" in p for p in problems_of({"connect_clusters": [{"name": "x", "url": "http://a"}, {"name": "x", "url": "http://b"}]}))
+    assert problems_of({"connect_clusters": []})[0].startswith("connect_clusters:")
+    assert problems_of(None) == ["(top level): the file is empty"]
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("connect_clusters:\n  - url: [unclosed\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "line" in caught.value.problems[0]
+
+
+def test_include_exclude_patterns():
+    cluster = parse_config({"connect_clusters": [{"url": "http://a", "include": ["inv-*", "orders"], "exclude": ["inv-tmp*"]}]}).connect_clusters[0]
+    assert cluster.selects("inv-1")
+    assert cluster.selects("orders")
+    assert not cluster.selects("inv-tmp-2")
+    assert not cluster.selects("payments")
+
+
+def test_example_config_is_valid(monkeypatch):
+    for name in ("CONNECT_PASSWORD", "JOLOKIA_PASSWORD", "MYSQL_MONITOR_PASSWORD", "SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN", "SENTRY_DSN"):
+        monkeypatch.setenv(name, "example-value")
+    example = (REPO / "config.example.yaml").read_text()
+    for line in example.splitlines():
+        if "${" in line:
+            name = line.split("${", 1)[1].split("}", 1)[0]
+            monkeypatch.setenv(name, "example-value")
+    load_config(REPO / "config.example.yaml")
+
+
+def test_check_config_cli_exit_codes(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("connect_clusters:\n  - url: http://127.0.0.1:1\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("connect_clusters:\n  - url: http://127.0.0.1:1\n    nope: 1\n")
+    ok = subprocess.run([sys.executable, "-m", "cdc_watch", "check-config", "--config.file", str(good)], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    failed = subprocess.run([sys.executable, "-m", "cdc_watch", "check-config", "--config.file", str(bad)], capture_output=True, text=True)
+    assert failed.returncode == 2
+    assert "connect_clusters[0].nope: unknown key" in failed.stderr
