@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-RECORDED = REPO / "tests" / "fixtures" / "recorded" / "connect"
+RECORDED = Path(__import__("os").environ.get("BENCH_RECORDED", REPO / "tests" / "fixtures" / "recorded" / "connect"))
 SIZES = (10, 100, 1000, 2000)
 TASKS = 4
 

@@ -60,12 +60,11 @@ class State(StrEnum):
     @classmethod
     def parse(cls, value: object) -> State:
         if isinstance(value, str):
-            try:
-                return cls(value.upper())
-            except ValueError:
-                pass
+            return _STATE_BY_NAME.get(value) or _STATE_BY_NAME.get(value.upper(), cls.UNKNOWN)
         return cls.UNKNOWN
 
+
+_STATE_BY_NAME: dict[str, State] = {s.value: s for s in State}
 
 # The states exported one-hot; UNKNOWN is shown as all zeros.
 KNOWN_STATES: tuple[State, ...] = (

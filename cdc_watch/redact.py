@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 REDACTED = "[REDACTED]"
 
@@ -40,6 +41,7 @@ _URL_USERINFO = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.\-]*://)(?P<user>[^:/@\s
 _MIN_SECRET_LEN = 4  # shorter values would redact ordinary words
 
 
+@lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     return bool(_SECRET_KEY.search(key))
 

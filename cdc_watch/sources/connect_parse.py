@@ -125,8 +125,19 @@ def parse_status(name: str, status: Any, secrets: frozenset[str] = frozenset()) 
     )
 
 
+def _has_trace(status: Any) -> bool:
+    if not isinstance(status, Mapping):
+        return False
+    connector = status.get("connector")
+    if isinstance(connector, Mapping) and connector.get("trace"):
+        return True
+    tasks = status.get("tasks")
+    return isinstance(tasks, list) and any(isinstance(t, Mapping) and t.get("trace") for t in tasks)
+
+
 def build_connector(name: str, status: Any, config: Any) -> tuple[ConnectorStatus, list[str]]:
-    secrets = secret_values(config) if isinstance(config, Mapping) else frozenset()
+    # Secret values are only needed to scrub traces; healthy connectors have none.
+    secrets = secret_values(config) if isinstance(config, Mapping) and _has_trace(status) else frozenset()
     state, kind, worker, trace, tasks, problems = parse_status(name, status, secrets)
     settings = parse_settings(config)
     if settings is None:
