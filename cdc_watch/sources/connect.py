@@ -126,14 +126,12 @@ class ConnectSource:
         """Connect < 2.3: a list of names, then status and config per connector."""
         if not isinstance(body, list):
             body = self.client.get_ok("/connectors")
-        if not isinstance(body, list):
+        if not isinstance(body, list) or not all(isinstance(name, str) for name in body):
             raise SourceFailure(ErrorReason.DECODE, "GET /connectors did not return a list of names")
         connectors = {}
         problems: list[str] = []
         excluded = 0
         for name in body:
-            if not isinstance(name, str):
-                continue
             if not self.cluster.selects(name):
                 excluded += 1
                 continue

@@ -1,0 +1,397 @@
+"""Real fault injection on the devstack (reached as ``stack.faults``).
+
+Every fault makes the failure happen for real (the database really stops, the password really
+changes, the binlog really gets purged, the worker really dies) and returns once the effect is
+observable through the same interfaces cdc_watch reads: Connect REST, Jolokia, SQL. Each
+returns what it observed. ``heal_all()`` undoes every fault so fixtures can reuse the stack.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pymysql
+
+from .proc import StackError, is_alive, port_open, wait_for
+from .stack import DEBEZIUM_GRANTS, MONITOR_GRANTS, SAMPLE_DATABASE, ConnectorHandle
+
+if TYPE_CHECKING:
+    from .stack import Stack
+
+
+@dataclass
+class LoadHandle:
+    """A background writer into inventory.customers; ``stop()`` ends it."""
+
+    rows_per_second: float
+    duration: float | None
+    rows: int = 0
+    errors: int = 0
+    last_error: str | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+
+class Faults:
+    def __init__(self, stack: "Stack") -> None:
+        self.stack = stack
+        self._loads: list[LoadHandle] = []
+        self._killed_workers: set[int] = set()
+        self._touched: dict[str, ConnectorHandle] = {}
+
+    # ------------------------------------------------------------------ helpers
+    def _restart_task(self, conn: ConnectorHandle, task: int = 0) -> None:
+        def go() -> bool:
+            r = self.stack.rest("POST", f"/connectors/{conn.name}/tasks/{task}/restart")
+            return r.status_code in (200, 202, 204)
+
+        self._retry(go, f"restart of task {conn.name}-{task}")
+
+    def _retry(self, fn, what: str, timeout: float = 60) -> None:
+        try:
+            wait_for(fn, timeout, interval=1, what=what)
+        except TimeoutError as exc:
+            raise StackError("connect1", str(exc), self.stack.log_path("connect1")) from None
+
+    def _jolokia_read(self, mbean: str, worker: int | None = None) -> dict:
+        """Raw Jolokia reply for ``mbean`` from the given worker (or the first 200 from any)."""
+        workers = [worker] if worker else [1, 2] if self.stack.worker_running(2) else [1]
+        reply: dict = {}
+        for n in workers:
+            reply = self.stack.jolokia({"type": "read", "mbean": mbean}, worker=n)
+            if reply.get("status") == 200:
+                return reply
+        return reply
+
+    def _binlog_files(self) -> list[str]:
+        return [r["Log_name"] for r in self.stack.sql("SHOW BINARY LOGS")]
+
+    def _offset(self, conn: ConnectorHandle) -> dict | None:
+        body = self.stack.connector_offsets(conn.name)
+        for entry in body.get("offsets", []):
+            return entry["offset"]
+        return None
+
+    # ------------------------------------------------------------------ database up/down
+    def db_stop(self) -> None:
+        self.stack._stop_piece("mariadb")
+        if port_open(self.stack.ports.mariadb):
+            raise StackError("mariadb", "still listening after stop", self.stack.log_path("mariadb"))
+
+    def db_start(self) -> None:
+        self.stack._start_mariadb()
+
+    def db_running(self) -> bool:
+        return self.stack.pid("mariadb") is not None
+
+    # ------------------------------------------------------------------ task failures
+    def task_failed_retriable(self, conn: ConnectorHandle, timeout: float = 60) -> dict:
+        """Stop the database, restart the task: FAILED with 'Communications link failure'.
+
+        The database is left down; ``db_start()`` (or ``heal_all()``) brings it back.
+        """
+        self._touched[conn.name] = conn
+        self.db_stop()
+        self._restart_task(conn)
+        return self.stack.wait_task_state(conn.name, "FAILED", timeout,
+                                          trace_contains="Communications link failure")
+
+    def task_failed_non_retriable(self, conn: ConnectorHandle, timeout: float = 60) -> dict:
+        """Change the debezium user's password, restart the task: FAILED with 'Access denied'."""
+        self._touched[conn.name] = conn
+        db = self.stack.mariadb
+        self.stack.sql(f"ALTER USER '{db.debezium_user}'@'%%' IDENTIFIED BY %s",
+                       args=(secrets.token_urlsafe(18),))
+        self._restart_task(conn)
+        return self.stack.wait_task_state(conn.name, "FAILED", timeout, trace_contains="Access denied")
+
+    def restore_debezium_password(self) -> None:
+        db = self.stack.mariadb
+        self.stack.sql(f"ALTER USER '{db.debezium_user}'@'%%' IDENTIFIED BY %s", args=(db.debezium_password,))
+
+    def not_streaming(self, conn: ConnectorHandle, timeout: float = 60) -> dict:
+        """Stop the database under a running task: REST keeps RUNNING, MBean says Connected=false."""
+        self._touched[conn.name] = conn
+        self.db_stop()
+
+        def disconnected():
+            value = self.stack.streaming_metrics(conn.topic_prefix)
+            return value if value is not None and value.get("Connected") is False else None
+
+        try:
+            metrics = wait_for(disconnected, timeout, interval=0.5,
+                               what=f"streaming MBean of {conn.topic_prefix} to say Connected=false")
+        except TimeoutError as exc:
+            raise StackError("connect1", str(exc), self.stack.log_path("connect1")) from None
+        status = self.stack.connector_status(conn.name)
+        return {"status": status, "streaming": metrics}
+
+    # ------------------------------------------------------------------ connector state
+    def stop_connector(self, conn: ConnectorHandle, timeout: float = 60) -> dict:
+        self._touched[conn.name] = conn
+        self._retry(lambda: self.stack.rest("PUT", f"/connectors/{conn.name}/stop").status_code in (202, 204),
+                    f"PUT /connectors/{conn.name}/stop")
+        self.stack.wait_connector_state(conn.name, "STOPPED", timeout)
+
+        def stopped_without_tasks():
+            status = self.stack.connector_status(conn.name)
+            return status if status["connector"]["state"] == "STOPPED" and not status["tasks"] else None
+
+        # The task entries vanish a moment after the connector reports STOPPED.
+        try:
+            return wait_for(stopped_without_tasks, timeout, interval=0.3,
+                            what=f"{conn.name} STOPPED with no tasks")
+        except TimeoutError as exc:
+            raise StackError("connect1", str(exc), self.stack.log_path("connect1")) from None
+
+    def pause_connector(self, conn: ConnectorHandle, timeout: float = 60) -> dict:
+        self._touched[conn.name] = conn
+        self._retry(lambda: self.stack.rest("PUT", f"/connectors/{conn.name}/pause").status_code in (202, 204),
+                    f"PUT /connectors/{conn.name}/pause")
+        self.stack.wait_connector_state(conn.name, "PAUSED", timeout)
+        return self.stack.wait_task_state(conn.name, "PAUSED", timeout) and self.stack.connector_status(conn.name)
+
+    def resume_connector(self, conn: ConnectorHandle, timeout: float = 120,
+                         wait_streaming: bool = True) -> dict:
+        self._retry(lambda: self.stack.rest("PUT", f"/connectors/{conn.name}/resume").status_code in (202, 204),
+                    f"PUT /connectors/{conn.name}/resume")
+        self.stack.wait_connector_state(conn.name, "RUNNING", timeout)
+        if wait_streaming:
+            self.stack.wait_streaming(conn, timeout)
+        return self.stack.connector_status(conn.name)
+
+    # ------------------------------------------------------------------ the headline case
+    def _dump_threads(self) -> set[int]:
+        rows = self.stack.sql("SHOW PROCESSLIST")
+        return {int(r["Id"]) for r in rows if r.get("Command") == "Binlog Dump"}
+
+    def purge_binlog_past(self, conn: ConnectorHandle, timeout: float = 120) -> dict:
+        """Purge the binlog file the connector's committed offset names, then resume it.
+
+        Returns once Connect REST says connector and task RUNNING while Jolokia answers 404 for
+        the streaming MBean and the offset's file is absent from SHOW BINARY LOGS.
+        """
+        self._touched[conn.name] = conn
+        stack = self.stack
+        # 1. Its committed offset must exist (offset.flush.interval.ms=5000).
+        try:
+            wait_for(lambda: self._offset(conn), 30, interval=0.5, what=f"a committed offset for {conn.name}")
+        except TimeoutError as exc:
+            raise StackError("connect1", str(exc), stack.log_path("connect1")) from None
+        before = self._dump_threads()
+        # 2. Stop it and wait until its Binlog Dump thread has gone (PURGE keeps files in use).
+        self.stop_connector(conn)
+        offset = self._offset(conn)
+        offset_file = offset["file"]
+        try:
+            wait_for(lambda: before - self._dump_threads(), 30, interval=0.3,
+                     what=f"the Binlog Dump thread of {conn.name} to leave SHOW PROCESSLIST")
+        except TimeoutError:
+            pass  # verified below: the purge is retried until the file is really gone
+        # 3. Write rows, rotate twice, purge everything but the newest file.
+        tag = uuid.uuid4().hex[:8]
+        for i in range(3):
+            stack.sql(f"INSERT INTO {SAMPLE_DATABASE}.customers (first_name, last_name, email) "
+                      "VALUES (%s, %s, %s)", args=("Purge", f"Row{i}", f"purge-{tag}-{i}@example.com"))
+        stack.sql("FLUSH BINARY LOGS")
+        stack.sql("FLUSH BINARY LOGS")
+
+        def purged() -> bool:
+            files = self._binlog_files()
+            stack.sql(f"PURGE BINARY LOGS TO '{files[-1]}'")
+            return offset_file not in self._binlog_files()
+
+        try:
+            wait_for(purged, 30, interval=1, what=f"PURGE BINARY LOGS to remove {offset_file}")
+        except TimeoutError as exc:
+            raise StackError("mariadb", f"{exc}; SHOW PROCESSLIST: {stack.sql('SHOW PROCESSLIST')}",
+                             stack.log_path("mariadb")) from None
+        # 4. Resume and wait for the picture that Connect's own status hides.
+        self.resume_connector(conn, wait_streaming=False)
+        mbean = stack.streaming_mbean(conn.topic_prefix)
+
+        def hidden_failure():
+            status = stack.connector_status(conn.name)
+            tasks = status.get("tasks", [])
+            if status["connector"]["state"] != "RUNNING" or not tasks or tasks[0]["state"] != "RUNNING":
+                return None
+            reply = self._jolokia_read(mbean)
+            if reply.get("status") != 404:
+                return None
+            current = self._offset(conn)
+            files = self._binlog_files()
+            if not current or current["file"] in files:
+                return None
+            return {"status": status, "jolokia": reply, "offset": current, "binary_logs": files}
+
+        try:
+            return wait_for(hidden_failure, timeout, interval=0.5,
+                            what=f"{conn.name}: REST RUNNING + Jolokia 404 + offset file purged")
+        except TimeoutError as exc:
+            raise StackError("connect1", f"{exc}; status: {stack._status_text(conn.name)}",
+                             stack.log_path("connect1")) from None
+
+    # ------------------------------------------------------------------ workers
+    def kill_worker(self, n: int = 1) -> None:
+        """SIGKILL Connect worker n (no clean shutdown, no status update from it)."""
+        pid = self.stack.pid(f"connect{n}")
+        if pid is None:
+            return
+        self._killed_workers.add(n)
+        os.kill(pid, signal.SIGKILL)
+        try:
+            wait_for(lambda: not is_alive(pid), 15, interval=0.1, what=f"worker {n} to die")
+        except TimeoutError as exc:
+            raise StackError(f"connect{n}", str(exc), self.stack.log_path(f"connect{n}")) from None
+        self.stack._pid_file(f"connect{n}").unlink(missing_ok=True)
+
+    def start_worker(self, n: int = 1) -> None:
+        self.stack.start_worker(n)
+        self._killed_workers.discard(n)
+
+    # ------------------------------------------------------------------ server settings
+    def set_binlog_format(self, fmt: str) -> dict:
+        self.stack.sql(f"SET GLOBAL binlog_format = {pymysql.converters.escape_string(fmt)!s}")
+        return self.stack.sql("SHOW GLOBAL VARIABLES LIKE 'binlog_format'")[0]
+
+    def set_binlog_row_image(self, value: str) -> dict:
+        self.stack.sql(f"SET GLOBAL binlog_row_image = {pymysql.converters.escape_string(value)!s}")
+        return self.stack.sql("SHOW GLOBAL VARIABLES LIKE 'binlog_row_image'")[0]
+
+    def restore_settings(self) -> None:
+        self.stack.sql("SET GLOBAL binlog_format = ROW")
+        self.stack.sql("SET GLOBAL binlog_row_image = FULL")
+
+    def revoke_grant(self, privilege: str, user: str | None = None) -> list[dict]:
+        db = self.stack.mariadb
+        user = user or db.debezium_user
+        if privilege.upper() not in {p for p in DEBEZIUM_GRANTS} | {p for p, _ in MONITOR_GRANTS}:
+            raise ValueError(f"unexpected privilege {privilege!r}")
+        on = "*.*"
+        if user == db.monitor_user and privilege.upper() == "SELECT":
+            on = "`mysql`.*"
+        self.stack.sql(f"REVOKE {privilege.upper()} ON {on} FROM '{user}'@'%'")
+        return self.stack.sql(f"SHOW GRANTS FOR '{user}'@'%'")
+
+    def restore_grants(self) -> None:
+        db = self.stack.mariadb
+        self.stack.sql(f"GRANT {', '.join(DEBEZIUM_GRANTS)} ON *.* TO '{db.debezium_user}'@'%'")
+        for priv, on in MONITOR_GRANTS:
+            self.stack.sql(f"GRANT {priv} ON {on} TO '{db.monitor_user}'@'%'")
+
+    # ------------------------------------------------------------------ Jolokia reachability
+    def jolokia_unreachable(self, n: int = 1, timeout: float = 15) -> None:
+        """Close worker n's Jolokia listener (connections refused); Connect REST keeps answering."""
+        self.stack._jolokia_control_file(n).touch()
+        port = self.stack.ports.jolokia if n == 1 else self.stack.ports.jolokia2
+        try:
+            wait_for(lambda: not port_open(port), timeout, interval=0.1, what=f"Jolokia port {port} to close")
+        except TimeoutError as exc:
+            raise StackError(f"connect{n}", str(exc), self.stack.log_path(f"connect{n}")) from None
+
+    def jolokia_reachable(self, n: int = 1, timeout: float = 15) -> None:
+        self.stack._jolokia_control_file(n).unlink(missing_ok=True)
+        if self.stack.pid(f"connect{n}") is None:
+            return
+        url = self.stack.jolokia_url if n == 1 else self.stack.jolokia2_url
+        try:
+            wait_for(lambda: self.stack._http.get(url + "/version", timeout=3).status_code == 200,
+                     timeout, interval=0.2, what=f"Jolokia at {url}")
+        except TimeoutError as exc:
+            raise StackError(f"connect{n}", str(exc), self.stack.log_path(f"connect{n}")) from None
+
+    # ------------------------------------------------------------------ load
+    def write_load(self, rows_per_second: float, duration: float | None = None) -> LoadHandle:
+        """Insert and update rows of inventory.customers at a steady rate in a background thread."""
+        handle = LoadHandle(rows_per_second, duration)
+        stack = self.stack
+        tag = uuid.uuid4().hex[:8]
+
+        def run() -> None:
+            interval = 1.0 / max(rows_per_second, 0.001)
+            deadline = None if duration is None else time.monotonic() + duration
+            conn = None
+            next_at = time.monotonic()
+            while not handle._stop.is_set() and (deadline is None or time.monotonic() < deadline):
+                try:
+                    if conn is None:
+                        conn = stack.db_connection("root", timeout=3)
+                    with conn.cursor() as cur:
+                        n = handle.rows
+                        if n % 4 == 3:
+                            cur.execute(f"UPDATE {SAMPLE_DATABASE}.customers SET last_name=%s "
+                                        "WHERE email=%s", (f"Updated{n}", f"load-{tag}-{n - 1}@example.com"))
+                        else:
+                            cur.execute(f"INSERT INTO {SAMPLE_DATABASE}.customers "
+                                        "(first_name, last_name, email) VALUES (%s, %s, %s)",
+                                        ("Load", f"Row{n}", f"load-{tag}-{n}@example.com"))
+                    handle.rows += 1
+                except Exception as exc:  # noqa: BLE001 - the database may be down on purpose
+                    handle.errors += 1
+                    handle.last_error = repr(exc)
+                    if conn is not None:
+                        try:
+                            conn.close()
+                        except Exception:  # noqa: BLE001
+                            pass
+                    conn = None
+                    handle._stop.wait(0.5)
+                next_at += interval
+                handle._stop.wait(max(0.0, next_at - time.monotonic()))
+            if conn is not None:
+                conn.close()
+
+        handle._thread = threading.Thread(target=run, name=f"devstack-load-{tag}", daemon=True)
+        handle._thread.start()
+        self._loads.append(handle)
+        return handle
+
+    # ------------------------------------------------------------------ heal
+    def heal_all(self) -> None:
+        """Undo every fault: loads, Jolokia, workers, database, password, settings, grants, states."""
+        for handle in self._loads:
+            handle.stop()
+        self._loads.clear()
+        for n in (1, 2):
+            if self.stack._jolokia_control_file(n).exists():
+                self.jolokia_reachable(n)
+        for n in sorted(self._killed_workers | {1}):
+            if not self.stack.worker_running(n):
+                self.start_worker(n)
+        self._killed_workers.clear()
+        if not self.db_running():
+            self.db_start()
+        self.restore_debezium_password()
+        self.restore_settings()
+        self.restore_grants()
+        known = set(self.stack.list_connectors())
+        for name, conn in list(self._touched.items()):
+            if name not in known:
+                continue
+            status = self.stack.connector_status_or_none(name) or {}
+            if status.get("connector", {}).get("state") in ("PAUSED", "STOPPED"):
+                self.stack.rest("PUT", f"/connectors/{name}/resume")
+            if any(t.get("state") == "FAILED" for t in status.get("tasks", [])):
+                self.stack.rest("POST", f"/connectors/{name}/restart",
+                                params={"includeTasks": "true", "onlyFailed": "true"})
+        self._touched.clear()

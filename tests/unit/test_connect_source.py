@@ -1,0 +1,209 @@
+"""Connect REST source on replies recorded from the real stack, through a fake that asserts
+the exact requests."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cdc_watch.config import parse_config
+from cdc_watch.model import ErrorReason, SourceFailure, State
+from cdc_watch.sources import connect_parse as parse
+from cdc_watch.sources.connect import ConnectOffsetsSource, ConnectSource
+from cdc_watch.snapshot import SnapshotStore
+from cdc_watch.model import PollResult
+from tests.support.fake_http import FakeHTTP, Reply
+from tests.support.recorded import body, recorded
+
+EXPAND = "/connectors?expand=status&expand=info"
+
+
+def cluster(*urls: str, **extra):
+    return parse_config({"connect_clusters": [{"name": "prod", "urls": list(urls), "timeout": "2s", **extra}]}).connect_clusters[0]
+
+
+@pytest.fixture
+def fake():
+    with FakeHTTP() as server:
+        yield server
+    assert not server.unexpected, f"unexpected requests: {[(s.method, s.path) for s in server.unexpected]}"
+
+
+def serve_cluster(fake: FakeHTTP, expanded: str = "connectors_expand_healthy") -> None:
+    fake.route("GET", "/", Reply(200, body("connect", "root")))
+    fake.route("GET", EXPAND, Reply(200, body("connect", expanded)))
+
+
+def test_healthy_cluster_in_two_requests(fake):
+    serve_cluster(fake)
+    state = ConnectSource(cluster(fake.url)).poll()
+    assert [(r.method, r.path) for r in fake.requests] == [("GET", "/"), ("GET", EXPAND)]
+    assert state.version == "3.9.0" and state.kafka_cluster_id
+    connector = next(iter(state.connectors.values()))
+    assert connector.state is State.RUNNING and connector.type == "source"
+    assert [t.state for t in connector.tasks] == [State.RUNNING]
+    assert connector.settings.is_debezium_mysql
+    assert connector.settings.topic_prefix and connector.settings.database_user == "debezium"
+    assert state.workers == {connector.worker_id}
+
+
+def test_connector_config_secrets_are_dropped_at_parse_time():
+    reply = body("connect", "connectors_expand_failed_task_non_retriable")
+    name = next(n for n, e in reply.items() if any(t.get("trace") for t in e["status"]["tasks"]))
+    reply[name]["info"]["config"]["database.password"] = "Sup3r-S3cret-Pw"
+    task = reply[name]["status"]["tasks"][0]
+    task["trace"] = task["trace"] + "\nCaused by: boom password=Sup3r-S3cret-Pw"
+    connectors, _, _ = parse.parse_expanded(reply)
+    assert "Sup3r-S3cret-Pw" not in repr(connectors)
+    assert "Access denied" in connectors[name].tasks[0].trace
+
+
+@pytest.mark.parametrize(
+    ("fixture", "cause"),
+    [("connectors_expand_failed_task_retriable", "Communications link failure"), ("connectors_expand_failed_task_non_retriable", "Access denied")],
+)
+def test_failed_task_with_its_trace(fixture, cause):
+    connectors, _, problems = parse.parse_expanded(body("connect", fixture))
+    failed = [c for c in connectors.values() if any(t.state is State.FAILED for t in c.tasks)]
+    assert len(failed) == 1 and not problems
+    assert failed[0].state is State.RUNNING  # the normal Debezium picture: connector RUNNING, task FAILED
+    assert cause in failed[0].tasks[0].trace
+
+
+def test_task_still_running_while_the_database_is_down():
+    connectors, _, _ = parse.parse_expanded(body("connect", "connectors_expand_db_down_still_running"))
+    assert all(t.state is State.RUNNING for c in connectors.values() for t in c.tasks)
+
+
+def test_restarting_state_keeps_the_old_trace():
+    reply = body("connect", "restart_202_restarting_retriable")
+    state, _kind, _worker, _trace, tasks, problems = parse.parse_status("rec", reply)
+    assert tasks[0].state is State.RESTARTING and tasks[0].trace
+    assert not problems
+
+
+def test_partial_entries_are_kept_and_reported():
+    reply = body("connect", "connectors_expand_healthy")
+    name = next(iter(reply))
+    reply["no-status-yet"] = {"info": reply[name]["info"]}
+    reply["vanished"] = {"status": reply[name]["status"], "info": None}
+    reply["weird-state"] = json.loads(json.dumps(reply[name]))
+    reply["weird-state"]["status"]["connector"]["state"] = "DESTROYED"
+    reply["garbage"] = 42
+    connectors, _, problems = parse.parse_expanded(reply)
+    assert connectors["no-status-yet"].state is State.UNKNOWN
+    assert connectors["vanished"].settings is None and connectors["vanished"].state is State.RUNNING
+    assert connectors["weird-state"].state is State.UNKNOWN
+    assert "garbage" not in connectors
+    assert len(problems) == 4
+
+
+def test_include_exclude_counts_what_it_hides():
+    reply = body("connect", "connectors_expand_healthy")
+    name = next(iter(reply))
+    connectors, excluded, _ = parse.parse_expanded(reply, cluster("http://x", exclude=[name]).selects)
+    assert connectors == {} and excluded == 1
+
+
+def test_401_plain_text_is_an_auth_error_without_the_body(fake):
+    fake.route("GET", "/", Reply(401, "User cannot access the resource.", content_type="text/plain"))
+    with pytest.raises(SourceFailure) as caught:
+        ConnectSource(cluster(fake.url)).poll()
+    assert caught.value.reason is ErrorReason.AUTH
+    assert "User cannot" not in caught.value.message
+
+
+def test_basic_auth_is_sent_preemptively(fake, monkeypatch):
+    monkeypatch.setenv("CW_TEST_PW", "pw-value")
+    serve_cluster(fake)
+    ConnectSource(cluster(fake.url, auth={"username": "cdc", "password": "${CW_TEST_PW}"})).poll()
+    assert fake.requests[0].headers["Authorization"].startswith("Basic ")
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (Reply(409, body("connect", "error_409_connector_exists")), ErrorReason.CONFLICT),
+        (Reply(500, {"error_code": 500, "message": "Request cannot be completed because a rebalance is expected"}), ErrorReason.CONFLICT),
+        (Reply(200, "<html>proxy error</html>", content_type="text/html"), ErrorReason.DECODE),
+        (Reply(200, [1, 2]), ErrorReason.DECODE),  # a list, but not of names
+        (Reply(404, body("connect", "error_404_unknown_path")), ErrorReason.HTTP_STATUS),
+        (Reply(503, "upstream down", content_type="text/plain"), ErrorReason.HTTP_STATUS),
+    ],
+    ids=["409", "rebalance-500", "html", "wrong-shape", "404", "503"],
+)
+def test_bad_replies_become_typed_errors(fake, reply, reason):
+    fake.route("GET", "/", Reply(200, body("connect", "root")))
+    fake.route("GET", EXPAND, reply)
+    with pytest.raises(SourceFailure) as caught:
+        ConnectSource(cluster(fake.url)).poll()
+    assert caught.value.reason is reason
+
+
+def test_timeout(fake):
+    fake.route("GET", "/", Reply(200, body("connect", "root"), delay=1.0))
+    source = ConnectSource(cluster(fake.url, timeout="200ms"))
+    with pytest.raises(SourceFailure) as caught:
+        source.poll()
+    assert caught.value.reason is ErrorReason.TIMEOUT
+
+
+def test_next_worker_is_tried_and_then_preferred(fake):
+    serve_cluster(fake)
+    source = ConnectSource(cluster("http://127.0.0.1:9", fake.url))
+    assert source.poll().worker_url == fake.url
+    assert source.client.last_url == fake.url
+    fake.requests.clear()
+    source.poll()
+    assert len(fake.requests) == 2  # went straight to the worker that answered last time
+
+
+def test_all_workers_down_is_a_connect_error():
+    with pytest.raises(SourceFailure) as caught:
+        ConnectSource(cluster("http://127.0.0.1:9", "http://127.0.0.1:7")).poll()
+    assert caught.value.reason is ErrorReason.CONNECT
+    assert "all 2 workers failed" in caught.value.message
+
+
+def test_cluster_older_than_2_3_uses_per_connector_calls(fake):
+    names = body("connect", "connectors_names")
+    status = body("connect", "connector_status_running")
+    config = body("connect", "connector_info")["config"]
+    root = dict(body("connect", "root"), version="2.2.1")
+    fake.route("GET", "/", Reply(200, root))
+    fake.route("GET", EXPAND, Reply(200, names))  # before 2.3 `expand` is ignored
+    for name in names:
+        fake.route("GET", f"/connectors/{name}/status", Reply(200, dict(status, name=name)))
+        fake.route("GET", f"/connectors/{name}/config", Reply(200, config))
+    state = ConnectSource(cluster(fake.url)).poll()
+    assert sorted(state.connectors) == sorted(names)
+    assert all(c.settings is not None for c in state.connectors.values())
+
+
+def test_offsets_source_reads_debezium_connectors_only(fake):
+    serve_cluster(fake)
+    cl = cluster(fake.url)
+    connect_state = ConnectSource(cl).poll()
+    name = next(iter(connect_state.connectors))
+    offsets_reply = recorded("connect", "connector_offsets_running")
+    fake.route("GET", f"/connectors/{name}/offsets", Reply(200, offsets_reply["body"]))
+    store = SnapshotStore()
+    store.register([("connect:prod", "connect"), ("connect_offsets:prod", "connect_offsets")])
+    store.record(PollResult("connect:prod", "connect", 0.0, 0.1, connect_state))
+    offsets = ConnectOffsetsSource(cl).poll(store.current())
+    (partition, offset), = offsets[name]
+    assert "server" in partition and offset["file"].startswith("mysql-bin.") and offset["pos"] > 0
+
+
+def test_offsets_source_skips_clusters_without_the_offsets_api(fake):
+    serve_cluster(fake)
+    cl = cluster(fake.url)
+    connect_state = ConnectSource(cl).poll()
+    old = parse.build_cluster_state("prod", fake.url, ("3.4.0", "", ""), dict(connect_state.connectors), 0, [])
+    store = SnapshotStore()
+    store.register([("connect:prod", "connect")])
+    store.record(PollResult("connect:prod", "connect", 0.0, 0.1, old))
+    fake.requests.clear()
+    assert dict(ConnectOffsetsSource(cl).poll(store.current())) == {}
+    assert fake.requests == []
