@@ -1,0 +1,67 @@
+"""The Jolokia source end to end: the real daemon against the real devstack (Connect 3.9 + Jolokia 1.7)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import stack_config_yaml
+
+pytestmark = pytest.mark.stack
+
+
+def jolokia_config(stack) -> str:
+    urls = ", ".join(stack.jolokia_urls())
+    extra = f"""    jolokia:
+      urls: [{urls}]
+      poll_interval: 2s
+      timeout: 3s
+"""
+    return stack_config_yaml(stack, extra_cluster=extra)
+
+
+def test_debezium_metrics_appear_under_the_connector_name(stack, stack_env, connector, daemon_factory):
+    daemon = daemon_factory(jolokia_config(stack))
+    c = {"connect_cluster": "devstack", "connector": connector.name}
+    daemon.wait_for(lambda: daemon.value("cdc_debezium_streaming_connected", **c) == 1, 60, "streaming connected under the connector name")
+    assert daemon.value("cdc_debezium_streaming_mbean_present", task="0", **c) == 1
+    assert daemon.value("cdc_debezium_streaming_binlog_position_bytes", **c) > 0
+    assert daemon.value("cdc_debezium_streaming_binlog_file_number", **c) >= 1
+    assert daemon.value("cdc_debezium_snapshot_completed", **c) == 1
+    assert daemon.value("cdc_debezium_snapshot_rows_scanned", table="inventory.customers", **c) >= 1
+    assert daemon.value("cdc_debezium_schema_history_status", status="RUNNING", **c) == 1
+    assert daemon.value("cdc_task_running_ratio", task="0", **c) is not None
+    assert daemon.value("cdc_jolokia_up", connect_cluster="devstack", endpoint=stack.jolokia_url) == 1
+    # the contract the MySQL source codes against
+    state = daemon.app.snapshot().data("jolokia:devstack")
+    streaming = state.streaming[connector.name]
+    assert streaming.binlog_filename and streaming.binlog_filename.startswith("mysql-bin.")
+    assert streaming.connected is True
+    assert state.streaming_mbean_present(connector.name) is True
+    # no secret leaks into the exposition
+    text = daemon.metrics_text()
+    for key, value in stack.env().items():
+        if "PASSWORD" in key and value:
+            assert value not in text
+
+
+def test_purge_loop_shows_as_missing_streaming_mbean_under_a_running_task(stack, stack_env, connector, daemon_factory):
+    daemon = daemon_factory(jolokia_config(stack))
+    c = {"connect_cluster": "devstack", "connector": connector.name, "task": "0"}
+    daemon.wait_for(lambda: daemon.value("cdc_debezium_streaming_mbean_present", **c) == 1, 60, "streaming MBean present")
+    stack.faults.purge_binlog_past(connector)
+    daemon.wait_for(lambda: daemon.value("cdc_debezium_streaming_mbean_present", **c) == 0, 60, "streaming MBean absent")
+    # Connect's REST still says RUNNING: only the join tells the truth.
+    assert daemon.value("cdc_task_state", state="RUNNING", **c) == 1
+    assert stack.connector_status(connector.name)["tasks"][0]["state"] == "RUNNING"
+
+
+def test_jolokia_unreachable_keeps_rest_metrics_and_reports_down(stack, stack_env, connector, daemon_factory):
+    daemon = daemon_factory(jolokia_config(stack))
+    ep = {"connect_cluster": "devstack", "endpoint": stack.jolokia_url}
+    daemon.wait_for(lambda: daemon.value("cdc_jolokia_up", **ep) == 1, 30, "Jolokia up")
+    stack.faults.jolokia_unreachable(1)
+    daemon.wait_for(lambda: daemon.value("cdc_jolokia_up", **ep) == 0, 30, "cdc_jolokia_up 0")
+    assert daemon.value("cdc_connect_up", connect_cluster="devstack") == 1
+    assert daemon.value("cdc_task_state", connect_cluster="devstack", connector=connector.name, task="0", state="RUNNING") == 1
+    stack.faults.jolokia_reachable(1)
+    daemon.wait_for(lambda: daemon.value("cdc_jolokia_up", **ep) == 1, 30, "Jolokia back up")
