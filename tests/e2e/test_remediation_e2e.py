@@ -1,0 +1,99 @@
+"""Safe auto-restart on the real stack: the daemon restarts what a restart can fix, on schedule,
+and never what it cannot."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from tests.e2e.conftest import stack_config_yaml
+
+pytestmark = pytest.mark.stack
+
+
+def remediation_yaml(**settings: object) -> str:
+    body = {"enabled": "true", "backoff_base": "2s", "backoff_max": "1m", **settings}
+    return "remediation:\n" + "".join(f"  {k}: {v}\n" for k, v in body.items())
+
+
+ALERT_AT_ONCE = """
+alerting:
+  rules:
+    overrides:
+      CdcTaskFailed: {for: 0s}
+"""
+
+
+def task_state(stack, name: str) -> str | None:
+    status = stack.connector_status_or_none(name)
+    tasks = (status or {}).get("tasks") or []
+    return tasks[0]["state"] if tasks else None
+
+
+def test_retriable_failure_is_restarted_once_the_database_is_back(stack, connector, daemon_factory, stack_env):
+    stack.faults.task_failed_retriable(connector)  # database down, task FAILED: Communications link failure
+    stack.faults.db_start()
+    assert task_state(stack, connector.name) == "FAILED"  # Connect never restarts it by itself
+    daemon = daemon_factory(stack_config_yaml(stack, poll_interval="1s", extra=remediation_yaml()))
+    labels = {"connect_cluster": "devstack", "connector": connector.name}
+    daemon.wait_for(lambda: daemon.value("cdc_remediation_restarts_total", result="restarted", **labels),
+                    60, "cdc_watch to restart the task")
+    stack.wait_streaming(connector, 120)
+    assert daemon.value("cdc_remediation_restarts_total", result="restarted", **labels) == 1
+    daemon.wait_for(lambda: task_state(stack, connector.name) == "RUNNING", 30, "task RUNNING")
+    assert daemon.value("cdc_remediation_attempts", **labels) == 1
+
+
+def test_non_retriable_failure_is_never_restarted_and_the_alert_says_why(
+    stack, connector, daemon_factory, stack_env, caplog
+):
+    stack.faults.task_failed_non_retriable(connector)  # password changed: Access denied
+    caplog.set_level(logging.INFO, logger="cdc_watch.remediation_runner")
+    daemon = daemon_factory(stack_config_yaml(stack, poll_interval="1s", extra=remediation_yaml() + ALERT_AT_ONCE))
+    labels = {"connect_cluster": "devstack", "connector": connector.name}
+    daemon.wait_for(
+        lambda: daemon.value("cdc_remediation_suppressed_total", reason="non_retriable", **labels),
+        30, "the restart to be suppressed as non_retriable",
+    )
+
+    def failed_alert():
+        for entry in daemon.app.alerting.alerts.firing():
+            if entry.key.alert == "CdcTaskFailed" and entry.key.label("connector") == connector.name:
+                return entry
+        return None
+
+    alert = daemon.wait_for(failed_alert, 30, "CdcTaskFailed to fire")
+    assert alert.evidence.kind == "access_denied"
+    assert "password" in (alert.evidence.hint or "")
+    # Several more polls: still never restarted, still counted once.
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline:
+        assert daemon.value("cdc_remediation_restarts_total", **labels) is None
+        time.sleep(0.5)
+    assert daemon.value("cdc_remediation_suppressed_total", reason="non_retriable", **labels) == 1
+    assert task_state(stack, connector.name) == "FAILED"
+    logged = [r for r in caplog.records if r.getMessage() == "not restarting: non_retriable"]
+    assert logged and logged[0].kind == "access_denied" and logged[0].connector == connector.name
+    password = stack.mariadb.debezium_password
+    assert password not in daemon.metrics_text()
+    assert all(password not in r.getMessage() and password not in str(r.__dict__) for r in caplog.records)
+
+
+def test_failing_again_after_every_restart_follows_the_backoff_schedule(stack, connector, daemon_factory, stack_env):
+    stack.faults.task_failed_retriable(connector)  # the database stays down: every restart fails again
+    daemon = daemon_factory(stack_config_yaml(stack, poll_interval="1s", extra=remediation_yaml()))
+    restarted_at: list[float] = []
+    daemon.app.remediation.notify = lambda notice: restarted_at.append(time.monotonic())
+    # Backoff with backoff_base=2s: 0, then 4 s, 12 s, 24 s after the previous restart.
+    daemon.wait_for(lambda: len(restarted_at) >= 4, 90, "four restarts")
+    gaps = [b - a for a, b in zip(restarted_at, restarted_at[1:])]
+    for gap, planned in zip(gaps, [4, 12, 24]):
+        assert planned <= gap <= planned + 3.5, (gaps, planned)
+    labels = {"connect_cluster": "devstack", "connector": connector.name}
+    assert daemon.value("cdc_remediation_restarts_total", result="restarted", **labels) == 4
+    assert daemon.value("cdc_remediation_suppressed_total", reason="backoff", **labels) >= 3
+    next_allowed = daemon.value("cdc_remediation_next_allowed_timestamp_seconds", **labels)
+    assert next_allowed is not None and next_allowed > time.time()
+    assert task_state(stack, connector.name) in ("FAILED", "RESTARTING")
