@@ -20,6 +20,14 @@ from cdc_watch.exporter import ConfigStatus, Contributor, config_metrics, connec
 from cdc_watch.poller import Poller, ResultHook, Source
 from cdc_watch.snapshot import Snapshot, SnapshotStore
 from cdc_watch.sources.connect import ConnectOffsetsSource, ConnectSource
+from cdc_watch.sources.mysql import MySQLSource, endpoint_of
+from cdc_watch.mysql_metrics import mysql_metrics
+from cdc_watch.statefile import StateFile
+from cdc_watch.sources.jolokia import JolokiaSource
+from cdc_watch.sources.jolokia_metrics import jolokia_metrics
+from cdc_watch.notify.wiring import build_alerting
+from cdc_watch.model import PollResult
+from cdc_watch.remediation_runner import RemediationRunner
 from cdc_watch.web import WebHooks, WebServer
 
 log = logging.getLogger(__name__)
@@ -29,12 +37,22 @@ STOP_BUDGET_SECONDS = 4.0
 TransportFactory = Callable[[str], httpx.BaseTransport | None]
 
 
-def build_sources(config: Config, transport_for: TransportFactory | None = None) -> list[Source]:
+def build_sources(
+    config: Config,
+    transport_for: TransportFactory | None = None,
+    state_file: StateFile | None = None,
+    clock: Clock | None = None,
+) -> list[Source]:
     transport = transport_for or (lambda _name: None)
     sources: list[Source] = []
     for cluster in config.connect_clusters:
         sources.append(ConnectSource(cluster, transport(f"connect:{cluster.name}")))
         sources.append(ConnectOffsetsSource(cluster, transport(f"connect_offsets:{cluster.name}")))
+        if cluster.jolokia is not None:
+            sources.append(JolokiaSource(cluster, transport(f"jolokia:{cluster.name}")))
+    endpoints = [endpoint_of(db) for db in config.databases]
+    for db in config.databases:
+        sources.append(MySQLSource(db, state_file, clock, endpoints))
     return sources
 
 
@@ -58,10 +76,19 @@ class App:
         self._pollers: list[Poller] = []
         self._lock = threading.Lock()
         self._stopped = threading.Event()
+        # Alerting owns a section of the state file; other parts reuse this StateFile.
+        self.state_file = StateFile(self.config.state_file)
+        self.alerting = build_alerting(self.config, lambda: self.config.alerting, self.state_file, self.clock)
+        # Restarts failed connectors/tasks per config.remediation; notices go to the log for now.
+        self.remediation = RemediationRunner(self.config, self.state_file, self.clock, transport_for=transport_for)
         self.contributors: Sequence[Contributor] = (
             self_metrics,
             config_metrics(lambda: self._config_status),
             connect_metrics,
+            jolokia_metrics(lambda: self.config),
+            mysql_metrics,
+            self.alerting.contribute,
+            self.remediation.contribute,
         )
         self.web = WebServer(
             listen_address,
@@ -71,6 +98,7 @@ class App:
                 config_summary=lambda: (str(self.config_path), self._config_status.last_reload_ok),
                 reload=self.reload,
                 enable_lifecycle=enable_lifecycle,
+                alerting=self.alerting,
             ),
         )
 
@@ -81,11 +109,20 @@ class App:
         return self.store.current()
 
     def _start_pollers(self, config: Config) -> None:
-        sources = build_sources(config, self.transport_for)
+        if getattr(self, "state_file", None) is None:
+            self.state_file = StateFile(config.state_file)
+        sources = build_sources(config, self.transport_for, self.state_file, self.clock)
         self.store.register((s.name, s.kind) for s in sources)
-        self._pollers = [Poller(s, self.store, self.clock, config.poll_jitter, self.on_result) for s in sources]
+        self._pollers = [Poller(s, self.store, self.clock, config.poll_jitter, self._after_poll) for s in sources]
         for poller in self._pollers:
             poller.start()
+
+    def _after_poll(self, result: PollResult, snapshot: Snapshot) -> None:
+        """Every poll result: evaluate the health rules, then the caller's hook, if any."""
+        self.alerting.on_result(result, snapshot)
+        self.remediation.on_result(result, snapshot)
+        if self.on_result is not None:
+            self.on_result(result, snapshot)
 
     def _stop_pollers(self, budget: float) -> None:
         for poller in self._pollers:
@@ -102,6 +139,7 @@ class App:
         self._pollers = []
 
     def start(self) -> None:
+        self.alerting.start()
         self._start_pollers(self.config)
         self.web.start()
         log.info("cdc_watch started", extra={"port": self.web.port, "config": str(self.config_path)})
@@ -116,6 +154,7 @@ class App:
                 return False, exc.problems
             self._stop_pollers(STOP_BUDGET_SECONDS / 2)
             self.config = new
+            self.remediation.reconfigure(new)
             self._start_pollers(new)
             self._config_status = ConfigStatus(True, self.clock.now())
             log.info("configuration reloaded", extra={"config": str(self.config_path)})
@@ -127,6 +166,8 @@ class App:
         self._stopped.set()
         with self._lock:
             self._stop_pollers(STOP_BUDGET_SECONDS)
+        self.alerting.stop(STOP_BUDGET_SECONDS / 2)
+        self.remediation.close()
         self.web.stop()
         log.info("cdc_watch stopped")
 

@@ -1,4 +1,4 @@
-"""The `cdc-watch` command line: `run`, `check-config`, `--version`.
+"""The `cdc-watch` command line: `run`, `check-config`, `connectors ...`, `--version`.
 
 Flags mirror the Prometheus ecosystem (`--config.file`, `--web.listen-address`,
 `--log.level`, `--log.format`). Exit codes: 0 ok, 2 bad configuration or usage.
@@ -13,6 +13,8 @@ from pathlib import Path
 
 from cdc_watch import __version__, logs
 from cdc_watch.config import DEFAULT_LISTEN_ADDRESS, ConfigError, load_config
+from cdc_watch.commands import connectors as connectors_command
+from cdc_watch.commands import silence as silence_command
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -36,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-config", help="validate the configuration file and exit (0 valid, 2 invalid)")
     _add_common(check)
+
+    connectors_command.add_parser(commands, _add_common)
+    silence_command.add_parser(commands, _add_common)
     return parser
 
 
@@ -72,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     logs.setup("warning" if args.log_level == "warn" else args.log_level, args.log_format)
     if args.command == "check-config":
         return check_config(args.config_file)
+    if args.command == "connectors":
+        return connectors_command.run(args)
+    if args.command == "silence":
+        return silence_command.run(args)
     return run(args)
 
 

@@ -119,6 +119,51 @@ def _check_url(url: str) -> str:
     return url.rstrip("/")
 
 
+class JolokiaSettings(HttpEndpoint):
+    """Jolokia agents inside the Connect workers: a fixed list of URLs, or a template filled in
+    from each worker id `host:port` reported by the REST API (`{host}`, `{port}` = REST port)."""
+
+    urls: tuple[str, ...] = ()
+    url_template: str | None = None
+    poll_interval: Duration = 15.0
+    max_concurrency: int = Field(default=4, ge=1, le=32)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "url" in data:
+            if "urls" in data:
+                raise ValueError("give either url or urls, not both")
+            data = dict(data)
+            data["urls"] = [data.pop("url")]
+        return data
+
+    @field_validator("urls")
+    @classmethod
+    def _urls_are_urls(cls, urls: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check_url(u) for u in urls)
+
+    @field_validator("url_template")
+    @classmethod
+    def _template_is_url(cls, template: str | None) -> str | None:
+        if template is None:
+            return None
+        try:
+            example = template.format(host="worker.example", port="8083")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("url_template may only use the placeholders {host} and {port}") from None
+        if "{host}" not in template:
+            raise ValueError("url_template must contain {host}")
+        _check_url(example)
+        return template.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> JolokiaSettings:
+        if bool(self.urls) == (self.url_template is not None):
+            raise ValueError("give exactly one of urls (or url) and url_template")
+        return self
+
+
 class ConnectCluster(HttpEndpoint):
     name: str = Field(default="default", pattern=r"^[A-Za-z0-9_.-]+$")
     urls: tuple[str, ...] = Field(min_length=1)
@@ -126,6 +171,7 @@ class ConnectCluster(HttpEndpoint):
     offsets_interval: Duration = 60.0
     include: tuple[str, ...] = ("*",)
     exclude: tuple[str, ...] = ()
+    jolokia: JolokiaSettings | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -149,10 +195,180 @@ class ConnectCluster(HttpEndpoint):
         return not any(fnmatch.fnmatchcase(connector, p) for p in self.exclude)
 
 
+class Database(Section):
+    """A MySQL / MariaDB / Aurora MySQL server whose binlog cdc_watch watches (read-only).
+
+    Connectors are matched to it by their `database.hostname`/`database.port` (plus
+    `hostnames`, other names for the same server); `connectors` glob patterns on
+    "connector" or "cluster/connector" override that matching.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    host: str | None = None
+    port: int = Field(default=3306, ge=1, le=65535)
+    socket: Path | None = None
+    user: str = Field(min_length=1)
+    password: Secret | None = None
+    tls: TLS | None = None
+    connect_timeout: Duration = 5.0
+    read_timeout: Duration = 10.0
+    poll_interval: Duration = 15.0
+    hostnames: tuple[str, ...] = ()
+    connectors: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _host_or_socket(self) -> Database:
+        if (self.host is None) == (self.socket is None):
+            raise ValueError("give exactly one of host and socket")
+        if self.socket is not None and self.tls is not None:
+            raise ValueError("tls applies to host connections, not to a socket")
+        return self
+
+
+def parse_hold(value: Any) -> float:
+    """Like a duration, but "0s" is allowed (fire or resolve at once)."""
+    if isinstance(value, str) and re.match(r"^\s*0+(\.0+)?\s*(ms|s|m|h|d)\s*$", value):
+        return 0.0
+    return parse_duration(value)
+
+
+HoldDuration = Annotated[float, BeforeValidator(parse_hold)]
+
+
+class RuleOverride(Section):
+    """Per-rule settings under `alerting.rules.<AlertName>`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    enabled: bool = True
+    for_: HoldDuration | None = Field(default=None, alias="for")
+    severity: str | None = Field(default=None, pattern=r"^(critical|warning|info)$")
+
+
+class RulesConfig(Section):
+    """Thresholds of the health rules (cdc_watch/rules.py); docs/configuration.md lists defaults."""
+
+    keep_firing_for: HoldDuration = 60.0
+    vanished_after: Duration = 300.0
+    worker_memory: Duration = 900.0
+    binlog_lag_bytes: int = Field(default=1 << 30, ge=1)  # CdcBinlogLagHigh
+    streaming_lag: Duration = 300.0  # CdcStreamingLagHigh: behind source, while events flow
+    purge_eta: Duration = 6 * 3600.0  # CdcBinlogPurgeRisk: warn when the needed file goes sooner
+    snapshot_stall: Duration = 1800.0  # CdcSnapshotStalled: no progress for this long
+    failover_window: Duration = 600.0  # CdcFailoverDetected stays up this long after a failover
+    offset_commit_failure_ratio: float = Field(default=0.0, ge=0.0, lt=1.0)  # CdcOffsetCommitsFailing: above this
+    overrides: dict[str, RuleOverride] = Field(default_factory=dict)
+
+    @field_validator("overrides")
+    @classmethod
+    def _known_rules(cls, overrides: dict[str, RuleOverride]) -> dict[str, RuleOverride]:
+        from cdc_watch.rules import BY_NAME  # the rule table imports this module
+
+        unknown = sorted(set(overrides) - set(BY_NAME))
+        if unknown:
+            raise ValueError(f"unknown alert(s) {', '.join(unknown)}; known: {', '.join(BY_NAME)}")
+        return overrides
+
+
+class SlackSettings(Section):
+    """Either an incoming webhook (per-severity webhooks optional) or a bot token and channel."""
+
+    webhook_url: Secret | None = None
+    severity_webhook_urls: dict[str, Secret] = Field(default_factory=dict)
+    token: Secret | None = None
+    channel: str | None = None
+    severity_channels: dict[str, str] = Field(default_factory=dict)
+    api_url: str = "https://slack.com/api/"
+    min_severity: str = Field(default="info", pattern=r"^(critical|warning|info)$")
+    timeout: Duration = 10.0
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> SlackSettings:
+        if (self.webhook_url is None) == (self.token is None):
+            raise ValueError("give exactly one of webhook_url and token")
+        if self.token is not None and not self.channel:
+            raise ValueError("token needs channel")
+        if self.webhook_url is None and self.severity_webhook_urls:
+            raise ValueError("severity_webhook_urls needs webhook_url")
+        if self.token is None and self.severity_channels:
+            raise ValueError("severity_channels needs token")
+        for key in (*self.severity_webhook_urls, *self.severity_channels):
+            if key not in ("critical", "warning", "info"):
+                raise ValueError(f"unknown severity {key!r}; use critical, warning or info")
+        _check_url(self.api_url)
+        return self
+
+
+class SentrySettings(Section):
+    dsn: Secret
+    environment: str | None = None
+    min_severity: str = Field(default="warning", pattern=r"^(critical|warning|info)$")
+    send_logs: bool = True  # the daemon's own warnings and errors, via the logging integration
+    timeout: Duration = 10.0
+
+
+class SilenceRule(Section):
+    """A permanent silence from config: matching alerts are exported but never notified."""
+
+    alert: str | None = None
+    connect_cluster: str | None = None
+    connector: str | None = None
+    database: str | None = None
+    comment: str = ""
+
+    @model_validator(mode="after")
+    def _matches_something(self) -> SilenceRule:
+        if not any((self.alert, self.connect_cluster, self.connector, self.database)):
+            raise ValueError("a silence needs at least one of alert, connect_cluster, connector, database")
+        return self
+
+
+class AlertingConfig(Section):
+    rules: RulesConfig = RulesConfig()
+    runbook_url: str = "https://github.com/cdc-watch/cdc-watch/blob/main/docs/runbook.md"
+    dashboard_url: str | None = None  # template: {connect_cluster}, {connector}, {database}
+    repeat_interval: Duration = 4 * 3600.0
+    max_messages_per_minute: int = Field(default=20, ge=1, le=1000)
+    max_retries: int = Field(default=5, ge=0, le=20)
+    queue_size: int = Field(default=1000, ge=10, le=100000)
+    slack: SlackSettings | None = None
+    sentry: SentrySettings | None = None
+    silences: tuple[SilenceRule, ...] = ()
+
+
+class RemediationConfig(Section):
+    """Safe auto-restart of failed connectors and tasks (cdc_watch/remediation.py).
+
+    Off unless `enabled`. Backoff before restart n+1 is min((n*n+n) * backoff_base, backoff_max)
+    after n restarts (Strimzi's schedule with backoff_base=1m: 0, 2, 6, 12, 20 ... 60 minutes).
+    """
+
+    enabled: bool = False
+    dry_run: bool = False
+    exclude: tuple[str, ...] = ()  # glob patterns on "connector" or "cluster/connector"
+    backoff_base: Duration = 60.0
+    backoff_max: Duration = 3600.0
+    max_restarts: int | None = Field(default=None, ge=1)
+    max_restarts_window: Duration = 3600.0
+    reset_after: Duration = 600.0
+    unknown_failures: str = Field(default="restart", pattern=r"^(restart|skip)$")
+    max_restarts_per_poll: int = Field(default=5, ge=1, le=1000)
+    restart_not_streaming: bool = False
+    not_streaming_for: Duration = 300.0
+
+    def excludes(self, cluster: str, connector: str) -> bool:
+        return any(
+            fnmatch.fnmatchcase(connector, p) or fnmatch.fnmatchcase(f"{cluster}/{connector}", p) for p in self.exclude
+        )
+
+
 class Config(Section):
     connect_clusters: tuple[ConnectCluster, ...] = Field(min_length=1)
+    databases: tuple[Database, ...] = ()
     state_file: Path | None = None
     poll_jitter: float = Field(default=0.1, ge=0.0, le=0.5)
+    alerting: AlertingConfig = AlertingConfig()
+    remediation: RemediationConfig = RemediationConfig()
 
     @model_validator(mode="after")
     def _unique_cluster_names(self) -> Config:
@@ -160,6 +376,14 @@ class Config(Section):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"connect cluster names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    @model_validator(mode="after")
+    def _unique_database_names(self) -> Config:
+        names = [d.name for d in self.databases]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"database names must be unique; repeated: {', '.join(dupes)}")
         return self
 
 

@@ -10,11 +10,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cdc_watch import __version__
 from cdc_watch.exposition import CONTENT_TYPE
+from cdc_watch.notify import api as alerting_api
 from cdc_watch.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,7 @@ class WebHooks:
     config_summary: Callable[[], tuple[str, bool]]  # (config file, last reload ok)
     reload: Callable[[], tuple[bool, list[str]]]
     enable_lifecycle: bool = False
+    alerting: Any = None  # notify.service.AlertService: /api/v1/alerts and /api/v1/silences
 
 
 def parse_listen_address(address: str) -> tuple[str, int]:
@@ -90,6 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
                 config_file, ok = self.hooks.config_summary()
                 page = landing_page(self.hooks.snapshot(), config_file, ok)
                 self._send(200, page.encode(), "text/html; charset=utf-8")
+            elif path.startswith("/api/v1/"):
+                self._api("GET", path)
             elif path == "/-/healthy":
                 self._send(200, b"Healthy.\n")
             elif path == "/-/ready":
@@ -104,8 +109,21 @@ class _Handler(BaseHTTPRequestHandler):
             log.error("request failed", extra={"path": path, "error": type(exc).__name__})
             self._send(500, b"Internal error.\n")
 
+    def _api(self, method: str, path: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(min(length, 65536)) if length else b""
+        reply = alerting_api.handle(self.hooks.alerting, method, path, body, self.client_address[0], self.hooks.enable_lifecycle)
+        status, payload, content_type = reply if reply is not None else (404, b"Not found.\n", "text/plain; charset=utf-8")
+        self._send(status, payload, content_type)
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._api("DELETE", self.path.split("?", 1)[0])
+
     def do_POST(self) -> None:  # noqa: N802
         path = self.path.split("?", 1)[0]
+        if path.startswith("/api/v1/"):
+            self._api("POST", path)
+            return
         if path != "/-/reload":
             self._send(404, b"Not found.\n")
             return

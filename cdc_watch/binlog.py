@@ -1,0 +1,340 @@
+"""The per-connector binlog join (pure): lag, availability, purge ETA, failover, first-seen times.
+
+Inputs are immutable values: a `DatabaseState` per configured database (built by the MySQL
+source), the Connect state, the Jolokia live positions and the committed offsets. Outputs are
+`ConnectorBinlog` rows the exporter turns into metrics. Nothing here does I/O or reads a clock:
+`now` is passed in. Rules follow shared/reference/protocols.md sections 4.5 and 4.6.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from cdc_watch.model import ConnectorSettings
+from cdc_watch.positions import ConnectorPosition, connector_positions
+from cdc_watch.sources.mysql_parse import (
+    BinlogFile,
+    Flavour,
+    HeadPosition,
+    PrivilegeCheck,
+    ServerInfo,
+    SettingCheck,
+    binlog_base,
+    binlog_seq,
+    gtid_missing,
+    gtid_subset,
+    parse_mysql_gtid_set,
+)
+
+DEFAULT_PORT = 3306
+
+
+# ------------------------------------------------------------------------------- database state
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """How connectors are matched to a configured database."""
+
+    database: str
+    host: str | None
+    port: int
+    hostnames: tuple[str, ...] = ()  # other names connectors use for the same server
+    connectors: tuple[str, ...] = ()  # glob patterns on "connector" or "cluster/connector": override
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    server_uuid: str
+    server_id: str
+    read_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FileSeen:
+    first_seen: float  # wall clock when cdc_watch first saw the file listed
+    exact: bool  # True if the file appeared while cdc_watch was watching (first_seen ~ creation)
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseState:
+    """One successful poll of one database."""
+
+    endpoint: Endpoint
+    server: ServerInfo
+    polled_at: float
+    identity: Identity
+    head: HeadPosition | None  # None: binlog off or status not readable
+    files: tuple[BinlogFile, ...] | None  # None: SHOW BINARY LOGS not allowed / failed
+    retention_seconds: float | None  # 0: never purged by age; None: unknown
+    gtid_mode: bool  # MySQL gtid_mode ON (MariaDB: always False here, the file test is used)
+    gtid_executed: str
+    gtid_purged: str
+    settings: tuple[SettingCheck, ...]
+    privileges: Mapping[str, tuple[PrivilegeCheck, ...]]  # connector database user -> checks
+    unknown_checks: Mapping[str, str]  # check -> grant the monitoring user lacks for it
+    failovers: int  # identity changes seen since cdc_watch started
+    written_bytes: int  # binlog bytes written since cdc_watch started (head movement)
+    write_rate: float | None  # bytes/s, smoothed; None until two polls
+    seen: Mapping[str, FileSeen] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def total_size(self) -> int | None:
+        return None if self.files is None else sum(f.size for f in self.files)
+
+
+# ------------------------------------------------------------------------------- matching
+def _norm_host(host: str) -> str:
+    return host.strip().lower().rstrip(".")
+
+
+def pattern_match(endpoint: Endpoint, cluster: str, connector: str) -> bool:
+    return any(fnmatch.fnmatchcase(connector, p) or fnmatch.fnmatchcase(f"{cluster}/{connector}", p) for p in endpoint.connectors)
+
+
+def host_match(endpoint: Endpoint, settings: ConnectorSettings) -> bool:
+    if not settings.database_hostname:
+        return False
+    names = {_norm_host(h) for h in (endpoint.host, *endpoint.hostnames) if h}
+    port = settings.database_port or DEFAULT_PORT
+    return _norm_host(settings.database_hostname) in names and port == endpoint.port
+
+
+def assign_database(endpoints: Iterable[Endpoint], cluster: str, connector: str, settings: ConnectorSettings | None) -> str | None:
+    """The configured database a connector reads: explicit patterns first, then host and port."""
+    endpoints = list(endpoints)
+    for endpoint in endpoints:
+        if pattern_match(endpoint, cluster, connector):
+            return endpoint.database
+    if settings is None or not settings.is_debezium_mysql:
+        return None
+    for endpoint in endpoints:
+        if host_match(endpoint, settings):
+            return endpoint.database
+    return None
+
+
+# ------------------------------------------------------------------------------- byte distance
+class PositionStatus(StrEnum):
+    AVAILABLE = "available"
+    PURGED = "purged"  # file older than the oldest listed file: gone
+    UNKNOWN_FILE = "unknown_file"  # file missing but not older: server reset / failover
+    BASENAME_CHANGED = "basename_changed"  # different binlog base name: another server
+    GTIDS_PURGED = "gtids_purged"  # GTIDs the connector still needs were purged
+    GTIDS_UNKNOWN = "gtids_unknown"  # the server does not know the connector's GTIDs
+    UNKNOWN = "unknown"  # not enough data (no file list, binlog off)
+
+
+POSITION_STATUSES = tuple(s.value for s in PositionStatus if s is not PositionStatus.UNKNOWN)
+
+
+def byte_distance(files: tuple[BinlogFile, ...], from_file: str, from_pos: int, head: HeadPosition) -> int | None:
+    """Bytes from (from_file, from_pos) to the head, across files; None when not computable."""
+    seq_from, seq_head = binlog_seq(from_file), binlog_seq(head.file)
+    if seq_from is None or seq_head is None or binlog_base(from_file) != binlog_base(head.file):
+        return None
+    if from_file == head.file:
+        return max(0, head.position - from_pos)
+    if seq_from > seq_head:
+        return None
+    sizes = {f.name: f.size for f in files}
+    if from_file not in sizes:
+        return None
+    between = sum(f.size for f in files if seq_from < (binlog_seq(f.name) or -1) < seq_head)
+    return max(0, sizes[from_file] - from_pos) + between + head.position
+
+
+def file_status(files: tuple[BinlogFile, ...], head: HeadPosition | None, name: str) -> PositionStatus:
+    if not files:
+        return PositionStatus.UNKNOWN
+    reference = head.file if head is not None else files[-1].name
+    if binlog_base(name) != binlog_base(reference):
+        return PositionStatus.BASENAME_CHANGED
+    if any(f.name == name for f in files):
+        return PositionStatus.AVAILABLE
+    seq, oldest = binlog_seq(name), binlog_seq(files[0].name)
+    newest = max(binlog_seq(files[-1].name) or 0, binlog_seq(reference) or 0)
+    if seq is not None and oldest is not None and seq < oldest:
+        return PositionStatus.PURGED
+    if seq is not None and seq > newest:
+        return PositionStatus.UNKNOWN  # newer than the last database poll saw: not a loss
+    return PositionStatus.UNKNOWN_FILE
+
+
+def gtid_status(db: DatabaseState, gtids: str) -> PositionStatus | None:
+    """Debezium's GTID-mode test (MySQL only); None when it does not apply."""
+    if db.server.flavour is Flavour.MARIADB or not db.gtid_mode or not gtids or not db.gtid_executed:
+        return None
+    try:
+        have = parse_mysql_gtid_set(gtids)
+        executed = parse_mysql_gtid_set(db.gtid_executed)
+        purged = parse_mysql_gtid_set(db.gtid_purged)
+    except ValueError:
+        return None
+    if not gtid_subset(have, executed):
+        return PositionStatus.GTIDS_UNKNOWN
+    if gtid_missing(purged, have):
+        return PositionStatus.GTIDS_PURGED
+    return PositionStatus.AVAILABLE
+
+
+def position_status(db: DatabaseState, position: ConnectorPosition) -> PositionStatus:
+    by_gtid = gtid_status(db, position.gtids)
+    if by_gtid is not None:
+        return by_gtid
+    if db.files is None:
+        return PositionStatus.UNKNOWN
+    return file_status(db.files, db.head, position.file)
+
+
+# ------------------------------------------------------------------------------- purge ETA
+def purge_eta(db: DatabaseState, file: str, now: float) -> float | None:
+    """Seconds until `file` is old enough to be purged by age; None: never or unknown.
+
+    A file is purged by age once it has been closed (the next file started) for longer than
+    the retention. Its close time is the first-seen time of the next file when cdc_watch saw
+    that file appear; otherwise it is estimated from the binlog write rate (bytes written
+    after the file divided by bytes per second). The active file is at least a full retention
+    away; its ETA is reported as the retention (a lower bound).
+    """
+    retention = db.retention_seconds
+    if not retention or db.files is None:
+        return None
+    if file_status(db.files, db.head, file) is not PositionStatus.AVAILABLE:
+        return 0.0
+    if db.head is not None and file == db.head.file:
+        return retention
+    seq = binlog_seq(file)
+    later = [f for f in db.files if (binlog_seq(f.name) or -1) > (seq or 0)]
+    if not later:
+        return retention
+    nxt = later[0]
+    seen = db.seen.get(nxt.name)
+    closed_at: float | None = seen.first_seen if seen is not None and seen.exact else None
+    if closed_at is None and db.write_rate and db.head is not None:
+        after = byte_distance(db.files, nxt.name, 0, db.head)
+        if after is not None:
+            closed_at = now - after / db.write_rate
+    if closed_at is None:
+        return None
+    return max(0.0, closed_at + retention - now)
+
+
+# ------------------------------------------------------------------------------- first seen
+def update_seen(
+    previous: Mapping[str, FileSeen] | None,
+    files: tuple[BinlogFile, ...],
+    now: float,
+    watching: bool,
+) -> dict[str, FileSeen]:
+    """Record when each listed file was first seen; forget purged files.
+
+    `watching` is False on the first observation of a database (or after a gap or a failover):
+    files then present get first_seen=now but exact=False, because their real age is unknown.
+    """
+    seen: dict[str, FileSeen] = {}
+    previous = previous or {}
+    for f in files:
+        old = previous.get(f.name)
+        if old is not None:
+            seen[f.name] = old
+        else:
+            seen[f.name] = FileSeen(now, watching and bool(previous))
+    return seen
+
+
+def seen_to_json(seen: Mapping[str, FileSeen]) -> dict[str, list[Any]]:
+    return {name: [entry.first_seen, entry.exact] for name, entry in seen.items()}
+
+
+def seen_from_json(raw: Any) -> dict[str, FileSeen]:
+    found: dict[str, FileSeen] = {}
+    if isinstance(raw, dict):
+        for name, value in raw.items():
+            if isinstance(name, str) and isinstance(value, list) and len(value) == 2 and isinstance(value[0], (int, float)):
+                found[name] = FileSeen(float(value[0]), bool(value[1]))
+    return found
+
+
+def identity_changed(old: Identity | None, new: Identity) -> list[str]:
+    """What changed behind the same endpoint: server_uuid, server_id, read_only."""
+    if old is None:
+        return []
+    changed = []
+    if old.server_uuid and new.server_uuid and old.server_uuid != new.server_uuid:
+        changed.append("server_uuid")
+    if old.server_id != new.server_id:
+        changed.append("server_id")
+    if old.read_only != new.read_only:
+        changed.append("read_only")
+    return changed
+
+
+def head_movement(files: tuple[BinlogFile, ...], old: HeadPosition | None, new: HeadPosition | None) -> int | None:
+    """Bytes written between two heads of the same server, or None if not computable."""
+    if old is None or new is None:
+        return None
+    return byte_distance(files, old.file, old.position, new)
+
+
+# ------------------------------------------------------------------------------- the join
+@dataclass(frozen=True, slots=True)
+class ConnectorBinlog:
+    cluster: str
+    connector: str
+    database: str
+    current: ConnectorPosition | None
+    restart: ConnectorPosition | None
+    lag_bytes: int | None
+    status: PositionStatus
+    purge_eta: float | None
+
+    @property
+    def available(self) -> bool | None:
+        if self.status is PositionStatus.UNKNOWN:
+            return None
+        return self.status is PositionStatus.AVAILABLE
+
+
+def join_connector(db: DatabaseState, cluster: str, connector: str, jolokia_data: Any, offsets_data: Any, now: float) -> ConnectorBinlog:
+    positions = connector_positions(jolokia_data, offsets_data, connector)
+    lag = None
+    if positions.current is not None and db.head is not None and db.files is not None:
+        lag = byte_distance(db.files, positions.current.file, positions.current.position, db.head)
+    status = PositionStatus.UNKNOWN
+    eta = None
+    if positions.restart is not None:
+        status = position_status(db, positions.restart)
+        if status is PositionStatus.AVAILABLE:
+            eta = purge_eta(db, positions.restart.file, now)
+        elif status in (PositionStatus.PURGED, PositionStatus.GTIDS_PURGED):
+            eta = 0.0
+    return ConnectorBinlog(cluster, connector, db.endpoint.database, positions.current, positions.restart, lag, status, eta)
+
+
+def join(
+    databases: Mapping[str, DatabaseState],
+    clusters: Iterable[tuple[str, Any, Any, Any]],
+    now: float | None = None,
+) -> list[ConnectorBinlog]:
+    """Every connector of every cluster that reads a configured, reachable database.
+
+    `clusters` yields (cluster name, ConnectClusterState, jolokia data, offsets data). `now`
+    defaults to each database's poll time, so ETAs are as of the data they come from.
+    Connectors whose database is not configured or was not reachable are skipped.
+    """
+    endpoints = [db.endpoint for db in databases.values()]
+    rows = []
+    for cluster, state, jolokia_data, offsets_data in clusters:
+        if state is None:
+            continue
+        for name, status in state.connectors.items():
+            database = assign_database(endpoints, cluster, name, status.settings)
+            if database is None or database not in databases:
+                continue
+            db = databases[database]
+            rows.append(join_connector(db, cluster, name, jolokia_data, offsets_data, db.polled_at if now is None else now))
+    return rows

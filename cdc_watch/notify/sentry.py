@@ -1,0 +1,164 @@
+"""Sentry: alert events and the daemon's own warnings/errors, through sentry_sdk.
+
+`SentryAlerts.capture(message)` turns each firing alert into an event with fingerprint
+[alert, cluster, subject] (so Sentry groups every occurrence of one alert on one connector),
+level from severity, tags and the trace excerpt as context. The SDK builds the envelopes;
+`QueueTransport` hands them to the delivery queue, and `SentryChannel` POSTs them with the
+same retry/backoff/rate limit as Slack. `scrub_event` (the SDK's `before_send`) removes every
+configured secret and anything secret-shaped from every string of the event.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import httpx
+import sentry_sdk
+from sentry_sdk.envelope import Envelope
+from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
+from sentry_sdk.transport import Transport
+from sentry_sdk.utils import Dsn
+
+from cdc_watch import __version__, redact
+from cdc_watch.alerts import Severity
+from cdc_watch.config import SentrySettings
+from cdc_watch.notify.delivery import Outcome, outcome_for_status
+from cdc_watch.notify.messages import Message, MessageKind
+
+LEVELS = {Severity.CRITICAL: "fatal", Severity.WARNING: "warning", Severity.INFO: "info"}
+MAX_DEPTH = 12
+
+
+def scrub_value(value: Any, secrets: frozenset[str], depth: int = 0) -> Any:
+    if depth > MAX_DEPTH:
+        return None
+    if isinstance(value, str):
+        return redact.scrub(value, secrets)
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if isinstance(key, str) and redact.is_secret_key(key) and not isinstance(item, (dict, list)):
+                out[key] = redact.REDACTED
+            else:
+                out[key] = scrub_value(item, secrets, depth + 1)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [scrub_value(item, secrets, depth + 1) for item in value]
+    return value
+
+
+def make_scrubber(secrets: Iterable[str]) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]:
+    known = frozenset(s for s in secrets if s)
+
+    def before_send(event: dict[str, Any], _hint: dict[str, Any]) -> dict[str, Any] | None:
+        return scrub_value(event, known)
+
+    return before_send
+
+
+class QueueTransport(Transport):
+    """Hands serialized envelopes to a submit function (the delivery queue); never blocks."""
+
+    def __init__(self, options: dict[str, Any], submit: Callable[[str, Any], bool]):
+        super().__init__(options)
+        self._submit = submit
+
+    def capture_envelope(self, envelope: Envelope) -> None:
+        self._submit("sentry", base64.b64encode(envelope.serialize()).decode("ascii"))
+
+
+class SentryChannel:
+    """POSTs envelopes to the DSN's envelope endpoint."""
+
+    name = "sentry"
+
+    def __init__(self, settings: SentrySettings):
+        dsn = Dsn(settings.dsn.get_secret_value())
+        auth = dsn.to_auth(client=f"cdc-watch/{__version__}")
+        self._url = auth.get_api_url()
+        self._auth = auth.to_header()
+        self._client = httpx.Client(timeout=settings.timeout)
+
+    def send(self, payload: Any) -> Outcome:
+        body = base64.b64decode(payload)
+        try:
+            response = self._client.post(
+                self._url,
+                content=body,
+                headers={"Content-Type": "application/x-sentry-envelope", "X-Sentry-Auth": self._auth},
+            )
+        except httpx.HTTPError as exc:
+            return Outcome(False, retry=True, detail=type(exc).__name__)
+        return outcome_for_status(response.status_code, response.headers.get("Retry-After"))
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def init_sentry(settings: SentrySettings, submit: Callable[[str, Any], bool], secrets: Iterable[str]) -> None:
+    """Initialise the (process-global) Sentry SDK; events leave through `submit`."""
+    dsn = settings.dsn.get_secret_value()
+    ignore_logger("cdc_watch.notify.delivery.sentry")  # failures to reach Sentry must not loop
+    ignore_logger("cdc_watch.notify.service")  # alerts reach Sentry as their own events
+    sentry_sdk.init(
+        dsn=dsn,
+        transport=QueueTransport({"dsn": dsn}, submit),
+        before_send=make_scrubber([*secrets, dsn]),
+        environment=settings.environment,
+        release=f"cdc-watch@{__version__}",
+        default_integrations=False,
+        integrations=[LoggingIntegration(level=None, event_level=logging.WARNING if settings.send_logs else None)],
+        include_local_variables=False,
+        max_breadcrumbs=0,
+        attach_stacktrace=False,
+    )
+
+
+def close_sentry() -> None:
+    client = sentry_sdk.get_client()
+    if client.is_active():
+        client.close(timeout=0)
+
+
+class SentryAlerts:
+    def __init__(self, settings: SentrySettings):
+        self.min_rank = Severity(settings.min_severity).rank
+
+    def wants(self, message: Message) -> bool:
+        return message.kind is MessageKind.FIRING and message.severity.rank <= self.min_rank
+
+    def capture(self, message: Message) -> None:
+        for alert in message.alerts:
+            if alert.severity.rank > self.min_rank:
+                continue
+            labels = dict(alert.key.labels)
+            subject = labels.get("connector") or labels.get("database") or labels.get("worker") or labels.get("source") or ""
+            tags = {"alert": alert.key.alert, "severity": str(alert.severity), **labels}
+            if alert.evidence.kind:
+                tags["failure_kind"] = alert.evidence.kind
+            contexts: dict[str, Any] = {
+                "alert": {
+                    "summary": alert.summary,
+                    "description": alert.description,
+                    "runbook_url": alert.runbook_url,
+                    "dashboard_url": alert.dashboard_url,
+                    "why": alert.evidence.why,
+                    "hint": alert.evidence.hint,
+                    "evidence": dict(alert.evidence.facts),
+                }
+            }
+            if alert.evidence.trace:
+                contexts["trace"] = {"excerpt": alert.evidence.trace}
+            sentry_sdk.capture_event(
+                {
+                    "message": f"{alert.key.alert}: {alert.description}",
+                    "level": LEVELS[alert.severity],
+                    "logger": "cdc_watch.alerts",
+                    "fingerprint": [alert.key.alert, labels.get("connect_cluster", ""), subject],
+                    "tags": tags,
+                    "contexts": contexts,
+                }
+            )

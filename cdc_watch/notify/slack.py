@@ -1,0 +1,148 @@
+"""Slack: Block Kit rendering (pure) and sending through slack_sdk (webhook or bot token).
+
+Routing by severity: `severity_webhook_urls` / `severity_channels` pick the destination of a
+message by its most severe alert, else the default webhook or channel. Messages below
+`min_severity` are not sent. Errors are reported as status codes or error classes only: the
+webhook URL and the token are secrets and never appear in a log line or an outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
+
+from cdc_watch import redact
+from cdc_watch.alerts import Severity
+from cdc_watch.config import SlackSettings
+from cdc_watch.notify.delivery import Outcome, outcome_for_status
+from cdc_watch.notify.messages import AlertView, Message, MessageKind
+
+TEXT_LIMIT = 2900  # Slack's section text limit is 3000 characters
+HEADER_LIMIT = 150
+MAX_ALERTS_SHOWN = 10
+
+_ICON = {Severity.CRITICAL: ":red_circle:", Severity.WARNING: ":large_orange_circle:", Severity.INFO: ":large_blue_circle:"}
+_TITLE = {MessageKind.FIRING: "FIRING", MessageKind.REPEAT: "STILL FIRING", MessageKind.RESOLVED: "RESOLVED"}
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts)) if ts else "?"
+
+
+def _subject(message: Message) -> str:
+    group = dict(message.group)
+    for name in ("connector", "database", "connect_cluster", "source"):
+        if name in group:
+            return group[name]
+    return "cdc_watch"
+
+
+def _alert_section(alert: AlertView, resolved: bool) -> list[dict[str, Any]]:
+    lines = [f"*{_esc(alert.key.alert)}* ({alert.severity}): {_esc(alert.description)}"]
+    if not resolved:
+        if alert.evidence.why:
+            lines.append(f"*Why:* {_esc(alert.evidence.why)}")
+        if alert.evidence.hint:
+            lines.append(f"*What to do:* {_esc(alert.evidence.hint)}")
+        if alert.evidence.facts:
+            lines.append("*Evidence:* " + "; ".join(f"{_esc(k)}: `{_esc(v)}`" for k, v in alert.evidence.facts))
+        lines.append(f"*Since:* {_when(alert.active_since)}")
+    links = [f"<{alert.runbook_url}|Runbook>"]
+    if alert.dashboard_url:
+        links.append(f"<{alert.dashboard_url}|Dashboard>")
+    lines.append(" · ".join(links))
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": _cut(redact.scrub("\n".join(lines)), TEXT_LIMIT)}}]
+    if alert.evidence.trace and not resolved:
+        trace = _cut(redact.scrub(alert.evidence.trace), TEXT_LIMIT - 8)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"```{trace}```"}})
+    return blocks
+
+
+def render(message: Message) -> tuple[str, list[dict[str, Any]]]:
+    """(fallback text, Block Kit blocks) for one message."""
+    resolved = message.kind is MessageKind.RESOLVED
+    icon = ":white_check_mark:" if resolved else _ICON[message.severity]
+    names = ", ".join(dict.fromkeys(a.key.alert for a in message.alerts))
+    subject = _subject(message)
+    title = _cut(f"{_TITLE[message.kind]}: {names} on {subject}", HEADER_LIMIT)
+    group = dict(message.group)
+    fields = [f"*Severity:*\n{message.severity}"]
+    if "connect_cluster" in group:
+        fields.append(f"*Connect cluster:*\n{_esc(group['connect_cluster'])}")
+    for name, label in (("connector", "Connector"), ("database", "Database"), ("source", "Source")):
+        if name in group:
+            fields.append(f"*{label}:*\n{_esc(group[name])}")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+    ]
+    for alert in message.alerts[:MAX_ALERTS_SHOWN]:
+        blocks.extend(_alert_section(alert, resolved))
+    if len(message.alerts) > MAX_ALERTS_SHOWN:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"+{len(message.alerts) - MAX_ALERTS_SHOWN} more alerts"}]})
+    if message.also_firing:
+        others = ", ".join(f"{a.key.alert} ({a.severity})" for a in message.also_firing)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(f"Still firing for {_esc(subject)}: {_esc(others)}", TEXT_LIMIT)}]})
+    text = f"{icon} {title}"
+    return text, blocks
+
+
+class SlackChannel:
+    name = "slack"
+
+    def __init__(self, settings: SlackSettings):
+        self.settings = settings
+        self.min_rank = Severity(settings.min_severity).rank
+        timeout = max(1, int(settings.timeout))
+        self._webhooks: dict[str, WebhookClient] = {}
+        self._client: WebClient | None = None
+        if settings.webhook_url is not None:
+            self._webhooks["default"] = WebhookClient(settings.webhook_url.get_secret_value(), timeout=timeout, retry_handlers=[])
+            for severity, url in settings.severity_webhook_urls.items():
+                self._webhooks[severity] = WebhookClient(url.get_secret_value(), timeout=timeout, retry_handlers=[])
+        else:
+            assert settings.token is not None
+            base = settings.api_url if settings.api_url.endswith("/") else settings.api_url + "/"
+            self._client = WebClient(token=settings.token.get_secret_value(), base_url=base, timeout=timeout, retry_handlers=[])
+
+    def wants(self, message: Message) -> bool:
+        return message.severity.rank <= self.min_rank
+
+    def send(self, payload: Any) -> Outcome:
+        message = payload if isinstance(payload, Message) else Message.from_json(payload)
+        text, blocks = render(message)
+        severity = str(message.severity)
+        if self._client is None:
+            client = self._webhooks.get(severity, self._webhooks["default"])
+            try:
+                response = client.send(text=text, blocks=blocks, unfurl_links=False, unfurl_media=False)
+            except Exception as exc:  # connection refused, timeout, TLS: never show the URL
+                return Outcome(False, retry=True, detail=type(exc).__name__)
+            return outcome_for_status(response.status_code, (response.headers or {}).get("Retry-After") or (response.headers or {}).get("retry-after"))
+        channel = self.settings.severity_channels.get(severity, self.settings.channel)
+        try:
+            self._client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False)
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            headers = exc.response.headers or {}
+            outcome = outcome_for_status(status, headers.get("Retry-After") or headers.get("retry-after"))
+            error = exc.response.data.get("error") if isinstance(exc.response.data, dict) else None
+            error = error if isinstance(error, str) and error.replace("_", "").isalnum() else "unknown"
+            if outcome.ok:  # HTTP 200 with ok=false: channel_not_found, invalid_auth, ...
+                return Outcome(False, retry=False, detail=f"slack error {error}")
+            return Outcome(False, outcome.retry, outcome.retry_after, f"{outcome.detail} {error}")
+        except Exception as exc:
+            return Outcome(False, retry=True, detail=type(exc).__name__)
+        return Outcome(True, detail="200")

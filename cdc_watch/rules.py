@@ -1,0 +1,932 @@
+"""The health rules: one table of rule definitions and the pure evaluation over it.
+
+`evaluate(previous, snapshot, now, config) -> (AlertState, transitions)` decides which alerts
+are pending, firing or resolved. No I/O, no clock: the caller passes `now`.
+
+Every rule carries, next to its name, severity, `for`, summary, description template and
+runbook anchor, the PromQL expression that says the same thing over cdc_watch's exported
+metrics (catalogue names only), with the same thresholds substituted from the same config,
+so the shipped Prometheus rules (issue 8) are generated from this table and cannot drift.
+
+Never crying wolf:
+- a rule whose input source cannot be read *holds* its alerts (neither fires nor resolves
+  them); the unreadable source raises its own alert instead (CdcConnectUnreachable,
+  CdcSourceUnreadable);
+- a subject (connector, task) missing from one readable reply is not resolved at once: only
+  after `vanished_after` of absence;
+- a pending alert whose condition clears is dropped silently (flapping never pages); a firing
+  one resolves only after its condition stayed false for `keep_firing_for`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from cdc_watch import failures, redact
+from cdc_watch.alerts import (
+    AlertEntry,
+    AlertKey,
+    AlertState,
+    Change,
+    Evidence,
+    Labels,
+    Phase,
+    Severity,
+    Transition,
+    make_labels,
+)
+from cdc_watch.config import RulesConfig
+from cdc_watch.binlog import ConnectorBinlog, DatabaseState, PositionStatus, join
+from cdc_watch.jolokia_model import Group, JolokiaClusterState
+from cdc_watch.model import ConnectClusterState, ConnectorStatus, State
+from cdc_watch.snapshot import Snapshot
+
+TRACE_LINE_LIMIT = 300
+TRACE_LINES = 4
+MEMORY_REFRESH_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What one rule saw in one snapshot.
+
+    `verdicts`: every subject the rule could judge, with Evidence when its condition holds and
+    None when it does not. `blind`: label subsets whose input could not be read; alerts whose
+    labels contain one of them are held unchanged. Subjects neither judged nor blind have
+    vanished from a readable reply. `memory`: the rule's new memory (None = unchanged).
+    """
+
+    verdicts: Mapping[Labels, Evidence | None] = field(default_factory=dict)
+    blind: frozenset[Labels] = frozenset()
+    memory: Any = None
+
+
+Detector = Callable[[Snapshot, RulesConfig, Any, float], Observation]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str  # CdcXxx
+    severity: Severity
+    default_for: float  # seconds; config `alerting.rules.<name>.for` overrides
+    summary: str  # static
+    description: str  # str.format template over the alert's labels and the thresholds
+    anchor: str  # docs/runbook.md#<anchor>
+    labels: tuple[str, ...]  # the labels its alerts carry (besides alert and severity)
+    promql: str  # same condition over exported metrics; {thresholds} substituted
+    detect: Detector
+    thresholds: tuple[str, ...] = ()  # RulesConfig fields used by promql/description
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def trace_excerpt(trace: str | None) -> str | None:
+    """The top exception line and the `Caused by:` lines (root cause last), scrubbed, trimmed."""
+    if not trace:
+        return None
+    lines = [line.strip() for line in trace.splitlines() if line.strip()]
+    if not lines:
+        return None
+    picked = [lines[0]] + [line for line in lines[1:] if line.startswith("Caused by:")]
+    if len(picked) > TRACE_LINES:
+        picked = picked[:1] + picked[-(TRACE_LINES - 1) :]
+    trimmed = [line if len(line) <= TRACE_LINE_LIMIT else line[: TRACE_LINE_LIMIT - 1] + "…" for line in picked]
+    return redact.scrub("\n".join(trimmed))
+
+
+def failure_evidence(facts: tuple[tuple[str, str], ...], trace: str | None) -> Evidence:
+    classification = failures.classify(trace)
+    return Evidence(
+        facts=facts,
+        trace=trace_excerpt(trace),
+        why=classification.summary or None,
+        hint=classification.hint,
+        kind=classification.kind,
+    )
+
+
+def _cluster_of(source: str) -> str:
+    return source.split(":", 1)[1] if ":" in source else source
+
+
+def _connect_states(snapshot: Snapshot) -> tuple[dict[str, ConnectClusterState], frozenset[Labels]]:
+    """Readable Connect clusters by name, and the blind scopes of the unreadable ones."""
+    readable: dict[str, ConnectClusterState] = {}
+    blind = set()
+    for status in snapshot.by_kind("connect"):
+        cluster = _cluster_of(status.source)
+        if status.up and isinstance(status.last.data, ConnectClusterState):
+            readable[cluster] = status.last.data
+        else:
+            blind.add(make_labels(connect_cluster=cluster))
+    return readable, frozenset(blind)
+
+
+# --------------------------------------------------------------------------- detectors
+
+
+def _connector_failed(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: float) -> Observation:
+    readable, blind = _connect_states(snapshot)
+    verdicts: dict[Labels, Evidence | None] = {}
+    for cluster, state in readable.items():
+        for connector in state.connectors.values():
+            labels = make_labels(connect_cluster=cluster, connector=connector.name)
+            if connector.state is State.FAILED:
+                facts = (("state", "FAILED"), ("worker", connector.worker_id or "none"))
+                verdicts[labels] = failure_evidence(facts, connector.trace)
+            else:
+                verdicts[labels] = None
+    return Observation(verdicts, blind)
+
+
+def _task_failed(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: float) -> Observation:
+    readable, blind = _connect_states(snapshot)
+    verdicts: dict[Labels, Evidence | None] = {}
+    for cluster, state in readable.items():
+        for connector in state.connectors.values():
+            for task in connector.tasks:
+                labels = make_labels(connect_cluster=cluster, connector=connector.name, task=task.id)
+                if task.state is State.FAILED:
+                    facts = (
+                        ("task state", "FAILED"),
+                        ("connector state", str(connector.state)),
+                        ("worker", task.worker_id or "none"),
+                    )
+                    verdicts[labels] = failure_evidence(facts, task.trace)
+                else:
+                    verdicts[labels] = None
+    return Observation(verdicts, blind)
+
+
+def _task_unassigned(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: float) -> Observation:
+    readable, blind = _connect_states(snapshot)
+    verdicts: dict[Labels, Evidence | None] = {}
+    for cluster, state in readable.items():
+        for connector in state.connectors.values():
+            for task in connector.tasks:
+                labels = make_labels(connect_cluster=cluster, connector=connector.name, task=task.id)
+                unassigned = task.state is State.UNASSIGNED
+                verdicts[labels] = Evidence(facts=(("task state", "UNASSIGNED"), ("connector state", str(connector.state)))) if unassigned else None
+    return Observation(verdicts, blind)
+
+
+def _connect_unreachable(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: float) -> Observation:
+    verdicts: dict[Labels, Evidence | None] = {}
+    for status in snapshot.by_kind("connect"):
+        if status.last is None:
+            continue  # not polled yet: no verdict either way
+        labels = make_labels(connect_cluster=_cluster_of(status.source))
+        error = status.last.error
+        verdicts[labels] = None if error is None else Evidence(facts=(("reason", str(error.reason)), ("error", error.message)))
+    return Observation(verdicts)
+
+
+def _source_unreadable(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: float) -> Observation:
+    verdicts: dict[Labels, Evidence | None] = {}
+    blind = set()
+    for name, status in snapshot.sources.items():
+        if status.kind == "connect" or status.last is None:
+            continue  # Connect REST has its own alert; never-polled sources have no verdict
+        connect = snapshot.sources.get(f"connect:{_cluster_of(name)}")
+        if status.kind == "connect_offsets" and connect is not None and not connect.up:
+            blind.add(make_labels(source=name))  # same REST API: CdcConnectUnreachable covers it
+            continue
+        error = status.last.error
+        verdicts[make_labels(source=name)] = None if error is None else Evidence(facts=(("reason", str(error.reason)), ("error", error.message)))
+    return Observation(verdicts, frozenset(blind))
+
+
+def _worker_lost(snapshot: Snapshot, cfg: RulesConfig, memory: Any, now: float) -> Observation:
+    """A worker that ran tasks within `worker_memory` runs none now, and its tasks still exist.
+
+    Memory: {cluster: {"connector|task|worker": last_seen}}. Tasks of a deleted connector do
+    not count (they vanish rather than move), so deleting a connector never reads as a lost
+    worker. A worker gone for longer than `worker_memory` is forgotten and its alert resolves.
+    """
+    readable, blind = _connect_states(snapshot)
+    old: Mapping[str, Mapping[str, float]] = memory if isinstance(memory, Mapping) else {}
+    new_memory: dict[str, dict[str, float]] = {c: dict(v) for c, v in old.items() if isinstance(v, Mapping)}
+    verdicts: dict[Labels, Evidence | None] = {}
+    for cluster, state in readable.items():
+        seen = new_memory.setdefault(cluster, {})
+        live_tasks = {(c.name, t.id) for c in state.connectors.values() for t in c.tasks}
+        workers_now = state.workers
+        lost: dict[str, list[str]] = {}
+        remembered: set[str] = set()
+        for item, last_seen in list(seen.items()):
+            connector, task, worker = item.split("|", 2)
+            if now - float(last_seen) > cfg.worker_memory:
+                del seen[item]
+                continue
+            remembered.add(worker)
+            if worker not in workers_now and (connector, int(task)) in live_tasks:
+                lost.setdefault(worker, []).append(f"{connector}/{task}")
+        for worker in sorted(remembered | {w for item in old.get(cluster, {}) for w in [item.split("|", 2)[2]]}):
+            labels = make_labels(connect_cluster=cluster, worker=worker)
+            if worker in lost:
+                tasks = sorted(lost[worker])
+                shown = ", ".join(tasks[:5]) + (f" (+{len(tasks) - 5} more)" if len(tasks) > 5 else "")
+                verdicts[labels] = Evidence(facts=(("worker", worker), ("tasks it ran", shown), ("workers now", str(len(workers_now)))))
+            else:
+                verdicts[labels] = None
+        for connector in state.connectors.values():
+            for task in connector.tasks:
+                item = f"{connector.name}|{task.id}|{task.worker_id}"
+                if task.worker_id and task.state is not State.UNASSIGNED and now - seen.get(item, float("-inf")) >= MEMORY_REFRESH_SECONDS:
+                    seen[item] = now  # refreshed coarsely so the state file is not rewritten on every poll
+    return Observation(verdicts, blind, memory=new_memory)
+
+
+# --------------------------------------------------------------------------- Jolokia and MySQL inputs
+# These read `jolokia:<cluster>` (JolokiaClusterState) and `mysql:<database>` (DatabaseState)
+# joined per connector by `binlog.join`, exactly as the mysql exporter does.
+
+_LOST = frozenset({PositionStatus.PURGED, PositionStatus.GTIDS_PURGED})
+_ELSEWHERE = frozenset({PositionStatus.UNKNOWN_FILE, PositionStatus.BASENAME_CHANGED, PositionStatus.GTIDS_UNKNOWN})
+
+
+def _databases(snapshot: Snapshot) -> tuple[dict[str, DatabaseState], set[Labels]]:
+    readable: dict[str, DatabaseState] = {}
+    blind: set[Labels] = set()
+    for status in snapshot.by_kind("mysql"):
+        name = _cluster_of(status.source)
+        if status.up and isinstance(status.last.data, DatabaseState):
+            readable[name] = status.last.data
+        else:
+            blind.add(make_labels(database=name))
+    return readable, blind
+
+
+def _binlog_rows(snapshot: Snapshot) -> tuple[list[ConnectorBinlog], set[Labels], dict[str, DatabaseState]]:
+    """Per-connector binlog join rows, and the blind scopes (unreadable Connect or database)."""
+    clusters, connect_blind = _connect_states(snapshot)
+    databases, blind = _databases(snapshot)
+    blind |= set(connect_blind)
+    if not databases:
+        return [], blind, databases
+    joined = [(c, state, snapshot.data(f"jolokia:{c}"), snapshot.data(f"connect_offsets:{c}")) for c, state in clusters.items()]
+    return join(databases, joined), blind, databases
+
+
+def _row_labels(row: ConnectorBinlog) -> Labels:
+    return make_labels(connect_cluster=row.cluster, connector=row.connector, database=row.database)
+
+
+def _position_facts(row: ConnectorBinlog) -> tuple[tuple[str, str], ...]:
+    facts: list[tuple[str, str]] = [("position status", str(row.status))]
+    if row.restart is not None:
+        facts.append(("restart position", f"{row.restart.file}:{row.restart.position} ({row.restart.origin})"))
+    return tuple(facts)
+
+
+def _head_facts(db: DatabaseState | None) -> tuple[tuple[str, str], ...]:
+    if db is None:
+        return ()
+    facts = []
+    if db.files:
+        facts.append(("oldest binlog on server", db.files[0].name))
+    if db.head is not None:
+        facts.append(("server head", f"{db.head.file}:{db.head.position}"))
+    return tuple(facts)
+
+
+def _position_rule(statuses: frozenset[PositionStatus]) -> Detector:
+    def detect(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: float) -> Observation:
+        rows, blind, databases = _binlog_rows(snapshot)
+        verdicts: dict[Labels, Evidence | None] = {}
+        for row in rows:
+            labels = _row_labels(row)
+            if row.status is PositionStatus.UNKNOWN:
+                blind.add(labels)  # not enough data to judge: hold
+                continue
+            if row.status in statuses:
+                verdicts[labels] = Evidence(facts=_position_facts(row) + _head_facts(databases.get(row.database)))
+            else:
+                verdicts[labels] = None
+        return Observation(verdicts, frozenset(blind))
+
+    return detect
+
+
+def _purge_risk(snapshot: Snapshot, cfg: RulesConfig, _memory: Any, _now: float) -> Observation:
+    rows, blind, databases = _binlog_rows(snapshot)
+    verdicts: dict[Labels, Evidence | None] = {}
+    for row in rows:
+        labels = _row_labels(row)
+        if row.status is PositionStatus.UNKNOWN:
+            blind.add(labels)
+            continue
+        at_risk = row.purge_eta is not None and 0 < row.purge_eta < cfg.purge_eta
+        facts = _position_facts(row) + (("purge in", format_duration(row.purge_eta or 0)),) + _head_facts(databases.get(row.database))
+        verdicts[labels] = Evidence(facts=facts) if at_risk else None
+    return Observation(verdicts, frozenset(blind))
+
+
+def _binlog_lag(snapshot: Snapshot, cfg: RulesConfig, _memory: Any, _now: float) -> Observation:
+    rows, blind, databases = _binlog_rows(snapshot)
+    verdicts: dict[Labels, Evidence | None] = {}
+    for row in rows:
+        labels = _row_labels(row)
+        if row.lag_bytes is None:
+            blind.add(labels)
+            continue
+        high = row.lag_bytes > cfg.binlog_lag_bytes
+        facts = (("lag", f"{row.lag_bytes} bytes"),) + (
+            (("connector position", f"{row.current.file}:{row.current.position}"),) if row.current else ()
+        ) + _head_facts(databases.get(row.database))
+        verdicts[labels] = Evidence(facts=facts) if high else None
+    return Observation(verdicts, frozenset(blind))
+
+
+def _jolokia_states(snapshot: Snapshot) -> tuple[dict[str, tuple[ConnectClusterState, JolokiaClusterState]], set[Labels]]:
+    """Clusters whose Connect and Jolokia polls both succeeded; blind scopes for the others."""
+    clusters, connect_blind = _connect_states(snapshot)
+    blind = set(connect_blind)
+    both = {}
+    for status in snapshot.by_kind("jolokia"):
+        cluster = _cluster_of(status.source)
+        data = status.last.data if status.up else None
+        if isinstance(data, JolokiaClusterState) and cluster in clusters and data.joined:
+            both[cluster] = (clusters[cluster], data)
+        else:
+            blind.add(make_labels(connect_cluster=cluster))
+    return both, blind
+
+
+def _running_debezium(state: ConnectClusterState) -> list[ConnectorStatus]:
+    return [
+        c
+        for c in state.connectors.values()
+        if c.settings is not None and c.settings.is_debezium_mysql and c.state is State.RUNNING and c.tasks and all(t.state is State.RUNNING for t in c.tasks)
+    ]
+
+
+def _not_streaming(snapshot: Snapshot, _cfg: RulesConfig, memory: Any, now: float) -> Observation:
+    """RUNNING but not streaming: MBean missing, Connected=false, or position still while the head moves.
+
+    Memory: {"cluster|connector": [file, position, since, database written_bytes at since]}.
+    """
+    both, blind = _jolokia_states(snapshot)
+    databases, db_blind = _databases(snapshot)
+    rows = {(r.cluster, r.connector): r for r in _binlog_rows(snapshot)[0]} if databases else {}
+    old = memory if isinstance(memory, Mapping) else {}
+    new_memory: dict[str, list[Any]] = {}
+    verdicts: dict[Labels, Evidence | None] = {}
+    for cluster, (connect, jolokia) in both.items():
+        for connector in _running_debezium(connect):
+            labels = make_labels(connect_cluster=cluster, connector=connector.name)
+            present = jolokia.streaming_mbean_present(connector.name)
+            streaming = jolokia.streaming.get(connector.name)
+            problem: tuple[tuple[str, str], ...] = ()
+            if present is False:
+                problem = (("streaming MBean", "missing on the worker running the task"),)
+            elif streaming is not None and streaming.connected is False:
+                problem = (("binlog client connected", "false"),)
+            elif streaming is not None and streaming.binlog_filename and streaming.binlog_position is not None:
+                row = rows.get((cluster, connector.name))
+                db = databases.get(row.database) if row is not None else None
+                item = f"{cluster}|{connector.name}"
+                where = [streaming.binlog_filename, streaming.binlog_position]
+                prior = old.get(item)
+                if db is not None and isinstance(prior, list) and len(prior) == 4 and prior[:2] == where:
+                    new_memory[item] = prior
+                    if db.written_bytes > prior[3] and now > prior[2]:
+                        problem = (
+                            ("position", f"{where[0]}:{where[1]} unchanged since {format_duration(now - prior[2])} ago"),
+                            ("head moved", f"{db.written_bytes - prior[3]} bytes"),
+                        )
+                elif db is not None:
+                    new_memory[item] = [*where, now, db.written_bytes]
+            elif present is None and streaming is None:
+                blind.add(labels)  # cannot tell (endpoint failed, no data)
+                continue
+            verdicts[labels] = Evidence(facts=(("connector state", "RUNNING"),) + problem) if problem else None
+    for item, value in old.items():  # keep memory of clusters we could not read
+        if item.split("|", 1)[0] not in both and item not in new_memory:
+            new_memory[item] = value
+    return Observation(verdicts, frozenset(blind | db_blind), memory=new_memory)
+
+
+def _streaming_lag(snapshot: Snapshot, cfg: RulesConfig, _memory: Any, _now: float) -> Observation:
+    both, blind = _jolokia_states(snapshot)
+    verdicts: dict[Labels, Evidence | None] = {}
+    for cluster, (connect, jolokia) in both.items():
+        for connector in _running_debezium(connect):
+            labels = make_labels(connect_cluster=cluster, connector=connector.name)
+            streaming = jolokia.streaming.get(connector.name)
+            if streaming is None or streaming.ms_behind_source is None:
+                verdicts[labels] = None
+                continue
+            behind = streaming.ms_behind_source / 1000.0
+            # MilliSecondsBehindSource is frozen at the last event: only judge it while events flow.
+            flowing = streaming.ms_since_last_event is not None and streaming.ms_since_last_event / 1000.0 < STREAMING_FRESH_SECONDS
+            high = behind > cfg.streaming_lag and flowing
+            verdicts[labels] = Evidence(facts=(("behind source", format_duration(behind)),)) if high else None
+    return Observation(verdicts, frozenset(blind))
+
+
+STREAMING_FRESH_SECONDS = 60.0
+
+
+def _snapshot_aborted(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: float) -> Observation:
+    both, blind = _jolokia_states(snapshot)
+    verdicts: dict[Labels, Evidence | None] = {}
+    for cluster, (connect, jolokia) in both.items():
+        for name in connect.connectors:
+            metrics = jolokia.snapshots.get(name)
+            if metrics is None:
+                continue
+            labels = make_labels(connect_cluster=cluster, connector=name)
+            aborted = metrics.aborted is True and metrics.running is not True
+            verdicts[labels] = Evidence(facts=(("snapshot", "aborted"), ("remaining tables", f"{metrics.remaining_tables or 0:g}"))) if aborted else None
+    return Observation(verdicts, frozenset(blind))
+
+
+def _snapshot_stalled(snapshot: Snapshot, cfg: RulesConfig, memory: Any, now: float) -> Observation:
+    """A running snapshot whose rows scanned and remaining tables did not change for snapshot_stall.
+
+    Memory: {"cluster|connector": [progress fingerprint, since]}.
+    """
+    both, blind = _jolokia_states(snapshot)
+    old = memory if isinstance(memory, Mapping) else {}
+    new_memory: dict[str, list[Any]] = {}
+    verdicts: dict[Labels, Evidence | None] = {}
+    for cluster, (connect, jolokia) in both.items():
+        for name in connect.connectors:
+            metrics = jolokia.snapshots.get(name)
+            if metrics is None:
+                continue
+            labels = make_labels(connect_cluster=cluster, connector=name)
+            if metrics.running is not True:
+                verdicts[labels] = None
+                continue
+            item = f"{cluster}|{name}"
+            progress = f"{sum(v or 0 for v in metrics.rows_scanned.values()):g}/{metrics.remaining_tables}"
+            prior = old.get(item)
+            since = prior[1] if isinstance(prior, list) and len(prior) == 2 and prior[0] == progress else now
+            new_memory[item] = [progress, since]
+            stalled = now - since >= cfg.snapshot_stall
+            facts = (("no progress for", format_duration(now - since)), ("remaining tables", f"{metrics.remaining_tables or 0:g}"))
+            verdicts[labels] = Evidence(facts=facts) if stalled else None
+    for item, value in old.items():
+        if item.split("|", 1)[0] not in both:
+            new_memory[item] = value
+    return Observation(verdicts, frozenset(blind), memory=new_memory)
+
+
+OFFSET_COMMIT_FAILURE = "offset-commit-failure-percentage"
+
+
+def _offset_commits(snapshot: Snapshot, cfg: RulesConfig, _memory: Any, _now: float) -> Observation:
+    both, blind = _jolokia_states(snapshot)
+    verdicts: dict[Labels, Evidence | None] = {}
+    for cluster, (connect, jolokia) in both.items():
+        for connector in connect.connectors.values():
+            for task in connector.tasks:
+                values = jolokia.tasks.get((connector.name, task.id), {}).get(Group.CONNECTOR_TASK)
+                ratio = values.get(OFFSET_COMMIT_FAILURE) if values else None
+                if ratio is None:
+                    continue
+                labels = make_labels(connect_cluster=cluster, connector=connector.name, task=task.id)
+                verdicts[labels] = Evidence(facts=(("failed commits", f"{ratio:.0%}"),)) if ratio > cfg.offset_commit_failure_ratio else None
+    return Observation(verdicts, frozenset(blind))
+
+
+def _settings(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: float) -> Observation:
+    databases, blind = _databases(snapshot)
+    verdicts: dict[Labels, Evidence | None] = {}
+    for name, db in databases.items():
+        for check in db.settings:
+            labels = make_labels(database=name, setting=check.setting)
+            if check.ok is None:
+                blind.add(labels)
+                continue
+            verdicts[labels] = None if check.ok else Evidence(facts=(("setting", check.setting), ("found", redact.scrub(check.detail))))
+    return Observation(verdicts, frozenset(blind))
+
+
+def _privileges(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: float) -> Observation:
+    databases, blind = _databases(snapshot)
+    verdicts: dict[Labels, Evidence | None] = {}
+    for name, db in databases.items():
+        if "grants" in db.unknown_checks:
+            blind.add(make_labels(database=name))
+            continue
+        for user, checks in db.privileges.items():
+            for check in checks:
+                labels = make_labels(database=name, user=user, privilege=check.privilege)
+                verdicts[labels] = None if check.ok else Evidence(facts=(("user", user), ("missing", check.privilege), ("detail", redact.scrub(check.detail))))
+    return Observation(verdicts, frozenset(blind))
+
+
+def _failover_detected(snapshot: Snapshot, cfg: RulesConfig, memory: Any, now: float) -> Observation:
+    """Memory: {database: [failovers count, when it last increased]}."""
+    databases, blind = _databases(snapshot)
+    old = memory if isinstance(memory, Mapping) else {}
+    new_memory = {k: v for k, v in old.items() if k not in databases}
+    verdicts: dict[Labels, Evidence | None] = {}
+    for name, db in databases.items():
+        prior = old.get(name)
+        if isinstance(prior, list) and len(prior) == 2:
+            count, changed = prior
+            if db.failovers > count:
+                changed = now
+        else:
+            count, changed = db.failovers, None  # first sight: no baseline to compare with
+        new_memory[name] = [db.failovers, changed]
+        recent = changed is not None and now - changed < cfg.failover_window
+        facts = (("failovers seen", str(db.failovers)), ("server_id", db.identity.server_id), ("read_only", str(db.identity.read_only).lower()))
+        verdicts[make_labels(database=name)] = Evidence(facts=facts) if recent else None
+    return Observation(verdicts, frozenset(blind), memory=new_memory)
+
+
+# --------------------------------------------------------------------------- the table
+
+_M = 60.0
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        name="CdcConnectorFailed",
+        severity=Severity.CRITICAL,
+        default_for=1 * _M,
+        summary="A Kafka Connect connector is FAILED.",
+        description="Connector {connector} on Connect cluster {connect_cluster} has been FAILED for {for}.",
+        anchor="cdcconnectorfailed",
+        labels=("connect_cluster", "connector"),
+        promql='cdc_connector_state{{state="FAILED"}} == 1',
+        detect=_connector_failed,
+    ),
+    Rule(
+        name="CdcTaskFailed",
+        severity=Severity.CRITICAL,
+        default_for=1 * _M,
+        summary="A Kafka Connect task is FAILED.",
+        description="Task {task} of connector {connector} on Connect cluster {connect_cluster} has been FAILED for {for}.",
+        anchor="cdctaskfailed",
+        labels=("connect_cluster", "connector", "task"),
+        promql='cdc_task_state{{state="FAILED"}} == 1',
+        detect=_task_failed,
+    ),
+    Rule(
+        name="CdcTaskUnassigned",
+        severity=Severity.WARNING,
+        # Connect's scheduled.rebalance.max.delay.ms defaults to 5 minutes: a task may wait
+        # that long for a returning worker before it is reassigned. 6m leaves a margin.
+        default_for=6 * _M,
+        summary="A Kafka Connect task stayed UNASSIGNED longer than a rebalance allows.",
+        description="Task {task} of connector {connector} on Connect cluster {connect_cluster} has been UNASSIGNED for {for}, longer than the rebalance delay.",
+        anchor="cdctaskunassigned",
+        labels=("connect_cluster", "connector", "task"),
+        promql='cdc_task_state{{state="UNASSIGNED"}} == 1',
+        detect=_task_unassigned,
+    ),
+    Rule(
+        name="CdcConnectUnreachable",
+        severity=Severity.CRITICAL,
+        default_for=2 * _M,
+        summary="cdc_watch cannot read the Kafka Connect REST API.",
+        description="The REST API of Connect cluster {connect_cluster} has not answered for {for}; alerts of its connectors are held at their last state.",
+        anchor="cdcconnectunreachable",
+        labels=("connect_cluster",),
+        promql="cdc_connect_up == 0",
+        detect=_connect_unreachable,
+    ),
+    Rule(
+        name="CdcWorkerLost",
+        severity=Severity.WARNING,
+        default_for=1 * _M,
+        summary="A Kafka Connect worker left the cluster while its tasks still exist.",
+        description="Worker {worker} of Connect cluster {connect_cluster} ran tasks in the last {worker_memory} and runs none now; its tasks moved or wait for reassignment.",
+        anchor="cdcworkerlost",
+        labels=("connect_cluster", "worker"),
+        promql=(
+            "count by (connect_cluster, worker) ("
+            "(max_over_time(cdc_task_worker_info[{worker_memory}]) "
+            "unless on (connect_cluster, connector, task, worker) cdc_task_worker_info) "
+            "and on (connect_cluster, connector, task) (max by (connect_cluster, connector, task) (cdc_task_state) == 1)"
+            ") unless on (connect_cluster, worker) cdc_connect_worker_tasks"
+        ),
+        detect=_worker_lost,
+        thresholds=("worker_memory",),
+    ),
+    Rule(
+        name="CdcSourceUnreadable",
+        severity=Severity.WARNING,
+        default_for=2 * _M,
+        summary="cdc_watch cannot read one of its sources.",
+        description="cdc_watch has not been able to poll source {source} for {for}; alerts that depend on it are held at their last state.",
+        anchor="cdcsourceunreadable",
+        labels=("source",),
+        promql='cdc_source_up{{source!~"connect:.*"}} == 0',
+        detect=_source_unreadable,
+    ),
+    Rule(
+        name="CdcBinlogPositionLost",
+        severity=Severity.CRITICAL,
+        default_for=1 * _M,
+        summary="The binlog position a connector needs was purged from the database.",
+        description="Connector {connector} on Connect cluster {connect_cluster} needs a binlog position that database {database} no longer has; it cannot resume, whatever Connect's status says.",
+        anchor="cdcbinlogpositionlost",
+        labels=("connect_cluster", "connector", "database"),
+        promql=(
+            'max without (status) (cdc_connector_binlog_status{{status=~"purged|gtids_purged"}} == 1) '
+            "* on (connect_cluster, connector) group_left (database) cdc_connector_database_info"
+        ),
+        detect=_position_rule(_LOST),
+    ),
+    Rule(
+        name="CdcFailoverLostBinlog",
+        severity=Severity.CRITICAL,
+        default_for=1 * _M,
+        summary="After a database failover the connector's binlog position does not exist on the new server.",
+        description="Connector {connector} on Connect cluster {connect_cluster} has a binlog position that database {database} does not know (another server's file or GTIDs): a failover lost its binlog.",
+        anchor="cdcfailoverlostbinlog",
+        labels=("connect_cluster", "connector", "database"),
+        promql=(
+            'max without (status) (cdc_connector_binlog_status{{status=~"unknown_file|basename_changed|gtids_unknown"}} == 1) '
+            "* on (connect_cluster, connector) group_left (database) cdc_connector_database_info"
+        ),
+        detect=_position_rule(_ELSEWHERE),
+    ),
+    Rule(
+        name="CdcBinlogPurgeRisk",
+        severity=Severity.WARNING,
+        default_for=5 * _M,
+        summary="The database will purge a binlog file a connector still needs soon.",
+        description="Database {database} will purge the binlog file connector {connector} (Connect cluster {connect_cluster}) needs to restart in less than {purge_eta}.",
+        anchor="cdcbinlogpurgerisk",
+        labels=("connect_cluster", "connector", "database"),
+        promql=(
+            "(cdc_connector_binlog_purge_eta_seconds < {purge_eta_seconds} > 0) "
+            "* on (connect_cluster, connector) group_left (database) cdc_connector_database_info"
+        ),
+        detect=_purge_risk,
+        thresholds=("purge_eta",),
+    ),
+    Rule(
+        name="CdcBinlogLagHigh",
+        severity=Severity.WARNING,
+        default_for=5 * _M,
+        summary="A connector is far behind the database's binlog head.",
+        description="Connector {connector} on Connect cluster {connect_cluster} is more than {binlog_lag_bytes} binlog bytes behind database {database}.",
+        anchor="cdcbinloglaghigh",
+        labels=("connect_cluster", "connector", "database"),
+        promql="(cdc_connector_binlog_lag_bytes > {binlog_lag_bytes}) * on (connect_cluster, connector) group_left (database) cdc_connector_database_info",
+        detect=_binlog_lag,
+        thresholds=("binlog_lag_bytes",),
+    ),
+    Rule(
+        name="CdcStreamingLagHigh",
+        severity=Severity.WARNING,
+        default_for=5 * _M,
+        summary="Debezium reads binlog events long after they were committed.",
+        description="Connector {connector} on Connect cluster {connect_cluster} reads changes more than {streaming_lag} after they were committed.",
+        anchor="cdcstreaminglaghigh",
+        labels=("connect_cluster", "connector"),
+        promql=(
+            "cdc_debezium_streaming_behind_source_seconds > {streaming_lag_seconds} "
+            "and on (connect_cluster, connector) (time() - cdc_debezium_streaming_last_event_timestamp_seconds < 60)"
+        ),
+        detect=_streaming_lag,
+        thresholds=("streaming_lag",),
+    ),
+    Rule(
+        name="CdcNotStreaming",
+        severity=Severity.CRITICAL,
+        default_for=2 * _M,
+        summary="A RUNNING connector is not streaming the binlog.",
+        description="Connector {connector} on Connect cluster {connect_cluster} is RUNNING but not streaming: its streaming MBean is missing, its binlog client is disconnected, or its position stands still while the database writes.",
+        anchor="cdcnotstreaming",
+        labels=("connect_cluster", "connector"),
+        # The position clause approximates the daemon's "unchanged since it last moved while the
+        # head moved" over the rule's `for` window.
+        promql=(
+            "((max by (connect_cluster, connector) (cdc_debezium_streaming_mbean_present) == 0)"
+            " or (cdc_debezium_streaming_connected == 0)"
+            " or ((changes(cdc_debezium_streaming_binlog_position_bytes[{for}]) == 0 and changes(cdc_debezium_streaming_binlog_file_number[{for}]) == 0)"
+            " and on (connect_cluster, connector) (max by (connect_cluster, connector) (cdc_connector_database_info * on (database) group_left () (increase(cdc_binlog_written_bytes_total[{for}]) > 0)))))"
+            ' and on (connect_cluster, connector) (cdc_connector_state{{state="RUNNING"}} == 1)'
+        ),
+        detect=_not_streaming,
+    ),
+    Rule(
+        name="CdcSnapshotAborted",
+        severity=Severity.WARNING,
+        default_for=0.0,
+        summary="A Debezium snapshot was aborted.",
+        description="The snapshot of connector {connector} on Connect cluster {connect_cluster} was aborted before it completed.",
+        anchor="cdcsnapshotaborted",
+        labels=("connect_cluster", "connector"),
+        promql="cdc_debezium_snapshot_aborted == 1 unless on (connect_cluster, connector) cdc_debezium_snapshot_running == 1",
+        detect=_snapshot_aborted,
+    ),
+    Rule(
+        name="CdcSnapshotStalled",
+        severity=Severity.WARNING,
+        default_for=0.0,  # the stall window is the wait
+        summary="A running Debezium snapshot makes no progress.",
+        description="The snapshot of connector {connector} on Connect cluster {connect_cluster} has scanned no rows and finished no table for {snapshot_stall}.",
+        anchor="cdcsnapshotstalled",
+        labels=("connect_cluster", "connector"),
+        promql=(
+            "(cdc_debezium_snapshot_running == 1) unless on (connect_cluster, connector) "
+            "(changes(cdc_debezium_snapshot_remaining_tables[{snapshot_stall}]) > 0 "
+            "or sum by (connect_cluster, connector) (changes(cdc_debezium_snapshot_rows_scanned[{snapshot_stall}])) > 0)"
+        ),
+        detect=_snapshot_stalled,
+        thresholds=("snapshot_stall",),
+    ),
+    Rule(
+        name="CdcOffsetCommitsFailing",
+        severity=Severity.WARNING,
+        default_for=5 * _M,
+        summary="A task fails to commit its source offsets.",
+        description="Task {task} of connector {connector} on Connect cluster {connect_cluster} fails more than {offset_commit_failure_ratio} of its offset commits; after a restart it would re-read changes.",
+        anchor="cdcoffsetcommitsfailing",
+        labels=("connect_cluster", "connector", "task"),
+        promql="cdc_task_offset_commit_failure_ratio > {offset_commit_failure_ratio}",
+        detect=_offset_commits,
+        thresholds=("offset_commit_failure_ratio",),
+    ),
+    Rule(
+        name="CdcPrerequisiteDrift",
+        severity=Severity.CRITICAL,
+        default_for=1 * _M,
+        summary="A database setting Debezium needs has changed.",
+        description="Database {database} no longer has the {setting} Debezium needs.",
+        anchor="cdcprerequisitedrift",
+        labels=("database", "setting"),
+        promql="cdc_mysql_setting_ok == 0",
+        detect=_settings,
+    ),
+    Rule(
+        name="CdcPrivilegeMissing",
+        severity=Severity.CRITICAL,
+        default_for=1 * _M,
+        summary="The connectors' database user lacks a privilege Debezium needs.",
+        description="User {user} on database {database} lacks the {privilege} privilege Debezium needs.",
+        anchor="cdcprivilegemissing",
+        labels=("database", "user", "privilege"),
+        promql="cdc_mysql_privilege_ok == 0",
+        detect=_privileges,
+    ),
+    Rule(
+        name="CdcFailoverDetected",
+        severity=Severity.INFO,
+        default_for=0.0,
+        summary="The database behind a configured endpoint changed (failover).",
+        description="Database {database} failed over (server identity or read_only changed) within the last {failover_window}.",
+        anchor="cdcfailoverdetected",
+        labels=("database",),
+        promql="increase(cdc_mysql_failovers_total[{failover_window}]) > 0",
+        detect=_failover_detected,
+        thresholds=("failover_window",),
+    ),
+)
+
+BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
+
+
+# --------------------------------------------------------------------------- settings and text
+
+
+def format_duration(seconds: float) -> str:
+    """Prometheus-style duration: 90 -> "1m30s", 3600 -> "1h", 0 -> "0s"."""
+    total = int(round(seconds))
+    if total == 0:
+        return "0s"
+    out = ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if total >= size:
+            out += f"{total // size}{unit}"
+            total %= size
+    return out
+
+
+def for_of(rule: Rule, cfg: RulesConfig) -> float:
+    override = cfg.overrides.get(rule.name)
+    return override.for_ if override is not None and override.for_ is not None else rule.default_for
+
+
+def severity_of(rule: Rule, cfg: RulesConfig) -> Severity:
+    override = cfg.overrides.get(rule.name)
+    return Severity(override.severity) if override is not None and override.severity is not None else rule.severity
+
+
+def enabled(rule: Rule, cfg: RulesConfig) -> bool:
+    override = cfg.overrides.get(rule.name)
+    return override is None or override.enabled
+
+
+def _thresholds(rule: Rule, cfg: RulesConfig) -> dict[str, str]:
+    values: dict[str, str] = {"for": format_duration(for_of(rule, cfg))}
+    for name in rule.thresholds:
+        value = getattr(cfg, name)
+        values[name] = format_duration(value) if name in DURATION_THRESHOLDS else f"{value:g}"
+        values[f"{name}_seconds"] = f"{value:g}"
+    return values
+
+
+DURATION_THRESHOLDS = frozenset({"worker_memory", "streaming_lag", "purge_eta", "snapshot_stall", "failover_window"})
+
+
+def promql(rule: Rule, cfg: RulesConfig) -> str:
+    """The rule's PromQL with this config's thresholds substituted."""
+    return rule.promql.format(**_thresholds(rule, cfg))
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def describe(rule: Rule, key: AlertKey, cfg: RulesConfig) -> str:
+    values = _Blank(_thresholds(rule, cfg))
+    values.update(dict(key.labels))
+    return rule.description.format_map(values)
+
+
+def runbook_url(rule: Rule, base: str) -> str:
+    return f"{base}#{rule.anchor}"
+
+
+def prometheus_rule(rule: Rule, cfg: RulesConfig, runbook_base: str) -> dict[str, Any]:
+    """The rule as a Prometheus alerting rule (for the issue-8 generator and its tests)."""
+    labelled = {label: "{{ $labels.%s }}" % label for label in rule.labels}
+    description = rule.description.format_map(_Blank({**_thresholds(rule, cfg), **labelled}))
+    body: dict[str, Any] = {
+        "alert": rule.name,
+        "expr": promql(rule, cfg),
+        "for": format_duration(for_of(rule, cfg)),
+        "labels": {"severity": str(severity_of(rule, cfg))},
+        "annotations": {"summary": rule.summary, "description": description, "runbook_url": runbook_url(rule, runbook_base)},
+    }
+    if cfg.keep_firing_for > 0:
+        body["keep_firing_for"] = format_duration(cfg.keep_firing_for)
+    return body
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _blind_for(labels: Labels, blind: frozenset[Labels]) -> bool:
+    have = set(labels)
+    return any(set(scope) <= have for scope in blind)
+
+
+def evaluate(previous: AlertState, snapshot: Snapshot, now: float, cfg: RulesConfig) -> tuple[AlertState, list[Transition]]:
+    entries: dict[AlertKey, AlertEntry] = {}
+    memory = dict(previous.memory)
+    transitions: list[Transition] = []
+    by_rule: dict[str, list[AlertEntry]] = {}
+    for entry in previous.entries.values():
+        by_rule.setdefault(entry.key.alert, []).append(entry)
+
+    for rule in RULES:
+        old_entries = by_rule.pop(rule.name, [])
+        if not enabled(rule, cfg):
+            transitions += [Transition(Change.RESOLVED, e, now) for e in old_entries if e.phase is Phase.FIRING]
+            continue
+        observation = rule.detect(snapshot, cfg, previous.memory.get(rule.name), now)
+        if observation.memory is not None:
+            memory[rule.name] = observation.memory
+        hold_for = for_of(rule, cfg)
+        severity = severity_of(rule, cfg)
+        old = {e.key: e for e in old_entries}
+        for labels, evidence in observation.verdicts.items():
+            key = AlertKey(rule.name, labels)
+            entry = old.pop(key, None)
+            if evidence is not None:
+                if entry is None:
+                    entry = AlertEntry(key=key, severity=severity, phase=Phase.PENDING, active_since=now, evidence=evidence)
+                else:
+                    entry = replace(entry, evidence=evidence, severity=severity, cleared_since=None, unseen_since=None)
+                if entry.phase is Phase.PENDING and now - entry.active_since >= hold_for:
+                    entry = replace(entry, phase=Phase.FIRING, fired_at=now)
+                    transitions.append(Transition(Change.FIRED, entry, now))
+                entries[key] = entry
+            elif entry is not None and entry.phase is Phase.FIRING:
+                cleared = entry.cleared_since if entry.cleared_since is not None else now
+                if now - cleared >= cfg.keep_firing_for:
+                    transitions.append(Transition(Change.RESOLVED, entry, now))
+                else:
+                    entries[key] = replace(entry, cleared_since=cleared, unseen_since=None)
+            # a pending entry whose condition cleared is dropped without a word
+        for key, entry in old.items():  # not judged this time
+            if _blind_for(key.labels, observation.blind):
+                entries[key] = entry  # its input is unreadable: hold
+                continue
+            unseen = entry.unseen_since if entry.unseen_since is not None else now
+            if now - unseen >= cfg.vanished_after:
+                if entry.phase is Phase.FIRING:
+                    transitions.append(Transition(Change.RESOLVED, entry, now))
+            else:
+                entries[key] = replace(entry, unseen_since=unseen)
+
+    for leftovers in by_rule.values():  # rules this version no longer has
+        transitions += [Transition(Change.RESOLVED, e, now) for e in leftovers if e.phase is Phase.FIRING]
+    return AlertState(MappingProxyType(entries), MappingProxyType(memory)), transitions

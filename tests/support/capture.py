@@ -1,0 +1,121 @@
+"""A capturing HTTP endpoint that speaks enough Slack and Sentry for their real SDKs.
+
+Loopback only (127.0.0.1, a free port). Records every request it gets; answers:
+- POST /slack/webhook/<name>        Slack incoming webhook: 200 "ok"
+- POST /api/chat.postMessage        Slack Web API (bot token): {"ok": true, ...}
+- POST /api/<project>/envelope/     Sentry envelope endpoint: 200 {"id": ...}
+and can be told to answer the next requests with 429 + Retry-After or a 5xx
+(`fail_next(count, status, retry_after)`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from sentry_sdk.envelope import Envelope
+
+
+@dataclass
+class Captured:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def sentry_events(self) -> list[dict[str, Any]]:
+        envelope = Envelope.deserialize(self.body)
+        return [item.payload.json for item in envelope.items if item.type == "event"]
+
+
+@dataclass
+class _Failure:
+    status: int
+    retry_after: str | None
+
+
+@dataclass
+class CaptureServer:
+    requests: list[Captured] = field(default_factory=list)
+    _failures: list[_Failure] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: ThreadingHTTPServer | None = None
+    _changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def start(self) -> CaptureServer:
+        capture = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                capture._answer(self, body)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def webhook_url(self, name: str = "default") -> str:
+        return f"{self.url}/slack/webhook/{name}"
+
+    def sentry_dsn(self) -> str:
+        return f"http://publickey@127.0.0.1:{self._server.server_address[1]}/42"
+
+    def fail_next(self, count: int, status: int, retry_after: str | None = None) -> None:
+        with self._lock:
+            self._failures += [_Failure(status, retry_after)] * count
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def received(self, prefix: str, status: int = 200) -> list[Captured]:
+        with self._lock:
+            return [r for r in self.requests if r.path.startswith(prefix) and r.status == status]
+
+    def wait_for(self, prefix: str, count: int, timeout: float) -> list[Captured]:
+        with self._changed:
+            self._changed.wait_for(lambda: len(self.received(prefix)) >= count, timeout)
+        return self.received(prefix)
+
+    def _answer(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        path = handler.path
+        with self._lock:
+            failure = self._failures.pop(0) if self._failures else None
+        if failure is not None:
+            status, reply, headers = failure.status, b'{"ok": false, "error": "ratelimited"}', {"Content-Type": "application/json"}
+            if failure.retry_after is not None:
+                headers["Retry-After"] = failure.retry_after
+        elif path.startswith("/slack/webhook/"):
+            status, reply, headers = 200, b"ok", {"Content-Type": "text/plain"}
+        elif path == "/api/chat.postMessage":
+            status, reply, headers = 200, json.dumps({"ok": True, "channel": "C1", "ts": "1700000000.000100"}).encode(), {"Content-Type": "application/json"}
+        elif path.startswith("/api/") and path.endswith("/envelope/"):
+            status, reply, headers = 200, b'{"id": "0"}', {"Content-Type": "application/json"}
+        else:
+            status, reply, headers = 404, b"not found", {"Content-Type": "text/plain"}
+        with self._lock:
+            self.requests.append(Captured(path, {k.lower(): v for k, v in handler.headers.items()}, body, status))
+        handler.send_response(status)
+        for key, value in headers.items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(reply)))
+        handler.end_headers()
+        handler.wfile.write(reply)
+        with self._changed:
+            self._changed.notify_all()

@@ -1,0 +1,156 @@
+"""Builds real Snapshot values from the scenario table's compact input states."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from cdc_watch.model import (
+    ConnectClusterState,
+    ConnectorSettings,
+    ConnectorStatus,
+    ErrorReason,
+    PollResult,
+    SourceError,
+    SourceStatus,
+    State,
+    TaskStatus,
+)
+from cdc_watch.snapshot import Snapshot
+
+TRACE = (
+    "org.apache.kafka.connect.errors.ConnectException: Error reading MySQL variables: Communications link failure\n"
+    "\tat io.debezium.connector.binlog.jdbc.BinlogConnectorConnection.querySystemVariables(BinlogConnectorConnection.java:114)\n"
+    "Caused by: com.mysql.cj.jdbc.exceptions.CommunicationsException: Communications link failure\n"
+    "\tat com.mysql.cj.jdbc.exceptions.SQLError.createCommunicationsException(SQLError.java:175)\n"
+    "Caused by: java.net.ConnectException: Connection refused\n"
+)
+
+
+def cluster_state(cluster: str, connectors: dict, trace: str = TRACE) -> ConnectClusterState:
+    statuses = {}
+    for name, (state, tasks) in connectors.items():
+        task_list = []
+        for task_id, spec in tasks.items():
+            task_state, _, worker = spec.partition("@")
+            failed = task_state == "FAILED"
+            task_list.append(TaskStatus(id=task_id, state=State.parse(task_state), worker_id=worker, trace=trace if failed else None))
+        statuses[name] = ConnectorStatus(
+            name=name,
+            type="source",
+            state=State.parse(state),
+            worker_id="w1:8083",
+            tasks=tuple(task_list),
+            settings=ConnectorSettings(connector_class="io.debezium.connector.mysql.MySqlConnector", topic_prefix=name, database_hostname="db1.example", database_port=3306),
+            trace=trace if state == "FAILED" else None,
+        )
+    return ConnectClusterState(cluster, "http://w1:8083", "3.9.0", "abc", "kc", MappingProxyType(statuses))
+
+
+def snapshot_for(step, sources, at: float) -> Snapshot:
+    out = {}
+    for name, kind in sources:
+        if kind == "connect":
+            cluster = name.split(":", 1)[1]
+            connectors = step.clusters.get(cluster)
+            if connectors is None:
+                result = PollResult(name, kind, at, 0.1, error=SourceError(ErrorReason.CONNECT, "connection refused by 127.0.0.1:8083"))
+            else:
+                result = PollResult(name, kind, at, 0.1, data=cluster_state(cluster, connectors))
+        else:
+            failing = name in step.down
+            result = PollResult(name, kind, at, 0.1, data=None if failing else object(), error=SourceError(ErrorReason.TIMEOUT, "timed out") if failing else None)
+        out[name] = SourceStatus(source=name, kind=kind).with_result(result)
+    return Snapshot(MappingProxyType(out))
+
+
+# ------------------------------------------------------------------ Jolokia and MySQL inputs
+from cdc_watch.binlog import DatabaseState, Endpoint, FileSeen, Identity  # noqa: E402
+from cdc_watch.jolokia_model import Group, JolokiaClusterState, SnapshotMetrics, StreamingMetrics  # noqa: E402
+from cdc_watch.sources.mysql_parse import BinlogFile, Flavour, HeadPosition, PrivilegeCheck, ServerInfo, SettingCheck  # noqa: E402
+
+DB_HOST = "db1.example"
+
+
+def database_state(name: str, spec: dict, at: float, start: float) -> DatabaseState:
+    files = tuple(BinlogFile(f, spec.get("file_size", 10_000)) for f in spec.get("files", ("mysql-bin.000001",)))
+    head_file, head_pos = spec.get("head", (files[-1].name, 500))
+    settings = tuple(SettingCheck(k, v, f"{k} is {'right' if v else 'wrong'}") for k, v in spec.get("settings", {"binlog_format": True}).items())
+    privileges = {user: tuple(PrivilegeCheck(p, ok, f"{p} {'granted' if ok else 'missing'}") for p, ok in checks.items()) for user, checks in spec.get("privileges", {"cdc": {"replication_slave": True}}).items()}
+    seen = {f: FileSeen(start + offset, True) for f, offset in spec.get("seen", {}).items()}
+    return DatabaseState(
+        endpoint=Endpoint(name, DB_HOST, 3306),
+        server=ServerInfo(Flavour.MARIADB, (10, 11, 6), "10.11.6-MariaDB"),
+        polled_at=at,
+        identity=Identity(spec.get("server_uuid", "uuid-1"), str(spec.get("server_id", 1)), False),
+        head=HeadPosition(head_file, head_pos),
+        files=files,
+        retention_seconds=spec.get("retention", 0.0),
+        gtid_mode=False,
+        gtid_executed="",
+        gtid_purged="",
+        settings=settings,
+        privileges=MappingProxyType(privileges),
+        unknown_checks=MappingProxyType({}),
+        failovers=spec.get("failovers", 0),
+        written_bytes=spec.get("written", 0),
+        write_rate=None,
+        seen=MappingProxyType(seen),
+    )
+
+
+def jolokia_state(cluster: str, per_connector: dict) -> JolokiaClusterState:
+    streaming, snapshots, present, tasks = {}, {}, {}, {}
+    for name, spec in per_connector.items():
+        present[name] = MappingProxyType({0: spec.get("present", True)})
+        if spec.get("present", True) and "position" in spec:
+            file, pos = spec["position"]
+            streaming[name] = StreamingMetrics(
+                binlog_filename=file,
+                binlog_position=pos,
+                connected=spec.get("connected", True),
+                ms_behind_source=spec.get("behind", 0.0) * 1000,
+                ms_since_last_event=spec.get("since_event", 1.0) * 1000,
+            )
+        if "snapshot" in spec:
+            snap = spec["snapshot"]
+            snapshots[name] = SnapshotMetrics(
+                running=snap.get("running"),
+                completed=snap.get("completed"),
+                aborted=snap.get("aborted"),
+                remaining_tables=snap.get("remaining", 0),
+                rows_scanned=MappingProxyType(snap.get("rows", {})),
+            )
+        if "commit_failure" in spec:
+            tasks[(name, 0)] = MappingProxyType({Group.CONNECTOR_TASK: MappingProxyType({"offset-commit-failure-percentage": spec["commit_failure"]})})
+    return JolokiaClusterState(
+        cluster=cluster,
+        endpoints=MappingProxyType({}),
+        tasks=MappingProxyType(tasks),
+        streaming=MappingProxyType(streaming),
+        snapshots=MappingProxyType(snapshots),
+        streaming_present=MappingProxyType(present),
+        joined=True,
+    )
+
+
+def full_snapshot(step, sources, at: float, start: float) -> Snapshot:
+    """Like snapshot_for, plus connect_offsets, jolokia and mysql sources from the step."""
+    out = dict(snapshot_for(step, [s for s in sources if s[1] == "connect"], at).sources)
+    for name, kind in sources:
+        if kind == "connect":
+            continue
+        failing = name in step.down
+        if failing:
+            result = PollResult(name, kind, at, 0.1, error=SourceError(ErrorReason.TIMEOUT, "timed out"))
+        elif kind == "connect_offsets":
+            data = MappingProxyType({c: (({"server": c}, {"file": f, "pos": p}),) for c, (f, p) in step.offsets.items()})
+            result = PollResult(name, kind, at, 0.1, data=data)
+        elif kind == "jolokia":
+            result = PollResult(name, kind, at, 0.1, data=jolokia_state(name.split(":", 1)[1], step.jolokia))
+        elif kind == "mysql":
+            db = name.split(":", 1)[1]
+            result = PollResult(name, kind, at, 0.1, data=database_state(db, step.databases.get(db, {}), at, start))
+        else:
+            result = PollResult(name, kind, at, 0.1, data=object())
+        out[name] = SourceStatus(source=name, kind=kind).with_result(result)
+    return Snapshot(MappingProxyType(out))

@@ -1,0 +1,85 @@
+"""The binlog exporter contributor: fixed metric names, one sample per connector, no sample for
+unknowns, cdc_mysql_up 0 when the database is down, and text a Prometheus parser accepts."""
+
+from __future__ import annotations
+
+from types import MappingProxyType, SimpleNamespace
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from cdc_watch.catalogue import BY_NAME
+from cdc_watch.clock import FakeClock
+from cdc_watch.config import parse_config
+from cdc_watch.exporter import render
+from cdc_watch.model import ConnectClusterState, ConnectorSettings, ConnectorStatus, ErrorReason, PollResult, SourceError, State
+from cdc_watch.mysql_metrics import mysql_metrics
+from cdc_watch.snapshot import SnapshotStore
+from cdc_watch.sources.mysql import MySQLSource
+from test_mysql_fakes import FakeConnector, load
+
+MYSQL_CLASS = "io.debezium.connector.mysql.MySqlConnector"
+
+
+def samples(body: bytes) -> dict[tuple[str, tuple], float]:
+    found = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for s in family.samples:
+            found[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return found
+
+
+def build(monkeypatch, db_ok: bool = True):
+    monkeypatch.setenv("CDC_TEST_DB_PASSWORD", "s3cret-monitor-pw")
+    config = parse_config({
+        "connect_clusters": [{"name": "prod", "url": "http://connect:8083"}],
+        "databases": [{"name": "orders", "host": "db.example", "user": "cdc_monitor", "password": "${CDC_TEST_DB_PASSWORD}"}],
+    })
+    store = SnapshotStore()
+    store.register([("connect:prod", "connect"), ("connect_offsets:prod", "connect_offsets"), ("jolokia:prod", "jolokia"), ("mysql:orders", "mysql")])
+    settings = ConnectorSettings(MYSQL_CLASS, "orders", "db.example", 3306, "debezium", 1)
+    connectors = {n: ConnectorStatus(n, "source", State.RUNNING, "w", (), settings) for n in ("live-one", "purged-one")}
+    snap = store.record(PollResult("connect:prod", "connect", 0, 0, data=ConnectClusterState("prod", "u", "3.9.0", "", "", MappingProxyType(connectors))))
+    store.record(PollResult("connect_offsets:prod", "connect_offsets", 0, 0, data={
+        "live-one": (({"server": "orders"}, {"file": "binlog.000041", "pos": 4000}),),
+        "purged-one": (({"server": "orders"}, {"file": "binlog.000007", "pos": 4}),),
+    }))
+    store.record(PollResult("jolokia:prod", "jolokia", 0, 0, data=SimpleNamespace(streaming={
+        "live-one": SimpleNamespace(binlog_filename="binlog.000042", binlog_position=1000, gtid_set=None, connected=True),
+    })))
+    if db_ok:
+        state = MySQLSource(config.databases[0], clock=FakeClock(), connect=FakeConnector(load("mysql-8.0.json"))).poll(snap)
+        store.record(PollResult("mysql:orders", "mysql", 0, 0, data=state))
+    else:
+        store.record(PollResult("mysql:orders", "mysql", 0, 0, error=SourceError(ErrorReason.CONNECT, "mysql orders (db.example:3306): cannot connect (error 2003)")))
+    return store.current()
+
+
+def test_database_and_connector_metrics(monkeypatch):
+    body = render(build(monkeypatch), [mysql_metrics])
+    got = samples(body)
+    db = (("database", "orders"),)
+    assert got[("cdc_mysql_up", db)] == 1
+    assert got[("cdc_binlog_head_file_number", db)] == 42
+    assert got[("cdc_binlog_head_position_bytes", db)] == 1543
+    assert got[("cdc_binlog_files", db)] == 2
+    assert got[("cdc_binlog_size_bytes", db)] == 5000 + 1543
+    assert got[("cdc_binlog_retention_seconds", db)] == 2592000
+    assert got[("cdc_mysql_failovers_total", db)] == 0
+    assert got[("cdc_mysql_setting_ok", (("database", "orders"), ("setting", "binlog_format")))] == 1
+    assert got[("cdc_mysql_privilege_ok", (("database", "orders"), ("privilege", "reload"), ("user", "debezium")))] == 0
+    live = (("connect_cluster", "prod"), ("connector", "live-one"))
+    assert got[("cdc_connector_binlog_lag_bytes", live)] == 543
+    assert got[("cdc_connector_binlog_position_live", live)] == 1
+    assert got[("cdc_connector_binlog_available", live)] == 1
+    purged = (("connect_cluster", "prod"), ("connector", "purged-one"))
+    assert got[("cdc_connector_binlog_available", purged)] == 0
+    assert got[("cdc_connector_binlog_purge_eta_seconds", purged)] == 0
+    assert got[("cdc_connector_binlog_status", (*purged, ("status", "purged")))] == 1
+    assert ("cdc_connector_binlog_lag_bytes", purged) not in got
+    assert all(name.removesuffix("_total") in BY_NAME or name in BY_NAME for name, _ in got)
+    assert b"s3cret-monitor-pw" not in body
+
+
+def test_database_down_exports_up_zero_and_no_connector_samples(monkeypatch):
+    got = samples(render(build(monkeypatch, db_ok=False), [mysql_metrics]))
+    assert got == {("cdc_mysql_up", (("database", "orders"),)): 0}
