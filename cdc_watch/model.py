@@ -34,10 +34,13 @@ class SourceFailure(Exception):
     content beyond a short excerpt.
     """
 
-    def __init__(self, reason: ErrorReason, message: str):
+    def __init__(self, reason: ErrorReason, message: str, may_have_reached: bool = True):
         super().__init__(message)
         self.reason = reason
         self.message = message
+        # False only when the request certainly never reached the server (connection refused,
+        # connect timeout): then a non-idempotent request may be sent to another worker.
+        self.may_have_reached = may_have_reached
 
 
 @dataclass(frozen=True, slots=True)

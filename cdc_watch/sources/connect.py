@@ -51,9 +51,11 @@ class ConnectClient:
         """Send to the preferred worker, falling over to the next on transport errors and 5xx.
 
         4xx answers and rebalance conflicts are returned as they are: another worker would
-        say the same.
+        say the same. Requests that change something (anything but GET) move on only when the
+        previous worker certainly never received them, so a restart is never sent twice.
         """
         urls = self.cluster.urls
+        idempotent = method == "GET"
         last_failure: SourceFailure | None = None
         last_reply: Reply | None = None
         for step in range(len(urls)):
@@ -63,11 +65,13 @@ class ConnectClient:
             try:
                 reply = request_json(self._client, method, base + path, where, json_body=json_body, params=params)
             except SourceFailure as failure:
-                if failure.reason is ErrorReason.AUTH:
+                if failure.reason is ErrorReason.AUTH or (not idempotent and failure.may_have_reached):
                     raise
                 last_failure = failure
                 continue
             if reply.status_code >= 500 and not parse.is_rebalance_error(reply.status_code, reply.body):
+                if not idempotent:
+                    return reply
                 last_reply = reply
                 continue
             self._preferred = index

@@ -55,13 +55,17 @@ class Reply:
 
 
 def classify_transport_error(exc: httpx.HTTPError, where: str) -> SourceFailure:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return SourceFailure(ErrorReason.TIMEOUT, f"{where}: timed out connecting", may_have_reached=False)
     if isinstance(exc, httpx.TimeoutException):
         return SourceFailure(ErrorReason.TIMEOUT, f"{where}: timed out")
     text = str(exc).lower()
     if isinstance(exc, httpx.ConnectError) and ("ssl" in text or "certificate" in text or "tls" in text):
-        return SourceFailure(ErrorReason.TLS, f"{where}: TLS handshake failed")
-    if isinstance(exc, (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
-        return SourceFailure(ErrorReason.CONNECT, f"{where}: cannot connect ({type(exc).__name__})")
+        return SourceFailure(ErrorReason.TLS, f"{where}: TLS handshake failed", may_have_reached=False)
+    if isinstance(exc, httpx.ConnectError):
+        return SourceFailure(ErrorReason.CONNECT, f"{where}: cannot connect ({type(exc).__name__})", may_have_reached=False)
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return SourceFailure(ErrorReason.CONNECT, f"{where}: connection broken ({type(exc).__name__})")
     return SourceFailure(ErrorReason.CONNECT, f"{where}: request failed ({type(exc).__name__})")
 
 

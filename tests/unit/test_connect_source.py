@@ -103,7 +103,8 @@ def test_include_exclude_counts_what_it_hides():
     reply = body("connect", "connectors_expand_healthy")
     name = next(iter(reply))
     connectors, excluded, _ = parse.parse_expanded(reply, cluster("http://x", exclude=[name]).selects)
-    assert connectors == {} and excluded == 1
+    assert name not in connectors and excluded == 1
+    assert len(connectors) == len(reply) - 1
 
 
 def test_401_plain_text_is_an_auth_error_without_the_body(fake):
@@ -187,7 +188,8 @@ def test_offsets_source_reads_debezium_connectors_only(fake):
     connect_state = ConnectSource(cl).poll()
     name = next(iter(connect_state.connectors))
     offsets_reply = recorded("connect", "connector_offsets_running")
-    fake.route("GET", f"/connectors/{name}/offsets", Reply(200, offsets_reply["body"]))
+    for each in connect_state.connectors:
+        fake.route("GET", f"/connectors/{each}/offsets", Reply(200, offsets_reply["body"]))
     store = SnapshotStore()
     store.register([("connect:prod", "connect"), ("connect_offsets:prod", "connect_offsets")])
     store.record(PollResult("connect:prod", "connect", 0.0, 0.1, connect_state))
@@ -207,3 +209,28 @@ def test_offsets_source_skips_clusters_without_the_offsets_api(fake):
     fake.requests.clear()
     assert dict(ConnectOffsetsSource(cl).poll(store.current())) == {}
     assert fake.requests == []
+
+
+def test_a_post_that_timed_out_is_not_sent_to_another_worker():
+    with FakeHTTP() as slow, FakeHTTP() as other:
+        slow.route("POST", "/connectors/x/restart?includeTasks=true&onlyFailed=true", Reply(202, {}, delay=1.0))
+        source = ConnectSource(cluster(slow.url, other.url, timeout="200ms"))
+        with pytest.raises(SourceFailure) as caught:
+            source.client.request("POST", "/connectors/x/restart", params=[("includeTasks", "true"), ("onlyFailed", "true")])
+        assert caught.value.reason is ErrorReason.TIMEOUT
+        assert other.requests == []
+
+
+def test_a_post_moves_on_when_the_first_worker_refused_the_connection(fake):
+    fake.route("POST", "/connectors/x/restart", Reply(204))
+    source = ConnectSource(cluster("http://127.0.0.1:9", fake.url))
+    assert source.client.request("POST", "/connectors/x/restart").status_code == 204
+    assert len(fake.requests) == 1
+
+
+def test_a_post_answered_with_500_is_not_repeated_elsewhere(fake):
+    with FakeHTTP() as other:
+        fake.route("POST", "/connectors/x/restart", Reply(500, {"error_code": 500, "message": "boom"}))
+        source = ConnectSource(cluster(fake.url, other.url))
+        assert source.client.request("POST", "/connectors/x/restart").status_code == 500
+        assert other.requests == []
