@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # cdc_watch container image.
 #
 #   docker build -t cdc-watch .

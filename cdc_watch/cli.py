@@ -1,4 +1,4 @@
-"""The `cdc-watch` command line: `run`, `check-config`, `connectors ...`, `--version`.
+"""The `cdc-watch` command line: `run`, `check-config`, `connectors ...`, `preflight`, `--version`.
 
 Flags mirror the Prometheus ecosystem (`--config.file`, `--web.listen-address`,
 `--log.level`, `--log.format`). Exit codes: 0 ok, 2 bad configuration or usage.
@@ -14,6 +14,7 @@ from pathlib import Path
 from cdc_watch import __version__, logs
 from cdc_watch.config import DEFAULT_LISTEN_ADDRESS, ConfigError, load_config
 from cdc_watch.commands import connectors as connectors_command
+from cdc_watch.commands import preflight as preflight_command
 from cdc_watch.commands import silence as silence_command
 
 EXIT_OK = 0
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(check)
 
     connectors_command.add_parser(commands, _add_common)
+    preflight_command.add_parser(commands, _add_common)
     silence_command.add_parser(commands, _add_common)
     return parser
 
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         return check_config(args.config_file)
     if args.command == "connectors":
         return connectors_command.run(args)
+    if args.command == "preflight":
+        return preflight_command.run(args)
     if args.command == "silence":
         return silence_command.run(args)
     return run(args)

@@ -20,8 +20,8 @@ import httpx
 
 from cdc_watch.commands import CommandError, ExitCode
 from cdc_watch.commands import connect_views as views
-from cdc_watch.config import ConfigError, ConnectCluster, load_config
-from cdc_watch.model import SourceFailure
+from cdc_watch.config import ConfigError, ConnectCluster, load_config, parse_duration
+from cdc_watch.model import ErrorReason, SourceFailure
 from cdc_watch.redact import secret_values
 from cdc_watch.sources.connect import ConnectClient, ConnectSource, connector_path
 from cdc_watch.sources.connect_parse import build_connector, is_rebalance_error, parse_offsets, parse_status
@@ -30,6 +30,10 @@ from cdc_watch.sources.http import Reply
 ACTIONS = ("list", "status", "restart", "pause", "resume", "stop", "delete", "offsets", "register")
 CONFLICT_RETRIES = 3
 CONFLICT_BACKOFF_SECONDS = 2.0
+# Creating or restarting goes through the herder, which can take far longer than a status poll
+# on a busy cluster (Connect itself gives up after 90 s); the config's poll timeout is too short.
+DEFAULT_TIMEOUT = "60s"
+MUTATING = frozenset({"restart", "pause", "resume", "stop", "delete", "register"})
 
 Common = Callable[[argparse.ArgumentParser], None]
 
@@ -50,6 +54,8 @@ def add_parser(commands: argparse._SubParsersAction, add_common: Common) -> None
                             help="Kafka Connect worker URL instead of a cluster from the config (repeatable)")
         parser.add_argument("--cluster", default=None, help="name of the connect_clusters entry to use (default: the only one)")
         parser.add_argument("-o", "--output", choices=("table", "json"), default="table", help="output format (default: %(default)s)")
+        parser.add_argument("--timeout", default=DEFAULT_TIMEOUT, metavar="DURATION",
+                            help="per request, instead of the cluster's poll timeout (default: %(default)s)")
         if needs_name:
             parser.add_argument("name", help="connector name")
         return parser
@@ -72,9 +78,13 @@ def add_parser(commands: argparse._SubParsersAction, add_common: Common) -> None
 
 def resolve_cluster(args: argparse.Namespace) -> ConnectCluster:
     """The cluster to talk to: `--url` builds an ad-hoc one, otherwise the config's (by `--cluster`)."""
+    try:
+        timeout = parse_duration(args.timeout)
+    except ValueError as exc:
+        raise CommandError(ExitCode.USAGE, f"--timeout: {exc}") from None
     if args.url:
         try:
-            return ConnectCluster(name="cli", urls=tuple(args.url))
+            return ConnectCluster(name="cli", urls=tuple(args.url), timeout=f"{timeout}s")
         except ValueError as exc:
             raise CommandError(ExitCode.USAGE, f"--url: {_first_error(exc)}") from None
     try:
@@ -90,8 +100,12 @@ def resolve_cluster(args: argparse.Namespace) -> ConnectCluster:
         cluster = next(iter(clusters.values()))
     else:
         raise CommandError(ExitCode.USAGE, f"the config has {len(clusters)} connect clusters; pick one with --cluster ({', '.join(clusters)})")
-    # Operator commands see every connector; include/exclude only scope the monitoring.
-    return cluster.model_copy(update={"include": ("*",), "exclude": ()})
+    return for_commands(cluster, timeout)
+
+
+def for_commands(cluster: ConnectCluster, timeout: float) -> ConnectCluster:
+    """Operator commands see every connector (include/exclude only scope monitoring) and wait longer."""
+    return cluster.model_copy(update={"include": ("*",), "exclude": (), "timeout": timeout})
 
 
 def _first_error(exc: ValueError) -> str:
@@ -289,7 +303,10 @@ def run(
         return _fail(exc.code, exc.message, exc.detail, as_json, out, err)
     except SourceFailure as failure:
         code = views.exit_code_for(failure)
-        return _fail(code, failure.message, {"reason": str(failure.reason)}, as_json, out, err)
+        message = failure.message
+        if failure.reason is ErrorReason.TIMEOUT and args.action in MUTATING:
+            message += "; the change may still have been applied: check with `cdc-watch connectors status`"
+        return _fail(code, message, {"reason": str(failure.reason)}, as_json, out, err)
     finally:
         if ops is not None:
             ops.close()

@@ -191,3 +191,52 @@ def test_config_file_cluster_and_unreachable_cluster(cli, stack, stack_env, tmp_
     assert code == ExitCode.OK and connector.name in out
     code, _, err = cli("list", "--url", "http://127.0.0.1:9", url=False)
     assert code == ExitCode.UNREACHABLE and "cannot connect" in err
+
+
+def _preflight_config(stack, tmp_path: Path) -> Path:
+    config = tmp_path / "preflight.yaml"
+    config.write_text(f"""
+connect_clusters:
+  - name: devstack
+    url: {stack.connect_url}
+databases:
+  - name: devstack-mariadb
+    host: 127.0.0.1
+    port: {stack.ports.mariadb}
+    user: cdc_monitor
+    password: "${{CDC_DEVSTACK_MONITOR_PASSWORD}}"
+""")
+    return config
+
+
+def test_preflight_passes_then_fails_after_binlog_format_and_a_grant_change(stack, stack_env, tmp_path, capsys):
+    config = _preflight_config(stack, tmp_path)
+    passwords = [v for k, v in stack.env().items() if "PASSWORD" in k]
+
+    def preflight(*extra: str) -> tuple[int, str]:
+        code = main(["preflight", "--config.file", str(config), "--database", "devstack-mariadb", *extra])
+        captured = capsys.readouterr()
+        for password in passwords:
+            assert password not in captured.out + captured.err
+        return code, captured.out
+
+    # Without --user the connector users come from Connect (the sample connector uses debezium).
+    code, out = preflight()
+    assert code == ExitCode.OK, out
+    assert "debezium: REPLICATION SLAVE granted" in out
+    assert not [line for line in out.splitlines() if line.startswith("FAIL")]
+
+    try:
+        stack.faults.set_binlog_format("MIXED")
+        stack.faults.revoke_grant("RELOAD")
+        code, out = preflight("--user", "debezium", "-o", "json")
+        assert code == ExitCode.FAILED
+        failing = {c["check"]: c["detail"] for c in json.loads(out)["checks"] if c["status"] == "fail"}
+        assert failing == {
+            "binlog_format": "binlog_format=MIXED, Debezium needs ROW",
+            "privilege.reload": "debezium: RELOAD missing",
+        }
+    finally:
+        stack.faults.restore_settings()
+        stack.faults.restore_grants()
+    assert preflight("--user", "debezium")[0] == ExitCode.OK

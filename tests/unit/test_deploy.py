@@ -109,7 +109,7 @@ def test_dockerignore_lets_every_copied_file_through():
             sources = [s for s in shlex.split(rest) if not s.startswith("--")][:-1]
             for source in sources:
                 assert source in allowed, source
-                assert (REPO / source).exists() or source == "README.md", source
+                assert (REPO / source).exists(), source
 
 
 # ---------------------------------------------------------------- Kubernetes

@@ -508,3 +508,44 @@ def test_status_still_answers_when_the_config_lookup_times_out():
     code, out, _ = run(["status", "ops-running", "--url", URL], transport=httpx.MockTransport(handler))
     assert code == ExitCode.OK
     assert "state      RUNNING" in out
+
+
+def test_timed_out_change_says_it_may_have_been_applied():
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    code, _, err = run(["pause", "c", "--url", URL, "--timeout", "2s"], transport=httpx.MockTransport(slow))
+    assert code == ExitCode.UNREACHABLE
+    assert "may still have been applied" in err
+
+
+def test_timeout_flag_sets_the_request_timeout_and_is_validated(tmp_path):
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"])
+        return httpx.Response(202)
+
+    assert run(["pause", "c", "--url", URL, "--timeout", "7s"], transport=httpx.MockTransport(handler))[0] == ExitCode.OK
+    assert seen[0]["read"] == 7.0
+    config = tmp_path / "c.yaml"
+    config.write_text(f"connect_clusters:\n  - url: {URL}\n    timeout: 3s\n")
+    seen.clear()
+    assert run(["pause", "c", "--config.file", str(config)], transport=httpx.MockTransport(handler))[0] == ExitCode.OK
+    assert seen[0]["read"] == 60.0  # commands default to 60s, not the poll timeout
+    code, _, err = run(["pause", "c", "--url", URL, "--timeout", "soon"], FakeConnect())
+    assert code == ExitCode.USAGE and "--timeout" in err
+
+
+def test_validation_errors_that_echo_the_password_are_scrubbed(tmp_path):
+    path, config = _connector_file(tmp_path, "validate_wrong_password")
+    validate = recorded("validate_wrong_password")
+    validate["request"]["body"] = config
+    for item in validate["response"]["body"]["configs"]:
+        if item["value"]["errors"]:
+            item["value"]["errors"] = [f"Unable to connect with password {SECRET}: Access denied"]
+    fake = FakeConnect(validate)
+    code, out, err = run(["register", str(path), "--url", URL, "-o", "json"], fake)
+    assert code == ExitCode.FAILED
+    assert "[REDACTED]" in json.loads(out)["error"]["errors"]["database.hostname"][0]
+    # run() asserted the password itself is in neither stream
