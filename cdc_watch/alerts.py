@@ -7,7 +7,7 @@ The rules (`rules.py`) produce them; the exporter, the notifiers and the state f
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -167,7 +167,3 @@ class Transition:
     change: Change
     entry: AlertEntry  # for RESOLVED: the entry as it was while firing
     at: float
-
-
-def with_phase(entry: AlertEntry, phase: Phase, fired_at: float | None) -> AlertEntry:
-    return replace(entry, phase=phase, fired_at=fired_at)

@@ -109,8 +109,6 @@ class App:
         return self.store.current()
 
     def _start_pollers(self, config: Config) -> None:
-        if getattr(self, "state_file", None) is None:
-            self.state_file = StateFile(config.state_file)
         sources = build_sources(config, self.transport_for, self.state_file, self.clock)
         self.store.register((s.name, s.kind) for s in sources)
         self._pollers = [Poller(s, self.store, self.clock, config.poll_jitter, self._after_poll) for s in sources]

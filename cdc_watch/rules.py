@@ -20,6 +20,7 @@ Never crying wolf:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -98,15 +99,17 @@ def trace_excerpt(trace: str | None) -> str | None:
     return redact.scrub("\n".join(trimmed))
 
 
-def failure_evidence(facts: tuple[tuple[str, str], ...], trace: str | None) -> Evidence:
+@functools.lru_cache(maxsize=4096)
+def _explain(trace: str | None) -> tuple[str | None, str | None, str | None, str]:
+    """(excerpt, why, hint, kind) of a trace. A pure memo: a failed task keeps the same trace
+    across polls, and classifying and scrubbing it is the costliest step of an evaluation."""
     classification = failures.classify(trace)
-    return Evidence(
-        facts=facts,
-        trace=trace_excerpt(trace),
-        why=classification.summary or None,
-        hint=classification.hint,
-        kind=classification.kind,
-    )
+    return trace_excerpt(trace), classification.summary or None, classification.hint, classification.kind
+
+
+def failure_evidence(facts: tuple[tuple[str, str], ...], trace: str | None) -> Evidence:
+    excerpt, why, hint, kind = _explain(trace)
+    return Evidence(facts=facts, trace=excerpt, why=why, hint=hint, kind=kind)
 
 
 def _cluster_of(source: str) -> str:
@@ -262,7 +265,20 @@ def _databases(snapshot: Snapshot) -> tuple[dict[str, DatabaseState], set[Labels
 
 
 def _binlog_rows(snapshot: Snapshot) -> tuple[list[ConnectorBinlog], set[Labels], dict[str, DatabaseState]]:
-    """Per-connector binlog join rows, and the blind scopes (unreadable Connect or database)."""
+    """Per-connector binlog join rows, and the blind scopes (unreadable Connect or database).
+
+    Several rules need the join; it is computed once per evaluation (see `_Inputs`).
+    """
+    cache = getattr(snapshot, "cache", None)
+    if cache is not None:
+        if "binlog_rows" not in cache:
+            cache["binlog_rows"] = _compute_binlog_rows(snapshot)
+        rows, blind, databases = cache["binlog_rows"]
+        return list(rows), set(blind), dict(databases)
+    return _compute_binlog_rows(snapshot)
+
+
+def _compute_binlog_rows(snapshot: Snapshot) -> tuple[list[ConnectorBinlog], set[Labels], dict[str, DatabaseState]]:
     clusters, connect_blind = _connect_states(snapshot)
     databases, blind = _databases(snapshot)
     blind |= set(connect_blind)
@@ -733,7 +749,10 @@ RULES: tuple[Rule, ...] = (
         anchor="cdcsnapshotstalled",
         labels=("connect_cluster", "connector"),
         promql=(
-            "(cdc_debezium_snapshot_running == 1) unless on (connect_cluster, connector) "
+            # `offset`: the snapshot ran a full window ago too, so a snapshot (or a Prometheus)
+            # that just started is not "stalled" on a window holding a single sample.
+            "((cdc_debezium_snapshot_running == 1) and on (connect_cluster, connector) (cdc_debezium_snapshot_running offset {snapshot_stall} == 1)) "
+            "unless on (connect_cluster, connector) "
             "(changes(cdc_debezium_snapshot_remaining_tables[{snapshot_stall}]) > 0 "
             "or sum by (connect_cluster, connector) (changes(cdc_debezium_snapshot_rows_scanned[{snapshot_stall}])) > 0)"
         ),
@@ -873,6 +892,17 @@ def prometheus_rule(rule: Rule, cfg: RulesConfig, runbook_base: str) -> dict[str
 # --------------------------------------------------------------------------- evaluation
 
 
+class _Inputs:
+    """The snapshot plus a cache of joins several rules share, for one evaluation only."""
+
+    def __init__(self, snapshot: Snapshot):
+        self.snapshot = snapshot
+        self.cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.snapshot, name)
+
+
 def _blind_for(labels: Labels, blind: frozenset[Labels]) -> bool:
     have = set(labels)
     return any(set(scope) <= have for scope in blind)
@@ -882,6 +912,7 @@ def evaluate(previous: AlertState, snapshot: Snapshot, now: float, cfg: RulesCon
     entries: dict[AlertKey, AlertEntry] = {}
     memory = dict(previous.memory)
     transitions: list[Transition] = []
+    inputs: Any = _Inputs(snapshot)
     by_rule: dict[str, list[AlertEntry]] = {}
     for entry in previous.entries.values():
         by_rule.setdefault(entry.key.alert, []).append(entry)
@@ -891,7 +922,7 @@ def evaluate(previous: AlertState, snapshot: Snapshot, now: float, cfg: RulesCon
         if not enabled(rule, cfg):
             transitions += [Transition(Change.RESOLVED, e, now) for e in old_entries if e.phase is Phase.FIRING]
             continue
-        observation = rule.detect(snapshot, cfg, previous.memory.get(rule.name), now)
+        observation = rule.detect(inputs, cfg, previous.memory.get(rule.name), now)
         if observation.memory is not None:
             memory[rule.name] = observation.memory
         hold_for = for_of(rule, cfg)
