@@ -15,8 +15,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from cdc_watch.model import ConnectorSettings
-from cdc_watch.positions import ConnectorPosition, connector_positions
+from cdc_watch.model import ConnectorSettings, State
+from cdc_watch.positions import ConnectorPosition, committed_position, connector_positions
 from cdc_watch.sources.mysql_parse import (
     BinlogFile,
     Flavour,
@@ -103,18 +103,30 @@ def host_match(endpoint: Endpoint, settings: ConnectorSettings) -> bool:
     return _norm_host(settings.database_hostname) in names and port == endpoint.port
 
 
+class DatabaseMatcher:
+    """Connector -> configured database, built once per join: O(1) per connector by host:port."""
+
+    def __init__(self, endpoints: Iterable[Endpoint]):
+        self._patterned = [e for e in endpoints if e.connectors]
+        self._by_address: dict[tuple[str, int], str] = {}
+        for endpoint in endpoints:
+            for host in (endpoint.host, *endpoint.hostnames):
+                if host:
+                    self._by_address.setdefault((_norm_host(host), endpoint.port), endpoint.database)
+
+    def assign(self, cluster: str, connector: str, settings: ConnectorSettings | None) -> str | None:
+        """The configured database a connector reads: explicit patterns first, then host and port."""
+        for endpoint in self._patterned:
+            if pattern_match(endpoint, cluster, connector):
+                return endpoint.database
+        if settings is None or not settings.is_debezium_mysql or not settings.database_hostname:
+            return None
+        return self._by_address.get((_norm_host(settings.database_hostname), settings.database_port or DEFAULT_PORT))
+
+
 def assign_database(endpoints: Iterable[Endpoint], cluster: str, connector: str, settings: ConnectorSettings | None) -> str | None:
     """The configured database a connector reads: explicit patterns first, then host and port."""
-    endpoints = list(endpoints)
-    for endpoint in endpoints:
-        if pattern_match(endpoint, cluster, connector):
-            return endpoint.database
-    if settings is None or not settings.is_debezium_mysql:
-        return None
-    for endpoint in endpoints:
-        if host_match(endpoint, settings):
-            return endpoint.database
-    return None
+    return DatabaseMatcher(list(endpoints)).assign(cluster, connector, settings)
 
 
 # ------------------------------------------------------------------------------- byte distance
@@ -131,7 +143,24 @@ class PositionStatus(StrEnum):
 POSITION_STATUSES = tuple(s.value for s in PositionStatus if s is not PositionStatus.UNKNOWN)
 
 
-def byte_distance(files: tuple[BinlogFile, ...], from_file: str, from_pos: int, head: HeadPosition) -> int | None:
+@dataclass(frozen=True, slots=True)
+class FileIndex:
+    """SHOW BINARY LOGS indexed once per database, so the join is O(1) per connector."""
+
+    files: tuple[BinlogFile, ...]
+    position: Mapping[str, int]  # file name -> index in files
+    seqs: tuple[int | None, ...]
+    cumulative: tuple[int, ...]  # cumulative[i] = total size of files[:i]
+
+
+def index_files(files: tuple[BinlogFile, ...]) -> FileIndex:
+    cumulative = [0]
+    for f in files:
+        cumulative.append(cumulative[-1] + f.size)
+    return FileIndex(files, {f.name: i for i, f in enumerate(files)}, tuple(binlog_seq(f.name) for f in files), tuple(cumulative))
+
+
+def byte_distance(files: tuple[BinlogFile, ...] | FileIndex, from_file: str, from_pos: int, head: HeadPosition) -> int | None:
     """Bytes from (from_file, from_pos) to the head, across files; None when not computable."""
     seq_from, seq_head = binlog_seq(from_file), binlog_seq(head.file)
     if seq_from is None or seq_head is None or binlog_base(from_file) != binlog_base(head.file):
@@ -140,20 +169,26 @@ def byte_distance(files: tuple[BinlogFile, ...], from_file: str, from_pos: int, 
         return max(0, head.position - from_pos)
     if seq_from > seq_head:
         return None
-    sizes = {f.name: f.size for f in files}
-    if from_file not in sizes:
+    index = files if isinstance(files, FileIndex) else index_files(files)
+    at = index.position.get(from_file)
+    if at is None:
         return None
-    between = sum(f.size for f in files if seq_from < (binlog_seq(f.name) or -1) < seq_head)
-    return max(0, sizes[from_file] - from_pos) + between + head.position
+    end = index.position.get(head.file)
+    if end is None:  # head file not listed yet (rotation between the two statements)
+        end = sum(1 for s in index.seqs if s is not None and s < seq_head)
+    between = index.cumulative[end] - index.cumulative[at + 1] if end > at else 0
+    return max(0, index.files[at].size - from_pos) + between + head.position
 
 
-def file_status(files: tuple[BinlogFile, ...], head: HeadPosition | None, name: str) -> PositionStatus:
+def file_status(files: tuple[BinlogFile, ...] | FileIndex, head: HeadPosition | None, name: str) -> PositionStatus:
+    index = files if isinstance(files, FileIndex) else index_files(files)
+    files = index.files
     if not files:
         return PositionStatus.UNKNOWN
     reference = head.file if head is not None else files[-1].name
     if binlog_base(name) != binlog_base(reference):
         return PositionStatus.BASENAME_CHANGED
-    if any(f.name == name for f in files):
+    if name in index.position:
         return PositionStatus.AVAILABLE
     seq, oldest = binlog_seq(name), binlog_seq(files[0].name)
     newest = max(binlog_seq(files[-1].name) or 0, binlog_seq(reference) or 0)
@@ -181,17 +216,17 @@ def gtid_status(db: DatabaseState, gtids: str) -> PositionStatus | None:
     return PositionStatus.AVAILABLE
 
 
-def position_status(db: DatabaseState, position: ConnectorPosition) -> PositionStatus:
+def position_status(db: DatabaseState, position: ConnectorPosition, index: FileIndex | None = None) -> PositionStatus:
     by_gtid = gtid_status(db, position.gtids)
     if by_gtid is not None:
         return by_gtid
     if db.files is None:
         return PositionStatus.UNKNOWN
-    return file_status(db.files, db.head, position.file)
+    return file_status(index or db.files, db.head, position.file)
 
 
 # ------------------------------------------------------------------------------- purge ETA
-def purge_eta(db: DatabaseState, file: str, now: float) -> float | None:
+def purge_eta(db: DatabaseState, file: str, now: float, index: FileIndex | None = None) -> float | None:
     """Seconds until `file` is old enough to be purged by age; None: never or unknown.
 
     A file is purged by age once it has been closed (the next file started) for longer than
@@ -203,19 +238,22 @@ def purge_eta(db: DatabaseState, file: str, now: float) -> float | None:
     retention = db.retention_seconds
     if not retention or db.files is None:
         return None
-    if file_status(db.files, db.head, file) is not PositionStatus.AVAILABLE:
+    index = index or index_files(db.files)
+    status = file_status(index, db.head, file)
+    if status is PositionStatus.PURGED:
         return 0.0
+    if status is not PositionStatus.AVAILABLE:
+        return None  # e.g. GTID mode after a failover: the file name means nothing here
     if db.head is not None and file == db.head.file:
         return retention
-    seq = binlog_seq(file)
-    later = [f for f in db.files if (binlog_seq(f.name) or -1) > (seq or 0)]
-    if not later:
+    at = index.position[file]
+    if at + 1 >= len(index.files):
         return retention
-    nxt = later[0]
+    nxt = index.files[at + 1]
     seen = db.seen.get(nxt.name)
     closed_at: float | None = seen.first_seen if seen is not None and seen.exact else None
     if closed_at is None and db.write_rate and db.head is not None:
-        after = byte_distance(db.files, nxt.name, 0, db.head)
+        after = byte_distance(index, nxt.name, 0, db.head)
         if after is not None:
             closed_at = now - after / db.write_rate
     if closed_at is None:
@@ -289,6 +327,7 @@ class ConnectorBinlog:
     current: ConnectorPosition | None
     restart: ConnectorPosition | None
     lag_bytes: int | None
+    committed_lag_bytes: int | None
     status: PositionStatus
     purge_eta: float | None
 
@@ -299,20 +338,36 @@ class ConnectorBinlog:
         return self.status is PositionStatus.AVAILABLE
 
 
-def join_connector(db: DatabaseState, cluster: str, connector: str, jolokia_data: Any, offsets_data: Any, now: float) -> ConnectorBinlog:
-    positions = connector_positions(jolokia_data, offsets_data, connector)
-    lag = None
-    if positions.current is not None and db.head is not None and db.files is not None:
-        lag = byte_distance(db.files, positions.current.file, positions.current.position, db.head)
+def _lag(db: DatabaseState, position: ConnectorPosition | None, index: FileIndex | None) -> int | None:
+    if position is None or db.head is None or db.files is None:
+        return None
+    return byte_distance(index or db.files, position.file, position.position, db.head)
+
+
+def join_connector(
+    db: DatabaseState,
+    cluster: str,
+    connector: str,
+    jolokia_data: Any,
+    offsets_data: Any,
+    now: float,
+    running: bool = True,
+    index: FileIndex | None = None,
+) -> ConnectorBinlog:
+    if index is None and db.files is not None:
+        index = index_files(db.files)
+    positions = connector_positions(jolokia_data, offsets_data, connector, running)
+    lag = _lag(db, positions.current, index)
+    committed_lag = _lag(db, committed_position(offsets_data, connector), index)
     status = PositionStatus.UNKNOWN
     eta = None
     if positions.restart is not None:
-        status = position_status(db, positions.restart)
+        status = position_status(db, positions.restart, index)
         if status is PositionStatus.AVAILABLE:
-            eta = purge_eta(db, positions.restart.file, now)
+            eta = purge_eta(db, positions.restart.file, now, index)
         elif status in (PositionStatus.PURGED, PositionStatus.GTIDS_PURGED):
             eta = 0.0
-    return ConnectorBinlog(cluster, connector, db.endpoint.database, positions.current, positions.restart, lag, status, eta)
+    return ConnectorBinlog(cluster, connector, db.endpoint.database, positions.current, positions.restart, lag, committed_lag, status, eta)
 
 
 def join(
@@ -326,15 +381,18 @@ def join(
     defaults to each database's poll time, so ETAs are as of the data they come from.
     Connectors whose database is not configured or was not reachable are skipped.
     """
-    endpoints = [db.endpoint for db in databases.values()]
+    matcher = DatabaseMatcher([db.endpoint for db in databases.values()])
+    indexes = {name: index_files(db.files) for name, db in databases.items() if db.files is not None}
     rows = []
     for cluster, state, jolokia_data, offsets_data in clusters:
         if state is None:
             continue
         for name, status in state.connectors.items():
-            database = assign_database(endpoints, cluster, name, status.settings)
+            database = matcher.assign(cluster, name, status.settings)
             if database is None or database not in databases:
                 continue
             db = databases[database]
-            rows.append(join_connector(db, cluster, name, jolokia_data, offsets_data, db.polled_at if now is None else now))
+            running = status.state is State.RUNNING and all(t.state is State.RUNNING for t in status.tasks)
+            when = db.polled_at if now is None else now
+            rows.append(join_connector(db, cluster, name, jolokia_data, offsets_data, when, running, indexes.get(database)))
     return rows

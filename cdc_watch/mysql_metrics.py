@@ -37,6 +37,7 @@ def mysql_metrics(snapshot: Snapshot, out: MetricsWriter) -> None:
         base = labels(("connect_cluster", row.cluster), ("connector", row.connector))
         out.add("cdc_connector_database_info", f'{base},{labels(("database", row.database))}', 1)
         out.add("cdc_connector_binlog_lag_bytes", base, row.lag_bytes)
+        out.add("cdc_connector_binlog_committed_lag_bytes", base, row.committed_lag_bytes)
         if row.current is not None:
             out.add("cdc_connector_binlog_position_live", base, 1 if row.current.origin is Origin.LIVE else 0)
             out.add("cdc_connector_binlog_file_number", base, binlog_seq(row.current.file))

@@ -7,8 +7,12 @@
   `snapshot.data("connect_offsets:<cluster>")[connector]` = ((partition, offset), ...) with
   `file`, `pos`, `gtids`, `server_id` (where a restart resumes).
 
-The lag uses the live position when there is one. Availability and purge risk use the
-*restart* position, the older of the two, because that is the file a restart needs.
+The lag uses the live position when there is one and the connector and all its tasks are
+RUNNING. Otherwise the committed one: Debezium's binlog reader keeps reading into its in-memory
+queue while the connector is paused (seen on the devstack: the live position followed the head
+for minutes while PAUSED), so a live position then says nothing about delivery. Availability
+and purge risk use the *restart* position, the older of the two, because that is the file a
+restart needs.
 """
 
 from __future__ import annotations
@@ -90,10 +94,11 @@ class Positions:
     restart: ConnectorPosition | None  # for availability / purge risk: the older of the two
 
 
-def connector_positions(jolokia_data: Any, offsets_data: Any, connector: str) -> Positions:
+def connector_positions(jolokia_data: Any, offsets_data: Any, connector: str, running: bool = True) -> Positions:
+    """`running`: the connector and all its tasks are RUNNING, so a live position means progress."""
     live = live_position(jolokia_data, connector)
     committed = committed_position(offsets_data, connector)
-    current = live or committed
+    current = (live or committed) if running else (committed or live)
     if live is None or committed is None:
         restart = current
     elif committed.file == live.file or (binlog_seq(committed.file) is not None and binlog_seq(live.file) is not None):

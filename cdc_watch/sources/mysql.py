@@ -120,6 +120,7 @@ class MySQLSource:
         self._last_head: parse.HeadPosition | None = None
         self._last_at: float | None = None
         self._first_poll = True
+        self._last_unknown: dict[str, str] = {}
         saved = self.state_file.section(state_section(db.name)) or {}
         self._seen: dict[str, FileSeen] = binlog.seen_from_json(saved.get("files"))
         raw_identity = saved.get("identity")
@@ -247,7 +248,9 @@ class MySQLSource:
             )
         self._seen, self._identity, self._first_poll = seen, identity, False
         for check, grant in unknown.items():
-            log.info("check not allowed for the monitoring user", extra={"source": self.name, "check": check, "missing_grant": grant})
+            if self._last_unknown.get(check) != grant:  # log a change once, not every poll
+                log.warning("check not allowed for the monitoring user", extra={"source": self.name, "check": check, "missing_grant": grant})
+        self._last_unknown = dict(unknown)
 
         return DatabaseState(
             endpoint=self.endpoint,
@@ -320,13 +323,14 @@ class MySQLSource:
         users: set[str] = set()
         if snapshot is None:
             return []
+        matcher = binlog.DatabaseMatcher(self.endpoints)
         for status in snapshot.by_kind("connect"):
             state = status.last.data if status.up and status.last is not None else None
             if state is None:
                 continue
             cluster = status.source.split(":", 1)[1]
             for name, connector in state.connectors.items():
-                if binlog.assign_database(self.endpoints, cluster, name, connector.settings) != self.db.name:
+                if matcher.assign(cluster, name, connector.settings) != self.db.name:
                     continue
                 if connector.settings is not None and connector.settings.database_user:
                     users.add(connector.settings.database_user)

@@ -177,3 +177,36 @@ def test_join_matches_by_host_and_port_patterns_win_and_unconfigured_are_skipped
     )
     rows = binlog.join({"orders": orders, "billing": other}, [("prod", state, None, offsets("mysql-bin.000041", 0))])
     assert {(r.connector, r.database) for r in rows} == {("c", "orders"), ("legacy-1", "billing")}
+
+
+def test_paused_connector_lag_uses_committed_offset_not_read_ahead():
+    # Seen on the devstack: a PAUSED Debezium keeps reading into its queue, its MBean follows the head.
+    state = db()
+    paused = binlog.join_connector(state, "prod", "c", live("mysql-bin.000042", 500), offsets("mysql-bin.000041", 1000), NOW, running=False)
+    assert paused.current is not None and paused.current.origin is Origin.COMMITTED
+    assert paused.lag_bytes == 1000 + 500
+    running = binlog.join_connector(state, "prod", "c", live("mysql-bin.000042", 500), offsets("mysql-bin.000041", 1000), NOW, running=True)
+    assert running.lag_bytes == 0 and running.committed_lag_bytes == 1500
+
+
+def test_join_reads_task_states_for_the_position_choice():
+    settings = ConnectorSettings(MYSQL_CLASS, "orders", "db.example", 3306, "debezium")
+    from cdc_watch.model import TaskStatus
+
+    state = ConnectClusterState(
+        "prod", "u", "3.9.0", "", "",
+        MappingProxyType({"c": ConnectorStatus("c", "source", State.RUNNING, "w", (TaskStatus(0, State.PAUSED, "w"),), settings)}),
+    )
+    (row,) = binlog.join({"orders": db()}, [("prod", state, live("mysql-bin.000042", 500), offsets("mysql-bin.000041", 1000))])
+    assert row.current is not None and row.current.origin is Origin.COMMITTED
+
+
+def test_gtid_available_position_with_unlisted_file_has_no_eta():
+    state = db(gtid_mode=True, gtid_executed=f"{U1}:1-100", gtid_purged=f"{U1}:1-40")
+    row = binlog.join_connector(state, "prod", "c", None, offsets("mysql-bin.000099", 4, f"{U1}:1-50"), NOW)
+    assert row.status is PositionStatus.AVAILABLE and row.purge_eta is None
+
+
+def test_head_file_not_yet_listed_still_gives_a_distance():
+    files = FILES[:2]  # SHOW BINARY LOGS ran just before the rotation SHOW MASTER STATUS saw
+    assert binlog.byte_distance(files, "mysql-bin.000041", 1500, HEAD) == 500 + 500

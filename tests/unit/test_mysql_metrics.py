@@ -70,6 +70,7 @@ def test_database_and_connector_metrics(monkeypatch):
     live = (("connect_cluster", "prod"), ("connector", "live-one"))
     assert got[("cdc_connector_binlog_lag_bytes", live)] == 543
     assert got[("cdc_connector_binlog_position_live", live)] == 1
+    assert got[("cdc_connector_binlog_committed_lag_bytes", live)] == (5000 - 4000) + 1543
     assert got[("cdc_connector_binlog_available", live)] == 1
     purged = (("connect_cluster", "prod"), ("connector", "purged-one"))
     assert got[("cdc_connector_binlog_available", purged)] == 0
