@@ -58,6 +58,7 @@ class Faults:
         self._loads: list[LoadHandle] = []
         self._killed_workers: set[int] = set()
         self._touched: dict[str, ConnectorHandle] = {}
+        self._db_bounced = False  # the database was stopped since the last heal_all
 
     # ------------------------------------------------------------------ helpers
     def _restart_task(self, conn: ConnectorHandle, task: int = 0) -> None:
@@ -94,6 +95,7 @@ class Faults:
 
     # ------------------------------------------------------------------ database up/down
     def db_stop(self) -> None:
+        self._db_bounced = True
         self.stack._stop_piece("mariadb")
         if port_open(self.stack.ports.mariadb):
             raise StackError("mariadb", "still listening after stop", self.stack.log_path("mariadb"))
@@ -215,6 +217,29 @@ class Faults:
                       "VALUES (%s, %s, %s)", args=("Purge", f"Row{i}", f"purge-{tag}-{i}@example.com"))
         stack.sql("FLUSH BINARY LOGS")
         stack.sql("FLUSH BINARY LOGS")
+        # The other connectors must not be caught by the purge: give them an event in the newest
+        # file and wait until their committed offsets name it (an idle connector's offset stays
+        # in the file of its last event, and a later task restart would then find it purged).
+        newest = self._binlog_files()[-1]
+        stack.sql(f"INSERT INTO {SAMPLE_DATABASE}.customers (first_name, last_name, email) "
+                  "VALUES (%s, %s, %s)", args=("Purge", "Marker", f"purge-{tag}-marker@example.com"))
+        others = [n for n in stack.list_connectors() if n != conn.name]
+
+        def others_moved() -> bool:
+            for name in others:
+                status = stack.connector_status_or_none(name) or {}
+                if not any(t.get("state") == "RUNNING" for t in status.get("tasks", [])):
+                    continue
+                body = stack.rest("GET", f"/connectors/{name}/offsets").json()
+                files = [e["offset"].get("file") for e in body.get("offsets", [])]
+                if files and files[0] != newest:
+                    return False
+            return True
+
+        try:
+            wait_for(others_moved, 30, interval=0.5, what=f"other connectors' offsets to reach {newest}")
+        except TimeoutError:
+            pass  # best effort: a connector that is not streaming cannot move
 
         def purged() -> bool:
             files = self._binlog_files()
@@ -395,3 +420,23 @@ class Faults:
                 self.stack.rest("POST", f"/connectors/{name}/restart",
                                 params={"includeTasks": "true", "onlyFailed": "true"})
         self._touched.clear()
+        if self._db_bounced:
+            self._reconnect_streams()
+        self._db_bounced = False
+
+    def _reconnect_streams(self) -> None:
+        """Restart the task of every RUNNING connector left disconnected by a database restart.
+
+        Debezium's binlog client reconnects by itself only on its keep-alive cycle (seen here:
+        about 85 s after the database came back); a task restart reconnects at once.
+        """
+        for name in self.stack.list_connectors():
+            status = self.stack.connector_status_or_none(name) or {}
+            if status.get("connector", {}).get("state") != "RUNNING":
+                continue
+            prefix = self.stack.topic_prefix_of(name)
+            metrics = self.stack.streaming_metrics(prefix) if prefix else None
+            if metrics is not None and metrics.get("Connected") is False:
+                conn = ConnectorHandle(name, prefix, 0)
+                self._restart_task(conn)
+                self.stack.wait_streaming(conn)

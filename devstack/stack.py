@@ -629,6 +629,11 @@ logger.reflections.level = ERROR
         r.raise_for_status()
         return r.json()
 
+    def topic_prefix_of(self, name: str) -> str | None:
+        """The connector's `topic.prefix`, or None when it is gone or has none."""
+        r = self.rest("GET", f"/connectors/{name}/config")
+        return r.json().get("topic.prefix") if r.status_code == 200 else None
+
     def connector_config(self, name: str, topic_prefix: str, server_id: int,
                          extra_config: dict | None = None) -> dict[str, str]:
         db = self.mariadb
@@ -800,8 +805,12 @@ logger.reflections.level = ERROR
     # ------------------------------------------------------------------ Prometheus + Alertmanager
     def start_prometheus(self, scrape_targets: list[str], rule_files: Iterable[Path] = (),
                          alertmanager_webhook_url: str | None = None, scrape_interval: str = "2s",
-                         evaluation_interval: str = "2s") -> None:
-        """(Re)start Alertmanager and Prometheus with the given targets, rules and webhook."""
+                         evaluation_interval: str = "2s", alertmanager_config: str | None = None) -> None:
+        """(Re)start Alertmanager and Prometheus with the given targets, rules and webhook.
+
+        `alertmanager_config`, when given, is the whole alertmanager.yml (e.g. a `slack_configs`
+        receiver pointed at a capture endpoint) and replaces the generated webhook route.
+        """
         self.stop_prometheus()
         am_dir = self.base_dir / "alertmanager"
         (am_dir / "data").mkdir(parents=True, exist_ok=True)
@@ -810,9 +819,9 @@ logger.reflections.level = ERROR
                         f"      - url: '{alertmanager_webhook_url}'\n        send_resolved: true\n")
         else:
             receiver = "  - name: webhook\n"
-        (am_dir / "alertmanager.yml").write_text(
+        (am_dir / "alertmanager.yml").write_text(alertmanager_config if alertmanager_config is not None else (
             "route:\n  receiver: webhook\n  group_by: ['alertname']\n  group_wait: 1s\n"
-            "  group_interval: 2s\n  repeat_interval: 1h\nreceivers:\n" + receiver)
+            "  group_interval: 2s\n  repeat_interval: 1h\nreceivers:\n" + receiver))
         self._check_port_free("alertmanager", self.ports.alertmanager)
         spawn(["prometheus-alertmanager", f"--config.file={am_dir / 'alertmanager.yml'}",
                f"--storage.path={am_dir / 'data'}",
@@ -840,7 +849,10 @@ logger.reflections.level = ERROR
         spawn(["prometheus", f"--config.file={pr_dir / 'prometheus.yml'}",
                f"--storage.tsdb.path={pr_dir / 'data'}",
                f"--web.listen-address=127.0.0.1:{self.ports.prometheus}",
-               "--web.enable-lifecycle"],
+               "--web.enable-lifecycle",
+               # The notifier may not know Alertmanager at the first evaluation; with the default
+               # resend delay (1m) the first alert would then reach it a minute late.
+               f"--rules.alert.resend-delay={evaluation_interval}"],
               self.log_path("prometheus"), self._pid_file("prometheus"))
         self._wait("prometheus", lambda: self._http.get(self.prometheus_url + "/-/ready",
                                                          timeout=3).status_code == 200,

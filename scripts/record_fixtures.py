@@ -17,6 +17,7 @@ import re
 import secrets
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -192,12 +193,21 @@ def main() -> int:
     sample = stack.sample_connector
     created: list[ConnectorHandle] = []
 
-    def new(name: str) -> ConnectorHandle:
-        if name in stack.list_connectors():
-            stack.delete_connector(name)
+    # Connect keeps a deleted connector's offsets under its name, so every run uses new names
+    # (a reused name would resume from an offset an earlier run may have purged).
+    run = uuid.uuid4().hex[:4]
+
+    def new(base: str) -> ConnectorHandle:
+        name = f"{base}-{run}"
+        created.append(ConnectorHandle(name, name, 0))
         handle = stack.create_connector(name=name, topic_prefix=name)
-        created.append(handle)
+        created[-1] = handle
         return handle
+
+    # Connectors left over by an interrupted earlier run would show up in every recording.
+    for name in stack.list_connectors():
+        if name.startswith("rec-"):
+            stack.delete_connector(name)
 
     try:
         # ------------------------------------------------------------ healthy
@@ -417,6 +427,10 @@ def write_index(rec: Recorder) -> None:
         "`status_code` + `body` (HTTP) or `columns` + `rows` / `error` {errno, message} (SQL).",
         "Secrets (`database.password` and any key named like password/secret, and any occurrence of a",
         "devstack password) are replaced by the string `REDACTED`.",
+        "",
+        "This file lists what `scripts/record_fixtures.py` writes; other subdirectories (and other",
+        "files in `jolokia/` and `mariadb/`) come from the other `scripts/record_*.py` scripts and",
+        "carry their own notes.",
         "",
         "| file | what |",
         "|---|---|",

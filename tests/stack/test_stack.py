@@ -157,6 +157,9 @@ def test_purge_binlog_past_hides_behind_running(stack, connector):
     files = [r["Log_name"] for r in stack.sql("SHOW BINARY LOGS")]
     assert offset_file not in files
     assert int(offset_file.rsplit(".", 1)[1]) < int(files[0].rsplit(".", 1)[1])
+    # the other connectors were moved past the purge first, so their offsets are still on the server
+    sample_file = stack.connector_offsets(stack.sample_connector.name)["offsets"][0]["offset"]["file"]
+    assert sample_file in files
 
 
 # ---------------------------------------------------------------------- server settings and grants
