@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from cdc_watch import __version__
 from cdc_watch.exposition import MetricsWriter, labels
 from cdc_watch.exposition import escape_label_value as _esc
-from cdc_watch.model import KNOWN_STATES, ConnectClusterState
+from cdc_watch.model import KNOWN_STATES, ConnectClusterState, ErrorReason
 from cdc_watch.snapshot import Snapshot
 
 Contributor = Callable[[Snapshot, MetricsWriter], None]
@@ -38,8 +38,9 @@ def self_metrics(snapshot: Snapshot, out: MetricsWriter) -> None:
             out.add("cdc_source_poll_duration_seconds", source, status.last.duration)
         if status.last_success is not None:
             out.add("cdc_source_last_success_timestamp_seconds", source, status.last_success.started_at)
-        for reason, count in sorted(status.errors_total.items()):
-            out.add("cdc_source_poll_errors_total", labels(("source", name), ("reason", str(reason))), count)
+        # Every reason from the start, so the first failure shows in increase() and rate().
+        for reason in ErrorReason:
+            out.add("cdc_source_poll_errors_total", labels(("source", name), ("reason", str(reason))), status.errors_total.get(reason, 0))
 
 
 def config_metrics(status: Callable[[], ConfigStatus]) -> Contributor:

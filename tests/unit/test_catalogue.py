@@ -62,3 +62,14 @@ def test_unreachable_cluster_exports_up_zero_and_no_stale_connectors():
     assert 'cdc_connect_up{connect_cluster="prod"} 0' in text
     assert 'cdc_source_poll_errors_total{source="connect:prod",reason="timeout"} 1' in text
     assert "cdc_connector_state" not in text
+
+
+def test_poll_errors_have_a_zero_series_for_every_reason_before_any_failure():
+    from cdc_watch.model import ErrorReason
+
+    store = SnapshotStore()
+    store.register([("connect:prod", "connect"), ("mysql:db1", "mysql")])
+    text = render(store.current(), (self_metrics,)).decode()
+    for source in ("connect:prod", "mysql:db1"):
+        for reason in ErrorReason:
+            assert f'cdc_source_poll_errors_total{{source="{source}",reason="{reason}"}} 0' in text
