@@ -174,7 +174,8 @@ class JolokiaClusterState:
 
     def streaming_mbean_present(self, connector: str) -> bool | None:
         """False if a RUNNING task of the connector lacks its streaming MBean, True if all have it,
-        None when unknown (no RUNNING task, no Connect data, or the owning endpoint failed)."""
+        None when unknown (no RUNNING task, no Connect data, or the task's worker is not matched to
+        an endpoint that answered)."""
         tasks = self.streaming_present.get(connector)
         if not tasks:
             return None

@@ -13,14 +13,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from cdc_watch.clock import Clock, SystemClock
 from cdc_watch.config import ConnectCluster, JolokiaSettings
 from cdc_watch.jolokia_model import EndpointReading, JolokiaClusterState
-from cdc_watch.model import ErrorReason, SourceError, SourceFailure
+from cdc_watch.model import ConnectClusterState, ErrorReason, SourceError, SourceFailure
 from cdc_watch.snapshot import Snapshot
 from cdc_watch.sources import jolokia_parse as parse
 from cdc_watch.sources.http import build_client, request_json
 
 log = logging.getLogger(__name__)
+
+# How many Connect poll intervals old the last good Connect reply may be and still be joined.
+CONNECT_STALE_POLLS = 3
 
 
 def endpoints(cluster: ConnectCluster, snapshot: Snapshot | None) -> list[parse.Endpoint]:
@@ -35,18 +39,34 @@ def endpoints(cluster: ConnectCluster, snapshot: Snapshot | None) -> list[parse.
     return parse.endpoints_for(settings.urls, settings.url_template, workers)
 
 
+def connect_for_join(cluster: ConnectCluster, snapshot: Snapshot | None, now: float) -> ConnectClusterState | None:
+    """The Connect data to join Debezium MBeans with: the latest poll, or after a failed one the
+    last good poll if it is at most CONNECT_STALE_POLLS intervals old (tasks rarely move)."""
+    if snapshot is None:
+        return None
+    latest = snapshot.connect(cluster.name)
+    if latest is not None:
+        return latest
+    status = snapshot.sources.get(f"connect:{cluster.name}")
+    good = status.last_success if status is not None else None
+    if good is None or now - good.started_at > CONNECT_STALE_POLLS * cluster.poll_interval:
+        return None
+    return good.data
+
+
 class JolokiaSource:
     """Reads every Jolokia endpoint of one Connect cluster; `poll` returns a JolokiaClusterState."""
 
     kind = "jolokia"
 
-    def __init__(self, cluster: ConnectCluster, transport: httpx.BaseTransport | None = None):
+    def __init__(self, cluster: ConnectCluster, transport: httpx.BaseTransport | None = None, clock: Clock | None = None):
         if cluster.jolokia is None:
             raise ValueError(f"connect cluster {cluster.name} has no jolokia section")
         self.cluster = cluster
         self.settings: JolokiaSettings = cluster.jolokia
         self.name = f"jolokia:{cluster.name}"
         self.interval = self.settings.poll_interval
+        self.clock = clock or SystemClock()
         self._client = build_client(self.settings, transport)
         self._pool = ThreadPoolExecutor(max_workers=self.settings.max_concurrency, thread_name_prefix=f"jolokia-{cluster.name}")
         self._last_errors: dict[str, SourceError | None] = {}
@@ -69,8 +89,7 @@ class JolokiaSource:
             if len(readings) == 1:
                 raise SourceFailure(first.reason, first.message)
             raise SourceFailure(first.reason, f"all {len(readings)} Jolokia endpoints failed; first: {first.message}")
-        connect = snapshot.connect(self.cluster.name) if snapshot is not None else None
-        return parse.join(self.cluster.name, readings, connect)
+        return parse.join(self.cluster.name, readings, connect_for_join(self.cluster, snapshot, self.clock.now()))
 
     def _read(self, endpoint: parse.Endpoint) -> EndpointReading:
         where = f"POST {endpoint.label}"

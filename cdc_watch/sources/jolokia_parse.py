@@ -360,12 +360,21 @@ def _pattern_values(value: Any) -> Iterable[tuple[ObjectName, Mapping[str, Any]]
             continue
 
 
+_CLIENT_SEQUENCE = re.compile(r"^connect-\d+$")
+
+
 def _worker_id_from_app_info(names: Iterable[ObjectName]) -> str | None:
-    """The worker id is the `id` of kafka.connect:type=app-info that looks like host:port and is not
-    the group member's `connect-<...>` client id."""
-    ids = {n.get("id") for n in names}
+    """The worker id: the `id` of kafka.connect:type=app-info that looks like host:port.
+
+    The worker's group member registers app-info too, as `connect-<n>` (Kafka <= 3.6) or
+    `connect-<worker id>` (3.7+); only those are dropped, since a worker's own host may start
+    with `connect-` (Kubernetes: `connect-0.connect:8083`).
+    """
+    ids = {i for n in names if (i := n.get("id"))}
     candidates = sorted(
-        i for i in ids if i and not i.startswith("connect-") and worker_host_port(i)[1]
+        i
+        for i in ids
+        if worker_host_port(i)[1] and not _CLIENT_SEQUENCE.match(i) and not (i.startswith("connect-") and i[len("connect-"):] in ids)
     )
     return candidates[0] if len(candidates) == 1 else None
 
@@ -543,6 +552,41 @@ def schema_history_metrics(mbean: DebeziumMBean) -> SchemaHistoryMetrics:
 # ------------------------------------------------------------------------------ join
 
 
+def _url_host(label: str) -> str | None:
+    try:
+        host = urlsplit(label).hostname
+    except ValueError:
+        return None
+    return host.rstrip(".") if host else None
+
+
+class _Owners:
+    """Which endpoint reading is the JVM of a Connect worker id.
+
+    By the worker id the endpoint reported (URL template or app-info); failing that, by host,
+    among endpoints that reported none, when exactly one has the worker's host. Otherwise the
+    worker is not matched: nothing is said about the tasks it runs.
+    """
+
+    def __init__(self, readings: Sequence[EndpointReading]):
+        self._by_worker: dict[str, EndpointReading] = {}
+        self._by_host: dict[str, list[EndpointReading]] = {}
+        for reading in readings:
+            if reading.worker_id:
+                self._by_worker.setdefault(reading.worker_id, reading)
+            elif (host := _url_host(reading.endpoint)) is not None:
+                self._by_host.setdefault(host, []).append(reading)
+
+    def of(self, worker_id: str) -> EndpointReading | None:
+        if not worker_id:
+            return None
+        if (reading := self._by_worker.get(worker_id)) is not None:
+            return reading
+        host = worker_host_port(worker_id)[0].lower().rstrip(".")
+        candidates = self._by_host.get(host, ())
+        return candidates[0] if len(candidates) == 1 else None
+
+
 def join(
     cluster: str,
     readings: Sequence[EndpointReading],
@@ -550,8 +594,11 @@ def join(
 ) -> JolokiaClusterState:
     """Merge endpoint readings; attach Debezium MBeans to connectors by topic prefix.
 
-    Without Connect data (`connect is None`) everything Kafka-side is still reported, but the
-    Debezium MBeans cannot be attributed to connectors yet: they are listed as unjoined.
+    Debezium MBeans live in the JVM of the worker running the task, so each connector gets the
+    MBeans of its prefix read from its task's worker, and a streaming MBean counts as present or
+    missing only there. Without Connect data (`connect is None`) everything Kafka-side is still
+    reported, but the Debezium MBeans cannot be attributed to connectors yet: they are listed
+    as unjoined.
     """
     endpoints = {r.endpoint: r for r in readings}
     tasks: dict[tuple[str, int], Mapping[Group, Values]] = {}
@@ -561,12 +608,12 @@ def join(
                 if len(groups) <= len(tasks[key]):
                     continue
             tasks[key] = groups
-    # (domain-independent) prefix -> context -> (mbean, endpoint, worker_id)
-    found: dict[str, dict[str, tuple[DebeziumMBean, EndpointReading]]] = {}
+    # (domain-independent) prefix -> endpoint -> context -> mbean
+    found: dict[str, dict[str, dict[str, DebeziumMBean]]] = {}
     for reading in readings:
         for mbean in reading.debezium:
             context = "streaming" if mbean.context == "binlog" else mbean.context
-            found.setdefault(mbean.server, {}).setdefault(context, (mbean, reading))
+            found.setdefault(mbean.server, {}).setdefault(reading.endpoint, {}).setdefault(context, mbean)
     if connect is None:
         return JolokiaClusterState(
             cluster=cluster,
@@ -594,38 +641,35 @@ def join(
             if len(set(sharing)) > 1:
                 for name in sharing:
                     conflicts[name] = prefix
+    owners = _Owners(readings)
     streaming: dict[str, StreamingMetrics] = {}
     snapshots: dict[str, SnapshotMetrics] = {}
     history: dict[str, SchemaHistoryMetrics] = {}
     present: dict[str, dict[int, bool | None]] = {}
-    answered_workers = {r.worker_id for r in readings if r.up and r.worker_id}
-    # Without worker ids (no app-info, plain URL list) only "every endpoint answered" is decisive.
-    identified = any(r.worker_id for r in readings)
-    all_up = all(r.up for r in readings) and bool(readings)
-    claimed: set[str] = set()
     for prefix, names in by_prefix.items():
-        claimed.add(prefix)
-        contexts = found.get(prefix, {})
+        on_endpoints = found.get(prefix, {})
         for name in names:
             if name in conflicts:
                 continue  # whose numbers these are cannot be told; reported as a conflict
-            if (entry := contexts.get("streaming")) is not None:
-                streaming[name] = streaming_metrics(entry[0], entry[1].endpoint)
-            if (entry := contexts.get("snapshot")) is not None:
-                snapshots[name] = snapshot_metrics(entry[0])
-            if (entry := contexts.get("schema-history")) is not None:
-                history[name] = schema_history_metrics(entry[0])
+            connector_tasks = connect.connectors[name].tasks
+            home = next((t for t in connector_tasks if t.worker_id), None)  # MySQL connectors run one task
+            owner = owners.of(home.worker_id) if home is not None else None
+            endpoint: str | None = None
+            if owner is not None:
+                endpoint = owner.endpoint if owner.up else None
+            elif home is not None and len(names) == 1 and len(on_endpoints) == 1:
+                endpoint = next(iter(on_endpoints))  # worker not matched, but only one candidate
+            contexts = on_endpoints.get(endpoint, {}) if endpoint is not None else {}
+            if (mbean := contexts.get("streaming")) is not None:
+                streaming[name] = streaming_metrics(mbean, endpoint or "")
+            if (mbean := contexts.get("snapshot")) is not None:
+                snapshots[name] = snapshot_metrics(mbean)
+            if (mbean := contexts.get("schema-history")) is not None:
+                history[name] = schema_history_metrics(mbean)
             per_task: dict[int, bool | None] = {}
-            for task in connect.connectors[name].tasks:
-                if task.state is not State.RUNNING:
-                    continue
-                if "streaming" in contexts:
-                    per_task[task.id] = True
-                elif task.worker_id in answered_workers or (all_up and not identified):
-                    # The JVM that runs the task answered (or every endpoint did) without it.
-                    per_task[task.id] = False
-                else:
-                    per_task[task.id] = None
+            for task in connector_tasks:
+                if task.state is State.RUNNING:
+                    per_task[task.id] = _streaming_present(owners.of(task.worker_id), on_endpoints)
             if per_task:
                 present[name] = MappingProxyType(per_task)
     return JolokiaClusterState(
@@ -637,6 +681,13 @@ def join(
         schema_history=MappingProxyType(history),
         streaming_present=MappingProxyType(present),
         prefix_conflicts=MappingProxyType(conflicts),
-        unjoined=tuple(sorted(p for p in found if p not in claimed)),
+        unjoined=tuple(sorted(p for p in found if p not in by_prefix)),
         joined=True,
     )
+
+
+def _streaming_present(owner: EndpointReading | None, on_endpoints: Mapping[str, Mapping[str, DebeziumMBean]]) -> bool | None:
+    """Whether the task's own JVM has the streaming MBean; None unless that JVM answered the read."""
+    if owner is None or not owner.up or Group.DEBEZIUM_STREAMING in owner.failed_reads:
+        return None
+    return "streaming" in on_endpoints.get(owner.endpoint, {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -269,9 +270,100 @@ def test_two_connectors_sharing_a_prefix_in_one_jvm_are_reported_not_guessed():
 
 
 def test_same_prefix_on_different_workers_is_not_a_conflict():
-    state = parse.join("dev", [reading("bulk_worker_with_debezium.json")],
+    state = parse.join("dev", [reading("bulk_worker_with_debezium.json"), reading("bulk_worker_idle.json", "ep2")],
                        cluster(connector("a", "dbserver1", worker=W1), connector("b", "dbserver1", worker=W2)))
     assert state.prefix_conflicts == {}
+    # Worker 1's MBean is a's; worker 2 answered without one: b's task has none, whatever a has.
+    assert state.streaming["a"].endpoint == "ep1" and "b" not in state.streaming
+    assert "b" not in state.snapshots and "b" not in state.schema_history
+    assert state.streaming_present == {"a": {0: True}, "b": {0: False}}
+
+
+def _reshaped(name: str, worker: str | None, position: int | None = None) -> list:
+    """A recorded reply with its app-info ids (None: no app-info MBeans) and BinlogPosition changed."""
+    reply = copy.deepcopy(load(name)["reply"])
+    info = reply[_index(Group.APP_INFO)]
+    info["value"] = {} if worker is None else {
+        f'kafka.connect:id="{worker}",type=app-info': {"StartTimeMs": 1},
+        f'kafka.connect:id="connect-{worker}",type=app-info': {"StartTimeMs": 2},
+    }
+    if position is not None:
+        (attrs,) = reply[_index(Group.DEBEZIUM_STREAMING)]["value"].values()
+        attrs["BinlogPosition"] = position
+    return reply
+
+
+def test_same_prefix_on_two_workers_each_connector_gets_its_own_workers_numbers():
+    r1 = parse.parse_bulk_reply(parse.Endpoint("ep1", "u1"), _reshaped("bulk_worker_with_debezium.json", W1, 111))
+    r2 = parse.parse_bulk_reply(parse.Endpoint("ep2", "u2"), _reshaped("bulk_worker_with_debezium.json", W2, 222))
+    for order in ([r1, r2], [r2, r1]):
+        state = parse.join("dev", order, cluster(connector("a", "dbserver1", worker=W1), connector("b", "dbserver1", worker=W2)))
+        assert (state.streaming["a"].binlog_position, state.streaming["a"].endpoint) == (111, "ep1")
+        assert (state.streaming["b"].binlog_position, state.streaming["b"].endpoint) == (222, "ep2")
+        assert state.streaming_present == {"a": {0: True}, "b": {0: True}}
+
+
+def test_presence_is_unknown_when_the_tasks_worker_answered_its_streaming_read_with_an_error():
+    reply = load("bulk_worker_idle.json")["reply"]
+    reply[_index(Group.DEBEZIUM_STREAMING)] = {"status": 403, "error_type": "java.lang.SecurityException", "error": "denied"}
+    r = parse.parse_bulk_reply(parse.Endpoint("ep2", "u"), reply)
+    state = parse.join("dev", [r], cluster(connector("c", "gone", worker=W2)))
+    assert state.streaming_present == {"c": {0: None}}
+
+
+# --------------------------------------------------------------------------- worker ids
+
+
+@pytest.mark.parametrize(
+    ("ids", "expected"),
+    [
+        (("127.0.0.1:28083", "connect-127.0.0.1:28083"), "127.0.0.1:28083"),  # Kafka 3.7+
+        (("connect-0.connect:8083", "connect-connect-0.connect:8083"), "connect-0.connect:8083"),  # Kubernetes host
+        (("connect-0.connect:8083", "connect-1"), "connect-0.connect:8083"),  # Kafka <= 3.6 client id
+        (("connect-0.connect:8083",), "connect-0.connect:8083"),
+        (("10.0.0.1:8083", "10.0.0.2:8083"), None),  # two candidates: cannot tell
+        (("connect-1",), None),
+    ],
+)
+def test_worker_id_from_app_info(ids, expected):
+    names = [parse.parse_object_name(f'kafka.connect:type=app-info,id="{i}"') for i in ids]
+    assert parse._worker_id_from_app_info(names) == expected
+
+
+def test_kubernetes_worker_named_connect_is_identified_and_joined():
+    k8s = "connect-0.connect:8083"
+    r = parse.parse_bulk_reply(parse.Endpoint("http://connect-0.connect:8778/jolokia", "u"), _reshaped("bulk_worker_with_debezium.json", k8s))
+    assert r.worker_id == k8s
+    state = parse.join("dev", [r], cluster(connector("inventory-connector", "dbserver1", worker=k8s)))
+    assert state.streaming_present == {"inventory-connector": {0: True}}
+
+
+def test_task_on_a_worker_no_endpoint_matches_is_unknown_not_missing():
+    # Every endpoint answered, none reported a worker id, and the task runs on a worker whose
+    # host is not in the URL list: nothing can be said about its MBean.
+    r = parse.parse_bulk_reply(parse.Endpoint("http://w1.example:8778/jolokia", "u"), _reshaped("bulk_worker_idle.json", None))
+    assert r.up and r.worker_id is None
+    state = parse.join("dev", [r], cluster(connector("c", "dbserver1", worker="w9.example:8083")))
+    assert state.streaming_present == {"c": {0: None}}
+    assert state.streaming_mbean_present("c") is None
+
+
+def test_endpoint_without_worker_id_is_matched_to_the_worker_by_host():
+    idle = parse.parse_bulk_reply(parse.Endpoint("http://W2.example:8778/jolokia", "u2"), _reshaped("bulk_worker_idle.json", None))
+    busy = parse.parse_bulk_reply(parse.Endpoint("http://w1.example:8778/jolokia", "u1"), _reshaped("bulk_worker_with_debezium.json", None))
+    state = parse.join("dev", [idle, busy], cluster(connector("a", "dbserver1", worker="w1.example:8083"), connector("b", "gone", worker="w2.example:8083")))
+    assert state.streaming_present == {"a": {0: True}, "b": {0: False}}
+    assert state.streaming["a"].endpoint == "http://w1.example:8778/jolokia"
+
+
+def test_unmatched_worker_still_gets_an_unambiguous_mbean_but_no_presence():
+    r = parse.parse_bulk_reply(parse.Endpoint("http://lb.example:8778/jolokia", "u"), _reshaped("bulk_worker_with_debezium.json", None))
+    state = parse.join("dev", [r], cluster(connector("inventory-connector", "dbserver1", worker="10.0.0.9:8083")))
+    assert state.streaming["inventory-connector"].binlog_filename == "mysql-bin.000001"
+    assert state.streaming_present == {"inventory-connector": {0: None}}
+    # Two connectors with that prefix and neither worker matched: the MBean is nobody's.
+    state = parse.join("dev", [r], cluster(connector("a", "dbserver1", worker="10.0.0.9:8083"), connector("b", "dbserver1", worker="10.0.0.8:8083")))
+    assert state.streaming == {}
 
 
 def test_non_debezium_connectors_are_not_joined():

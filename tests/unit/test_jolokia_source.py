@@ -225,3 +225,22 @@ def test_missing_streaming_mbean_is_exported_as_zero():
     fams = families(render(store.current(), [jolokia_metrics(lambda: cfg)]))
     assert sample(fams, "cdc_debezium_streaming_mbean_present", connect_cluster="dev", connector="inventory-connector", task="0") == 0
     assert sample(fams, "cdc_jolokia_unjoined_mbeans", connect_cluster="dev") == 1
+
+
+def test_one_failed_connect_poll_keeps_the_join_on_the_last_good_data_for_a_while():
+    from cdc_watch.clock import FakeClock
+    from cdc_watch.model import SourceError
+    from cdc_watch.sources.jolokia import CONNECT_STALE_POLLS
+
+    cfg = config({"urls": [URL1]})
+    store = store_with(cfg, connect_state())  # good Connect poll at t=1000
+    store.record(PollResult("connect:dev", "connect", 1015.0, 0.1, error=SourceError(ErrorReason.TIMEOUT, "timed out")))
+    clock = FakeClock(start=1020.0)
+    source = JolokiaSource(cfg.connect_clusters[0], httpx.MockTransport(FakeJolokia({URL1: reply("bulk_worker_with_debezium.json")})), clock)
+    state = source.poll(store.current())
+    assert state.joined and state.streaming["inventory-connector"].connected is True
+    assert state.streaming_mbean_present("inventory-connector") is True
+    clock.advance(1000.0 + CONNECT_STALE_POLLS * cfg.connect_clusters[0].poll_interval + 1 - 1020.0)
+    stale = source.poll(store.current())  # the last good Connect data is too old now
+    source.close()
+    assert not stale.joined and stale.streaming == {} and stale.unjoined == ("dbserver1",)
