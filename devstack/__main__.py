@@ -14,9 +14,11 @@ from .proc import StackError
 from .stack import REPO_ROOT, SAMPLE_CONNECTOR, ConnectorHandle, Stack
 
 FAULTS_WITH_CONNECTOR = ("task_failed_retriable", "task_failed_non_retriable", "not_streaming",
-                         "stop_connector", "pause_connector", "resume_connector", "purge_binlog_past")
+                         "stop_connector", "pause_connector", "resume_connector", "purge_binlog_past",
+                         "records_fail_transform")
 FAULTS_PLAIN = ("db_stop", "db_start", "restore_debezium_password", "restore_settings",
-                "restore_grants", "jolokia_unreachable", "jolokia_reachable", "heal_all")
+                "restore_grants", "heal_all")
+FAULTS_WITH_WORKER = ("kill_worker", "start_worker", "jolokia_unreachable", "jolokia_reachable")
 
 
 def _handle(stack: Stack, name: str) -> ConnectorHandle:
@@ -47,10 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("env", help="print `export KEY=value` lines (passwords, URLs) for a shell to eval")
 
     fault = sub.add_parser("fault", help="inject or undo a fault")
-    fault.add_argument("name", choices=FAULTS_WITH_CONNECTOR + FAULTS_PLAIN + (
-        "kill_worker", "start_worker", "set_binlog_format", "set_binlog_row_image",
-        "revoke_grant"))
-    fault.add_argument("arg", nargs="?", help="worker number, binlog format/row image, or privilege")
+    fault.add_argument("name", choices=FAULTS_WITH_CONNECTOR + FAULTS_PLAIN + FAULTS_WITH_WORKER + (
+        "set_binlog_format", "set_binlog_row_image", "set_binlog_retention", "revoke_grant"))
+    fault.add_argument("arg", nargs="?",
+                       help="worker number, binlog format/row image, retention seconds, or privilege")
     fault.add_argument("--connector", default=SAMPLE_CONNECTOR)
 
     load = sub.add_parser("load", help="write rows into inventory.customers at a steady rate")
@@ -88,8 +90,12 @@ def main(argv: list[str] | None = None) -> int:
             faults = stack.faults
             if args.name in FAULTS_WITH_CONNECTOR:
                 result = getattr(faults, args.name)(_handle(stack, args.connector))
-            elif args.name in ("kill_worker", "start_worker"):
+            elif args.name in FAULTS_WITH_WORKER:
                 result = getattr(faults, args.name)(int(args.arg or 1))
+            elif args.name == "set_binlog_retention":
+                if not args.arg or not args.arg.isdigit():
+                    parser.error("fault set_binlog_retention needs a number of seconds")
+                result = faults.set_binlog_retention(int(args.arg))
             elif args.name in ("set_binlog_format", "set_binlog_row_image", "revoke_grant"):
                 if not args.arg:
                     parser.error(f"fault {args.name} needs an argument")

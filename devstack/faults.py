@@ -59,6 +59,7 @@ class Faults:
         self._killed_workers: set[int] = set()
         self._touched: dict[str, ConnectorHandle] = {}
         self._db_bounced = False  # the database was stopped since the last heal_all
+        self._original_configs: dict[str, dict[str, str]] = {}
 
     # ------------------------------------------------------------------ helpers
     def _restart_task(self, conn: ConnectorHandle, task: int = 0) -> None:
@@ -201,45 +202,52 @@ class Faults:
         except TimeoutError as exc:
             raise StackError("connect1", str(exc), stack.log_path("connect1")) from None
         before = self._dump_threads()
-        # 2. Stop it and wait until its Binlog Dump thread has gone (PURGE keeps files in use).
+        # 2. Stop it, write rows and rotate twice. Its Binlog Dump thread (which PURGE keeps
+        #    files for) lingers until the next event makes it write to the closed connection,
+        #    so the writes come before the wait for that thread to go.
         self.stop_connector(conn)
         offset = self._offset(conn)
         offset_file = offset["file"]
-        try:
-            wait_for(lambda: before - self._dump_threads(), 30, interval=0.3,
-                     what=f"the Binlog Dump thread of {conn.name} to leave SHOW PROCESSLIST")
-        except TimeoutError:
-            pass  # verified below: the purge is retried until the file is really gone
-        # 3. Write rows, rotate twice, purge everything but the newest file.
         tag = uuid.uuid4().hex[:8]
         for i in range(3):
             stack.sql(f"INSERT INTO {SAMPLE_DATABASE}.customers (first_name, last_name, email) "
                       "VALUES (%s, %s, %s)", args=("Purge", f"Row{i}", f"purge-{tag}-{i}@example.com"))
         stack.sql("FLUSH BINARY LOGS")
         stack.sql("FLUSH BINARY LOGS")
+        try:
+            wait_for(lambda: before - self._dump_threads(), 10, interval=0.3,
+                     what=f"the Binlog Dump thread of {conn.name} to leave SHOW PROCESSLIST")
+        except TimeoutError:
+            pass  # verified below: the purge is retried until the file is really gone
+        # 3. Purge everything but the newest file.
         # The other connectors must not be caught by the purge: give them an event in the newest
         # file and wait until their committed offsets name it (an idle connector's offset stays
         # in the file of its last event, and a later task restart would then find it purged).
         newest = self._binlog_files()[-1]
         stack.sql(f"INSERT INTO {SAMPLE_DATABASE}.customers (first_name, last_name, email) "
                   "VALUES (%s, %s, %s)", args=("Purge", "Marker", f"purge-{tag}-marker@example.com"))
-        others = [n for n in stack.list_connectors() if n != conn.name]
+        # Only streaming connectors can move; one that streams but does not move would be
+        # caught by the purge, and that is an error in the caller's scenario, said here.
+        others = [n for n in stack.list_connectors() if n != conn.name
+                  and (prefix := stack.topic_prefix_of(n))
+                  and (stack.streaming_metrics(prefix) or {}).get("Connected") is True]
+        behind: list[str] = []
 
         def others_moved() -> bool:
+            behind.clear()
             for name in others:
-                status = stack.connector_status_or_none(name) or {}
-                if not any(t.get("state") == "RUNNING" for t in status.get("tasks", [])):
-                    continue
                 body = stack.rest("GET", f"/connectors/{name}/offsets").json()
-                files = [e["offset"].get("file") for e in body.get("offsets", [])]
+                files = [(e.get("offset") or {}).get("file") for e in body.get("offsets", [])]
                 if files and files[0] != newest:
-                    return False
-            return True
+                    behind.append(f"{name} at {files[0]}")
+            return not behind
 
         try:
             wait_for(others_moved, 30, interval=0.5, what=f"other connectors' offsets to reach {newest}")
         except TimeoutError:
-            pass  # best effort: a connector that is not streaming cannot move
+            raise StackError("connect1", f"streaming connectors whose committed offsets did not reach {newest} "
+                             f"(the purge would catch them too): {', '.join(behind)}",
+                             stack.log_path("connect1")) from None
 
         def purged() -> bool:
             files = self._binlog_files()
@@ -283,6 +291,7 @@ class Faults:
         if pid is None:
             return
         self._killed_workers.add(n)
+        self._killed_marker(n).touch()  # heal_all from another process (the CLI) still knows
         os.kill(pid, signal.SIGKILL)
         try:
             wait_for(lambda: not is_alive(pid), 15, interval=0.1, what=f"worker {n} to die")
@@ -293,6 +302,10 @@ class Faults:
     def start_worker(self, n: int = 1) -> None:
         self.stack.start_worker(n)
         self._killed_workers.discard(n)
+        self._killed_marker(n).unlink(missing_ok=True)
+
+    def _killed_marker(self, n: int):
+        return self.stack._pid_file(f"connect{n}").with_suffix(".killed")
 
     # ------------------------------------------------------------------ server settings
     def set_binlog_format(self, fmt: str) -> dict:
@@ -303,9 +316,56 @@ class Faults:
         self.stack.sql(f"SET GLOBAL binlog_row_image = {pymysql.converters.escape_string(value)!s}")
         return self.stack.sql("SHOW GLOBAL VARIABLES LIKE 'binlog_row_image'")[0]
 
+    def set_binlog_retention(self, seconds: int) -> dict:
+        """Turn on binlog expiry (the devstack runs with none): purge ETAs become finite."""
+        self.stack.sql(f"SET GLOBAL binlog_expire_logs_seconds = {int(seconds)}")
+        return self.stack.sql("SHOW GLOBAL VARIABLES LIKE 'binlog_expire_logs_seconds'")[0]
+
     def restore_settings(self) -> None:
         self.stack.sql("SET GLOBAL binlog_format = ROW")
         self.stack.sql("SET GLOBAL binlog_row_image = FULL")
+        self.stack.sql("SET GLOBAL binlog_expire_logs_seconds = 0")
+
+    def restore_connector_configs(self) -> None:
+        """Put back every connector config a fault changed (the task restarts with it)."""
+        known = set(self.stack.list_connectors())
+        for name, config in list(self._original_configs.items()):
+            if name in known:
+                self._retry(lambda: self.stack.rest("PUT", f"/connectors/{name}/config", json=config).status_code in (200, 201),
+                            f"PUT /connectors/{name}/config")
+        self._original_configs.clear()
+
+    # ------------------------------------------------------------------ record errors
+    def records_fail_transform(self, conn: ConnectorHandle, timeout: float = 60) -> dict:
+        """Give the connector a transform that fails on every record, with errors tolerated.
+
+        The task stays RUNNING while Connect skips each record (`errors.tolerance=all`): the
+        task-error MBean counts record errors and sets `last-error-timestamp`. Returns that MBean.
+        """
+        self._touched[conn.name] = conn
+        stack = self.stack
+        original = stack.rest("GET", f"/connectors/{conn.name}/config").json()
+        self._original_configs.setdefault(conn.name, original)
+        broken = {**original, "errors.tolerance": "all", "errors.log.enable": "false",
+                  "transforms": "failing",
+                  "transforms.failing.type": "org.apache.kafka.connect.transforms.Cast$Value",
+                  "transforms.failing.spec": "op:int32"}  # op is "c"/"u"/"d"/"r": never a number
+        self._retry(lambda: stack.rest("PUT", f"/connectors/{conn.name}/config", json=broken).status_code in (200, 201),
+                    f"PUT /connectors/{conn.name}/config")
+        mbean = f"kafka.connect:type=task-error-metrics,connector={conn.name},task=0"
+        tag = uuid.uuid4().hex[:8]
+
+        def errors_counted():
+            stack.sql(f"INSERT INTO {SAMPLE_DATABASE}.customers (first_name, last_name, email) "
+                      "VALUES (%s, %s, %s)", args=("Failing", "Transform", f"transform-{tag}-{time.monotonic_ns()}@example.com"))
+            reply = self._jolokia_read(mbean)
+            value = reply.get("value") or {}
+            return value if (value.get("total-record-errors") or 0) > 0 else None
+
+        try:
+            return wait_for(errors_counted, timeout, interval=1, what=f"record errors counted for {conn.name}")
+        except TimeoutError as exc:
+            raise StackError("connect1", str(exc), stack.log_path("connect1")) from None
 
     def revoke_grant(self, privilege: str, user: str | None = None) -> list[dict]:
         db = self.stack.mariadb
@@ -393,26 +453,32 @@ class Faults:
 
     # ------------------------------------------------------------------ heal
     def heal_all(self) -> None:
-        """Undo every fault: loads, Jolokia, workers, database, password, settings, grants, states."""
+        """Undo every fault: loads, Jolokia, workers, database, password, settings, grants, states.
+
+        Works from the stack's real state, so a heal from another process (the CLI) undoes what
+        an earlier one did: every PAUSED or STOPPED connector is resumed and every FAILED task
+        restarted. Only a changed connector config is remembered in this process alone.
+        """
         for handle in self._loads:
             handle.stop()
         self._loads.clear()
         for n in (1, 2):
             if self.stack._jolokia_control_file(n).exists():
                 self.jolokia_reachable(n)
-        for n in sorted(self._killed_workers | {1}):
-            if not self.stack.worker_running(n):
+        for n in (1, 2):
+            if (n == 1 or n in self._killed_workers or self._killed_marker(n).exists()) and not self.stack.worker_running(n):
                 self.start_worker(n)
+            self._killed_marker(n).unlink(missing_ok=True)
         self._killed_workers.clear()
         if not self.db_running():
             self.db_start()
+            self._db_bounced = True
         self.restore_debezium_password()
         self.restore_settings()
         self.restore_grants()
+        self.restore_connector_configs()
         known = set(self.stack.list_connectors())
-        for name, conn in list(self._touched.items()):
-            if name not in known:
-                continue
+        for name in known:
             status = self.stack.connector_status_or_none(name) or {}
             if status.get("connector", {}).get("state") in ("PAUSED", "STOPPED"):
                 self.stack.rest("PUT", f"/connectors/{name}/resume")

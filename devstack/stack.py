@@ -805,14 +805,18 @@ logger.reflections.level = ERROR
     # ------------------------------------------------------------------ Prometheus + Alertmanager
     def start_prometheus(self, scrape_targets: list[str], rule_files: Iterable[Path] = (),
                          alertmanager_webhook_url: str | None = None, scrape_interval: str = "2s",
-                         evaluation_interval: str = "2s", alertmanager_config: str | None = None) -> None:
+                         evaluation_interval: str = "2s", alertmanager_config: str | None = None,
+                         job_name: str = "cdc-watch") -> None:
         """(Re)start Alertmanager and Prometheus with the given targets, rules and webhook.
 
         `alertmanager_config`, when given, is the whole alertmanager.yml (e.g. a `slack_configs`
         receiver pointed at a capture endpoint) and replaces the generated webhook route.
+        `job_name` is the scrape job; the shipped rules about cdc_watch itself select
+        `job="cdc-watch"`.
         """
         self.stop_prometheus()
         am_dir = self.base_dir / "alertmanager"
+        shutil.rmtree(am_dir / "data", ignore_errors=True)  # no silences or alerts of an earlier run
         (am_dir / "data").mkdir(parents=True, exist_ok=True)
         if alertmanager_webhook_url:
             receiver = (f"  - name: webhook\n    webhook_configs:\n"
@@ -833,6 +837,9 @@ logger.reflections.level = ERROR
                    60, "Alertmanager /-/ready")
 
         pr_dir = self.base_dir / "prometheus"
+        # A fresh TSDB each time: series of an earlier run's targets would otherwise still
+        # answer queries for five minutes (no staleness markers after a stop).
+        shutil.rmtree(pr_dir / "data", ignore_errors=True)
         (pr_dir / "data").mkdir(parents=True, exist_ok=True)
         rules = [str(Path(p).resolve()) for p in rule_files]
         lines = ["global:", f"  scrape_interval: {scrape_interval}",
@@ -842,7 +849,7 @@ logger.reflections.level = ERROR
         if rules:
             lines.append("rule_files:")
             lines += [f"  - '{r}'" for r in rules]
-        lines += ["scrape_configs:", "  - job_name: cdc_watch", "    static_configs:",
+        lines += ["scrape_configs:", f"  - job_name: {job_name}", "    static_configs:",
                   f"      - targets: [{', '.join(repr(t) for t in scrape_targets)}]"]
         (pr_dir / "prometheus.yml").write_text("\n".join(lines) + "\n")
         self._check_port_free("prometheus", self.ports.prometheus)

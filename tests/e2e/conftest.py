@@ -72,6 +72,54 @@ connect_clusters:
 """
 
 
+E2E_POLL = 2.0  # seconds between polls of every source in the e2e configs
+E2E_FOR = 10.0  # every rule's `for` in the e2e configs: shorter than production, same logic
+
+# Every rule that has a `for` worth shortening in a test.
+SHORTENED_RULES = (
+    "CdcTaskFailed", "CdcConnectorFailed", "CdcTaskUnassigned", "CdcConnectUnreachable", "CdcSourceUnreadable",
+    "CdcWorkerLost", "CdcBinlogPositionLost", "CdcFailoverLostBinlog", "CdcBinlogPurgeRisk", "CdcBinlogLagHigh",
+    "CdcStreamingLagHigh", "CdcNotStreaming", "CdcOffsetCommitsFailing", "CdcPrerequisiteDrift", "CdcPrivilegeMissing",
+)
+
+
+def alerting_yaml(for_: str = f"{E2E_FOR:.0f}s", webhook_env: str = "CDC_TEST_SLACK_WEBHOOK") -> str:
+    """Slack through ${webhook_env}; every rule's `for` set to `for_`, no keep-firing hold."""
+    overrides = "\n".join(f"        {name}: {{for: {for_}}}" for name in SHORTENED_RULES)
+    return f"""
+alerting:
+  slack:
+    webhook_url: ${{{webhook_env}}}
+  rules:
+    keep_firing_for: 0s
+    overrides:
+{overrides}
+"""
+
+
+def full_config(stack, alerting: str | None = None, extra: str = "") -> str:
+    """Connect REST, Jolokia and the database: every source the rules read."""
+    urls = ", ".join(stack.jolokia_urls())
+    cluster = f"""    jolokia:
+      urls: [{urls}]
+      poll_interval: {E2E_POLL:.0f}s
+      timeout: 3s
+"""
+    databases = f"""
+databases:
+  - name: devdb
+    host: 127.0.0.1
+    port: {stack.ports.mariadb}
+    user: cdc_monitor
+    password: ${{CDC_DEVSTACK_MONITOR_PASSWORD}}
+    poll_interval: {E2E_POLL:.0f}s
+    connect_timeout: 2s
+    read_timeout: 5s
+"""
+    tail = databases + (alerting_yaml() if alerting is None else alerting) + extra
+    return stack_config_yaml(stack, poll_interval=f"{E2E_POLL:.0f}s", extra_cluster=cluster, extra=tail)
+
+
 @pytest.fixture
 def daemon_factory(tmp_path: Path, monkeypatch):
     started: list[App] = []

@@ -13,13 +13,12 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import stack_config_yaml
+from tests.e2e.conftest import E2E_FOR as FOR
+from tests.e2e.conftest import E2E_POLL as POLL
+from tests.e2e.conftest import alerting_yaml, full_config, stack_config_yaml
 from tests.support.capture import CaptureServer
 
 pytestmark = pytest.mark.stack
-
-POLL = 2.0
-FOR = 10.0
 
 
 @pytest.fixture
@@ -28,48 +27,6 @@ def capture(monkeypatch):
     monkeypatch.setenv("CDC_TEST_SLACK_WEBHOOK", server.webhook_url("alerts"))
     yield server
     server.stop()
-
-
-def alerting_yaml(for_: str = f"{FOR:.0f}s") -> str:
-    overrides = "\n".join(
-        f"        {name}: {{for: {for_}}}"
-        for name in (
-            "CdcTaskFailed", "CdcConnectorFailed", "CdcTaskUnassigned", "CdcConnectUnreachable", "CdcSourceUnreadable",
-            "CdcWorkerLost", "CdcBinlogPositionLost", "CdcFailoverLostBinlog", "CdcBinlogPurgeRisk", "CdcBinlogLagHigh",
-            "CdcStreamingLagHigh", "CdcNotStreaming", "CdcOffsetCommitsFailing", "CdcPrerequisiteDrift", "CdcPrivilegeMissing",
-        )
-    )
-    return f"""
-alerting:
-  slack:
-    webhook_url: ${{CDC_TEST_SLACK_WEBHOOK}}
-  rules:
-    keep_firing_for: 0s
-    overrides:
-{overrides}
-"""
-
-
-def full_config(stack) -> str:
-    """Connect REST, Jolokia and the database: every source the rules read."""
-    urls = ", ".join(stack.jolokia_urls())
-    cluster = f"""    jolokia:
-      urls: [{urls}]
-      poll_interval: {POLL:.0f}s
-      timeout: 3s
-"""
-    databases = f"""
-databases:
-  - name: devdb
-    host: 127.0.0.1
-    port: {stack.ports.mariadb}
-    user: cdc_monitor
-    password: ${{CDC_DEVSTACK_MONITOR_PASSWORD}}
-    poll_interval: {POLL:.0f}s
-    connect_timeout: 2s
-    read_timeout: 5s
-"""
-    return stack_config_yaml(stack, poll_interval=f"{POLL:.0f}s", extra_cluster=cluster, extra=databases + alerting_yaml())
 
 
 def _messages_about(capture: CaptureServer, connector: str) -> list[dict]:
