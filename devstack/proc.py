@@ -79,10 +79,14 @@ def spawn(argv: Sequence[str], log_path: Path, pid_file: Path, env: dict | None 
     with open(log_path, "ab") as log:
         log.write(f"\n===== devstack start {time.strftime('%Y-%m-%dT%H:%M:%S')}: {' '.join(argv)}\n".encode())
         log.flush()
-        proc = subprocess.Popen(
-            list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, env=env, cwd=cwd, close_fds=True,
-        )
+        try:
+            proc = subprocess.Popen(
+                list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, env=env, cwd=cwd, close_fds=True,
+            )
+        except OSError as exc:  # a missing binary (bootstrap not run) names the piece, not a traceback
+            raise StackError(pid_file.stem, f"cannot start {argv[0]}: {exc.strerror}; run scripts/bootstrap",
+                             log_path) from None
     pid_file.write_text(f"{proc.pid}\n")
     # The Popen object is dropped; reap it lazily so it never lingers as a zombie.
     _children.append(proc)
@@ -133,7 +137,11 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
 
 def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 0.25,
              what: str = "condition") -> object:
-    """Poll ``predicate`` until it returns a truthy value; raise TimeoutError after timeout."""
+    """Poll ``predicate`` until it returns a truthy value; raise TimeoutError after timeout.
+
+    Transient errors of the predicate are retried; a StackError (a piece that exited) ends
+    the wait at once.
+    """
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
     while True:
@@ -141,6 +149,8 @@ def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 
             value = predicate()
             if value:
                 return value
+        except StackError:
+            raise  # a piece is gone for good: waiting longer cannot help
         except Exception as exc:  # noqa: BLE001 - polled conditions may fail transiently
             last_exc = exc
         if time.monotonic() >= deadline:

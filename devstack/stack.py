@@ -375,9 +375,12 @@ socket={d / 'mysqld.sock'}
             if data.exists():
                 shutil.rmtree(data)
             (self._mariadb_dir / "provisioned").unlink(missing_ok=True)
+            install_db = shutil.which("mariadb-install-db")
+            if install_db is None:
+                raise StackError("mariadb", "mariadb-install-db not found; run scripts/bootstrap", self.log_path("mariadb"))
             with open(self.log_path("mariadb"), "ab") as log:
                 rc = subprocess.run(
-                    ["mariadb-install-db", f"--defaults-file={cnf}",
+                    [install_db, f"--defaults-file={cnf}",
                      "--auth-root-authentication-method=normal", "--skip-test-db"],
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 ).returncode
@@ -495,7 +498,10 @@ socket={d / 'mysqld.sock'}
         classes.mkdir(parents=True, exist_ok=True)
         log = self.log_path("connect1")
         log.parent.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run(["javac", "-nowarn", "-cp", ":".join(self._classpath()),
+        javac = shutil.which("javac")
+        if javac is None:
+            raise StackError("connect1", "javac not found (a JDK 17 is needed); run scripts/bootstrap", log)
+        proc = subprocess.run([javac, "-nowarn", "-cp", ":".join(self._classpath()),
                                "-d", str(classes), str(JAVA_SRC)],
                               capture_output=True, text=True)
         if proc.returncode != 0:

@@ -1,0 +1,80 @@
+"""The devstack's process control and demo config, without starting any piece.
+
+Everything runs in a temporary state directory with ports nobody listens on, so these tests
+never touch a running devstack.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from cdc_watch.config import load_config
+from devstack.proc import StackError, spawn, wait_for
+from devstack.stack import REPO_ROOT, Ports, Stack
+
+UNUSED = Ports(broker=1, connect=2, connect2=3, jolokia=4, jolokia2=5, mariadb=6, prometheus=7, alertmanager=8)
+
+
+@pytest.fixture
+def stack(tmp_path: Path):
+    s = Stack(base_dir=tmp_path / "state", ports=UNUSED)
+    yield s
+    s.close()
+
+
+def test_a_wait_ends_at_once_when_the_piece_has_exited(stack):
+    calls = []
+    with pytest.raises(StackError, match="process exited while waiting for the broker"):
+        stack._wait("broker", lambda: calls.append(1), 30, "the broker")
+    assert calls == []  # the predicate was never polled: no live process behind the pid file
+
+
+def test_wait_for_retries_transient_errors_but_not_a_stack_error():
+    attempts = []
+
+    def flaky():
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ConnectionError("not yet")
+        return "ready"
+
+    assert wait_for(flaky, 5, interval=0.01) == "ready"
+    with pytest.raises(StackError):
+        wait_for(lambda: (_ for _ in ()).throw(StackError("mariadb", "gone")), 30, interval=0.01)
+
+
+def test_stale_pid_files_are_not_trusted_and_never_signalled(stack):
+    run = stack.base_dir / "run"
+    run.mkdir(parents=True)
+    (run / "mariadb.pid").write_text(f"{os.getpid()}\n")  # alive, but not a devstack process
+    (run / "connect1.pid").write_text("999999999\n")  # no such process
+    (run / "broker.pid").write_text("garbage\n")
+    status = stack.status()
+    assert all(info["pid"] is None and not info["up"] for info in status.values())
+    stack.down()  # must not signal this test process
+    assert not (run / "mariadb.pid").exists() and not (run / "connect1.pid").exists()
+    stack.down()  # idempotent
+
+
+def test_a_missing_binary_names_the_piece_and_its_log(tmp_path: Path):
+    log, pid_file = tmp_path / "logs" / "prometheus.log", tmp_path / "run" / "prometheus.pid"
+    with pytest.raises(StackError) as raised:
+        spawn(["/nonexistent/prometheus"], log, pid_file)
+    assert raised.value.piece == "prometheus" and raised.value.log_path == log
+    assert "run scripts/bootstrap" in str(raised.value)
+
+
+def test_the_demo_config_is_valid_and_uses_the_default_ports(monkeypatch):
+    monkeypatch.setenv("CDC_DEVSTACK_MONITOR_PASSWORD", "not-used-here")
+    for name in ("BROKER", "CONNECT", "CONNECT2", "JOLOKIA", "JOLOKIA2", "MARIADB"):
+        monkeypatch.delenv(f"CDC_DEVSTACK_PORT_{name}", raising=False)
+    config = load_config(REPO_ROOT / "devstack" / "cdc-watch.yaml")
+    ports = Ports()
+    (cluster,) = config.connect_clusters
+    assert list(cluster.urls) == [f"http://127.0.0.1:{ports.connect}", f"http://127.0.0.1:{ports.connect2}"]
+    assert list(cluster.jolokia.urls) == [f"http://127.0.0.1:{p}/jolokia" for p in (ports.jolokia, ports.jolokia2)]
+    (database,) = config.databases
+    assert (database.host, database.port, database.user) == ("127.0.0.1", ports.mariadb, "cdc_monitor")
