@@ -83,15 +83,20 @@ def parse_settings(config: Any) -> ConnectorSettings | None:
     )
 
 
-def _parse_trace(entry: Mapping[str, Any], secrets: frozenset[str]) -> str | None:
+def _parse_trace(entry: Mapping[str, Any], secrets: frozenset[str], memo: dict[str, str] | None) -> str | None:
     trace = entry.get("trace")
     if not isinstance(trace, str) or not trace:
         return None
-    return scrub(trace, secrets)
+    return scrub(trace, secrets, memo)
 
 
-def parse_status(name: str, status: Any, secrets: frozenset[str] = frozenset()) -> tuple[State, str, str, str | None, tuple[TaskStatus, ...], list[str]]:
-    """A `ConnectorStateInfo` -> (state, type, worker_id, trace, tasks, problems)."""
+def parse_status(
+    name: str, status: Any, secrets: frozenset[str] = frozenset(), memo: dict[str, str] | None = None
+) -> tuple[State, str, str, str | None, tuple[TaskStatus, ...], list[str]]:
+    """A `ConnectorStateInfo` -> (state, type, worker_id, trace, tasks, problems).
+
+    `memo`: see `redact.scrub`; one dict per reply.
+    """
     problems: list[str] = []
     if not isinstance(status, Mapping):
         return State.UNKNOWN, "unknown", "", None, (), [f"connector {name}: no status in reply"]
@@ -112,14 +117,14 @@ def parse_status(name: str, status: Any, secrets: frozenset[str] = frozenset()) 
         task_state = State.parse(raw.get("state"))
         if task_state is State.UNKNOWN:
             problems.append(f"connector {name}: task {task_id} has unknown state {str(raw.get('state'))[:40]!r}")
-        tasks.append(TaskStatus(task_id, task_state, str(raw.get("worker_id") or ""), _parse_trace(raw, secrets)))
+        tasks.append(TaskStatus(task_id, task_state, str(raw.get("worker_id") or ""), _parse_trace(raw, secrets, memo)))
     tasks.sort(key=lambda t: t.id)
     kind = status.get("type")
     return (
         state,
         kind if isinstance(kind, str) and kind else "unknown",
         str(connector.get("worker_id") or ""),
-        _parse_trace(connector, secrets),
+        _parse_trace(connector, secrets, memo),
         tuple(tasks),
         problems,
     )
@@ -135,10 +140,10 @@ def _has_trace(status: Any) -> bool:
     return isinstance(tasks, list) and any(isinstance(t, Mapping) and t.get("trace") for t in tasks)
 
 
-def build_connector(name: str, status: Any, config: Any) -> tuple[ConnectorStatus, list[str]]:
+def build_connector(name: str, status: Any, config: Any, memo: dict[str, str] | None = None) -> tuple[ConnectorStatus, list[str]]:
     # Secret values are only needed to scrub traces; healthy connectors have none.
     secrets = secret_values(config) if isinstance(config, Mapping) and _has_trace(status) else frozenset()
-    state, kind, worker, trace, tasks, problems = parse_status(name, status, secrets)
+    state, kind, worker, trace, tasks, problems = parse_status(name, status, secrets, memo)
     settings = parse_settings(config)
     if settings is None:
         problems.append(f"connector {name}: no config in reply")
@@ -159,6 +164,7 @@ def parse_expanded(
     connectors: dict[str, ConnectorStatus] = {}
     problems: list[str] = []
     excluded = 0
+    memo: dict[str, str] = {}  # scrubbed traces of this reply
     for name, entry in body.items():
         if not isinstance(name, str):
             continue
@@ -170,7 +176,7 @@ def parse_expanded(
             continue
         info = entry.get("info")
         config = info.get("config") if isinstance(info, Mapping) else None
-        connector, entry_problems = build_connector(name, entry.get("status"), config)
+        connector, entry_problems = build_connector(name, entry.get("status"), config, memo)
         if connector.type == "unknown" and isinstance(info, Mapping) and isinstance(info.get("type"), str):
             connector = _with_type(connector, info["type"])
         connectors[name] = connector
