@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -63,12 +64,22 @@ def main() -> int:
             "response": {"status": response.status_code, "body": response.json() if response.content else None},
         }
         exchange = redact(exchange)
-        (OUT / f"{name}.json").write_text(json.dumps(exchange, indent=2, sort_keys=False) + "\n")
+        text = json.dumps(exchange, indent=2, sort_keys=False) + "\n"
+        for real, stable in stable_names.items():
+            text = text.replace(real, stable)
+        (OUT / f"{name}.json").write_text(text)
         print(f"recorded {name}: {method} {path} -> {response.status_code}")
         return exchange
 
-    running = stack.create_connector(name="ops-running", topic_prefix="ops_running")
-    failing = stack.create_connector(name="ops-failing", topic_prefix="ops_failing")
+    # Connect keeps a deleted connector's offsets under its name, and an earlier purge may have
+    # removed the file they name: every run uses new names, saved under the stable ones.
+    run = uuid.uuid4().hex[:4]
+    new_name = f"ops-new-{run}"
+    stable_names = {f"ops-running-{run}": "ops-running", f"ops_running_{run}": "ops_running",
+                    f"ops-failing-{run}": "ops-failing", f"ops_failing_{run}": "ops_failing",
+                    new_name: "ops-new", f"ops_new_{run}": "ops_new"}
+    running = stack.create_connector(name=f"ops-running-{run}", topic_prefix=f"ops_running_{run}")
+    failing = stack.create_connector(name=f"ops-failing-{run}", topic_prefix=f"ops_failing_{run}")
     try:
         record("root", "GET", "/")
         record("status_running", "GET", f"/connectors/{running.name}/status", accept=(200,))
@@ -109,8 +120,8 @@ def main() -> int:
         record("resume_stopped_202", "PUT", f"/connectors/{running.name}/resume", accept=(202,))
         stack.wait_connector_state(running.name, "RUNNING", 60)
 
-        config = stack.connector_config("ops-new", "ops_new", 4242)
-        config["name"] = "ops-new"
+        config = stack.connector_config(new_name, f"ops_new_{run}", 4242)
+        config["name"] = new_name
         record("validate_ok", "PUT", f"/connector-plugins/{MYSQL_CLASS}/config/validate", body=config, accept=(200,))
         bad = dict(config)
         bad.pop("database.server.id")
@@ -122,16 +133,16 @@ def main() -> int:
         record("validate_wrong_password", "PUT", f"/connector-plugins/{MYSQL_CLASS}/config/validate",
                body=wrong_password, accept=(200,))
         record("validate_unknown_class_500", "PUT", "/connector-plugins/com.example.NoSuchConnector/config/validate",
-               body={"connector.class": "com.example.NoSuchConnector", "name": "ops-new"})
-        record("put_config_created_201", "PUT", "/connectors/ops-new/config", body=config, accept=(201,))
-        stack.wait_connector_state("ops-new", "RUNNING", 60)
+               body={"connector.class": "com.example.NoSuchConnector", "name": new_name})
+        record("put_config_created_201", "PUT", f"/connectors/{new_name}/config", body=config, accept=(201,))
+        stack.wait_connector_state(new_name, "RUNNING", 60)
         updated = dict(config, **{"snapshot.mode": "when_needed"})
-        record("put_config_updated_200", "PUT", "/connectors/ops-new/config", body=updated, accept=(200,))
-        record("delete_204", "DELETE", "/connectors/ops-new", accept=(204,))
+        record("put_config_updated_200", "PUT", f"/connectors/{new_name}/config", body=updated, accept=(200,))
+        record("delete_204", "DELETE", f"/connectors/{new_name}", accept=(204,))
         record("delete_unknown_404", "DELETE", "/connectors/no-such-connector")
     finally:
         stack.faults.heal_all()
-        for name in ("ops-running", "ops-failing", "ops-new"):
+        for name in (running.name, failing.name, new_name):
             if name in stack.list_connectors():
                 stack.delete_connector(name)
 
