@@ -9,6 +9,7 @@ source), the Connect state, the Jolokia live positions and the committed offsets
 from __future__ import annotations
 
 import fnmatch
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -76,14 +77,27 @@ class DatabaseState:
     settings: tuple[SettingCheck, ...]
     privileges: Mapping[str, tuple[PrivilegeCheck, ...]]  # connector database user -> checks
     unknown_checks: Mapping[str, str]  # check -> grant the monitoring user lacks for it
-    failovers: int  # identity changes seen since cdc_watch started
+    failovers: int  # identity changes seen behind this endpoint (kept in the state file)
     written_bytes: int  # binlog bytes written since cdc_watch started (head movement)
     write_rate: float | None  # bytes/s, smoothed; None until two polls
     seen: Mapping[str, FileSeen] = field(default_factory=lambda: MappingProxyType({}))
+    previous_identity: Identity | None = None  # the server behind the endpoint before the last failover
+    check_errors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # check -> error that stopped it
+    unchecked_users: int = 0  # connector users whose grants could not be read (placeholder, error)
 
     @property
     def total_size(self) -> int | None:
         return None if self.files is None else sum(f.size for f in self.files)
+
+    def privilege_summary(self) -> dict[str, bool | None]:
+        """Per privilege over every connector user of this database: False if one lacks it, True
+        if every user was checked and has it, None when that cannot be told."""
+        complete = self.unchecked_users == 0 and "grants" not in self.unknown_checks
+        found: dict[str, bool] = {}
+        for checks in self.privileges.values():
+            for check in checks:
+                found[check.privilege] = found.get(check.privilege, True) and check.ok
+        return {p: False if not ok else (True if complete else None) for p, ok in found.items()}
 
 
 # ------------------------------------------------------------------------------- matching
@@ -137,6 +151,7 @@ class PositionStatus(StrEnum):
     BASENAME_CHANGED = "basename_changed"  # different binlog base name: another server
     GTIDS_PURGED = "gtids_purged"  # GTIDs the connector still needs were purged
     GTIDS_UNKNOWN = "gtids_unknown"  # the server does not know the connector's GTIDs
+    OTHER_SERVER = "other_server"  # file/position recorded on the server before a failover
     UNKNOWN = "unknown"  # not enough data (no file list, binlog off)
 
 
@@ -216,10 +231,25 @@ def gtid_status(db: DatabaseState, gtids: str) -> PositionStatus | None:
     return PositionStatus.AVAILABLE
 
 
+def recorded_before_failover(db: DatabaseState, position: ConnectorPosition) -> bool:
+    """File/position mode: the offset's server_id is the one of the server this endpoint led to
+    before the last identity change, so its file and position are that server's (§4.4, §4.6).
+
+    Only after an observed failover: reading from a replica, offsets normally carry the
+    primary's server_id.
+    """
+    old = db.previous_identity
+    if old is None or position.gtids or position.server_id is None:
+        return False
+    return old.server_id != db.identity.server_id and str(position.server_id) == old.server_id
+
+
 def position_status(db: DatabaseState, position: ConnectorPosition, index: FileIndex | None = None) -> PositionStatus:
     by_gtid = gtid_status(db, position.gtids)
     if by_gtid is not None:
         return by_gtid
+    if recorded_before_failover(db, position):
+        return PositionStatus.OTHER_SERVER
     if db.files is None:
         return PositionStatus.UNKNOWN
     return file_status(index or db.files, db.head, position.file)
@@ -227,7 +257,7 @@ def position_status(db: DatabaseState, position: ConnectorPosition, index: FileI
 
 # ------------------------------------------------------------------------------- purge ETA
 def purge_eta(db: DatabaseState, file: str, now: float, index: FileIndex | None = None) -> float | None:
-    """Seconds until `file` is old enough to be purged by age; None: never or unknown.
+    """Seconds until `file` is old enough to be purged by age; +Inf: never (retention off); None: unknown.
 
     A file is purged by age once it has been closed (the next file started) for longer than
     the retention. Its close time is the first-seen time of the next file when cdc_watch saw
@@ -236,7 +266,7 @@ def purge_eta(db: DatabaseState, file: str, now: float, index: FileIndex | None 
     away; its ETA is reported as the retention (a lower bound).
     """
     retention = db.retention_seconds
-    if not retention or db.files is None:
+    if retention is None or db.files is None:
         return None
     index = index or index_files(db.files)
     status = file_status(index, db.head, file)
@@ -244,6 +274,8 @@ def purge_eta(db: DatabaseState, file: str, now: float, index: FileIndex | None 
         return 0.0
     if status is not PositionStatus.AVAILABLE:
         return None  # e.g. GTID mode after a failover: the file name means nothing here
+    if retention == 0:
+        return math.inf  # never purged by age, distinct from "unknown"
     if db.head is not None and file == db.head.file:
         return retention
     at = index.position[file]
@@ -267,20 +299,22 @@ def update_seen(
     files: tuple[BinlogFile, ...],
     now: float,
     watching: bool,
+    since: float | None = None,
 ) -> dict[str, FileSeen]:
     """Record when each listed file was first seen; forget purged files.
 
-    `watching` is False on the first observation of a database (or after a gap or a failover):
-    files then present get first_seen=now but exact=False, because their real age is unknown.
+    `watching` is False on the first observation of a database, after a failover, or after a
+    gap in the listings: new files then get exact=False, because when they appeared is not
+    known. Their first_seen is `since` (the last listing before the gap: the earliest they can
+    have appeared, the conservative choice) or else now.
     """
     seen: dict[str, FileSeen] = {}
     previous = previous or {}
+    exact = watching and bool(previous)
+    first = now if exact or since is None else since
     for f in files:
         old = previous.get(f.name)
-        if old is not None:
-            seen[f.name] = old
-        else:
-            seen[f.name] = FileSeen(now, watching and bool(previous))
+        seen[f.name] = old if old is not None else FileSeen(first, exact)
     return seen
 
 

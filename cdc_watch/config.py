@@ -215,6 +215,7 @@ class Database(Section):
     poll_interval: Duration = 15.0
     hostnames: tuple[str, ...] = ()
     connectors: tuple[str, ...] = ()
+    connector_user: str | None = Field(default=None, min_length=1)  # grants checked for this user, not the connectors' database.user
 
     @model_validator(mode="after")
     def _host_or_socket(self) -> Database:

@@ -63,11 +63,14 @@ def _database(name: str, db_labels: str, state: DatabaseState, out: MetricsWrite
     for check in state.settings:
         if check.ok is not None:
             out.add("cdc_mysql_setting_ok", f'{db_labels},{labels(("setting", check.setting))}', 1 if check.ok else 0)
+    for privilege, ok in sorted(state.privilege_summary().items()):
+        if ok is not None:
+            out.add("cdc_mysql_privilege_ok", f'{db_labels},{labels(("privilege", privilege))}', 1 if ok else 0)
     for user, checks in sorted(state.privileges.items()):
         user_labels = f'{db_labels},{labels(("user", user))}'
-        for privilege in checks:
-            out.add("cdc_mysql_privilege_ok", f'{user_labels},{labels(("privilege", privilege.privilege))}', 1 if privilege.ok else 0)
-    for check in sorted(state.unknown_checks):
+        for check in checks:
+            out.add("cdc_mysql_user_privilege_ok", f'{user_labels},{labels(("privilege", check.privilege))}', 1 if check.ok else 0)
+    for check in sorted({*state.unknown_checks, *state.check_errors}):
         out.add("cdc_mysql_check_unknown", f'{db_labels},{labels(("check", check))}', 1)
     if state.head is not None:
         out.add("cdc_binlog_head_file_number", db_labels, binlog_seq(state.head.file))

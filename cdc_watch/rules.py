@@ -249,7 +249,7 @@ def _worker_lost(snapshot: Snapshot, cfg: RulesConfig, memory: Any, now: float) 
 # joined per connector by `binlog.join`, exactly as the mysql exporter does.
 
 _LOST = frozenset({PositionStatus.PURGED, PositionStatus.GTIDS_PURGED})
-_ELSEWHERE = frozenset({PositionStatus.UNKNOWN_FILE, PositionStatus.BASENAME_CHANGED, PositionStatus.GTIDS_UNKNOWN})
+_ELSEWHERE = frozenset({PositionStatus.UNKNOWN_FILE, PositionStatus.BASENAME_CHANGED, PositionStatus.GTIDS_UNKNOWN, PositionStatus.OTHER_SERVER})
 
 
 def _databases(snapshot: Snapshot) -> tuple[dict[str, DatabaseState], set[Labels]]:
@@ -336,9 +336,12 @@ def _purge_risk(snapshot: Snapshot, cfg: RulesConfig, _memory: Any, _now: float)
         if row.status is PositionStatus.UNKNOWN:
             blind.add(labels)
             continue
-        at_risk = row.purge_eta is not None and 0 < row.purge_eta < cfg.purge_eta
+        at_risk = row.purge_eta is not None and 0 < row.purge_eta < cfg.purge_eta  # +Inf (never) is not
+        if not at_risk:
+            verdicts[labels] = None
+            continue
         facts = _position_facts(row) + (("purge in", format_duration(row.purge_eta or 0)),) + _head_facts(databases.get(row.database))
-        verdicts[labels] = Evidence(facts=facts) if at_risk else None
+        verdicts[labels] = Evidence(facts=facts)
     return Observation(verdicts, frozenset(blind))
 
 
@@ -532,10 +535,14 @@ def _privileges(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: float
         if "grants" in db.unknown_checks:
             blind.add(make_labels(database=name))
             continue
-        for user, checks in db.privileges.items():
-            for check in checks:
-                labels = make_labels(database=name, user=user, privilege=check.privilege)
-                verdicts[labels] = None if check.ok else Evidence(facts=(("user", user), ("missing", check.privilege), ("detail", redact.scrub(check.detail))))
+        # Per privilege over every connector user, as cdc_mysql_privilege_ok{database,privilege}.
+        for privilege, ok in db.privilege_summary().items():
+            labels = make_labels(database=name, privilege=privilege)
+            if ok is None:
+                blind.add(labels)
+                continue
+            lacking = sorted(u for u, checks in db.privileges.items() if any(c.privilege == privilege and not c.ok for c in checks))
+            verdicts[labels] = None if ok else Evidence(facts=(("users lacking it", ", ".join(lacking)), ("missing", privilege)))
     return Observation(verdicts, frozenset(blind))
 
 
@@ -663,7 +670,7 @@ RULES: tuple[Rule, ...] = (
         anchor="cdcfailoverlostbinlog",
         labels=("connect_cluster", "connector", "database"),
         promql=(
-            'max without (status) (cdc_connector_binlog_status{{status=~"unknown_file|basename_changed|gtids_unknown"}} == 1) '
+            'max without (status) (cdc_connector_binlog_status{{status=~"unknown_file|basename_changed|gtids_unknown|other_server"}} == 1) '
             "* on (connect_cluster, connector) group_left (database) cdc_connector_database_info"
         ),
         detect=_position_rule(_ELSEWHERE),
@@ -786,10 +793,10 @@ RULES: tuple[Rule, ...] = (
         name="CdcPrivilegeMissing",
         severity=Severity.CRITICAL,
         default_for=1 * _M,
-        summary="The connectors' database user lacks a privilege Debezium needs.",
-        description="User {user} on database {database} lacks the {privilege} privilege Debezium needs.",
+        summary="A connector's database user lacks a privilege Debezium needs.",
+        description="A connector database user on database {database} lacks the {privilege} privilege Debezium needs (cdc_mysql_user_privilege_ok names the user).",
         anchor="cdcprivilegemissing",
-        labels=("database", "user", "privilege"),
+        labels=("database", "privilege"),
         promql="cdc_mysql_privilege_ok == 0",
         detect=_privileges,
     ),

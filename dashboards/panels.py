@@ -299,7 +299,7 @@ BINLOG = Dashboard(
             description="Time until the server purges the file the connector needs; empty when files are never purged by age (retention 0), as on the devstack.",
         ),
         Panel("Prerequisites", ((f"cdc_mysql_setting_ok{{{DB}}}", "{{database}} {{setting}}"),), "bool_yes_no", kind="table", width=8),
-        Panel("Privileges of the connectors' user", ((f"cdc_mysql_privilege_ok{{{DB}}}", "{{database}} {{user}} {{privilege}}"),), "bool_yes_no", kind="table", width=8),
+        Panel("Privileges of the connectors' user", ((f"cdc_mysql_user_privilege_ok{{{DB}}}", "{{database}} {{user}} {{privilege}}"),), "bool_yes_no", kind="table", width=8),
         Panel("Failovers (24h)", ((f"increase(cdc_mysql_failovers_total{{{DB}}}[24h])", "{{database}}"),), "short", kind="stat", width=8, min_zero=True),
         Panel("Checks the monitoring user may not run", ((f"cdc_mysql_check_unknown{{{DB}}} == 1", "{{database}} {{check}}"),), "short", kind="table", width=12, fault_only=True),
         Panel("Server id", ((f"cdc_mysql_server_id{{{DB}}}", "{{database}}"),), "none", kind="stat", width=12),

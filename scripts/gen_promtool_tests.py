@@ -157,6 +157,8 @@ def samples_at(scenario: Scenario, step_index: int, at: float, contribs: Sequenc
 
 
 def _fmt(value: float) -> str:
+    if math.isinf(value):
+        return "Inf" if value > 0 else "-Inf"  # e.g. a purge ETA of "never"
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
     return repr(value)
@@ -190,6 +192,8 @@ def encode(values: Sequence[float | None | str]) -> str:
             i = j + 1
             continue
         token = "stale" if value == "stale" else "_" if value is None else _fmt(float(value))
+        if token.endswith("Inf") and j > i:
+            token += "+0"  # promtool reads "Infx3" as one identifier
         parts.append(token if j == i else f"{token}x{j - i}")
         i = j + 1
     return " ".join(parts)
@@ -214,8 +218,8 @@ def _step_values(scenario: Scenario, index: int, first: int, last: int, contribs
     b = samples_at(scenario, index, float(first + 1), contribs)
     z = samples_at(scenario, index, float(last), contribs)
     span = last - first
-    if a.keys() == b.keys() == z.keys() and all(abs(a[k] + (b[k] - a[k]) * span - z[k]) < 1e-6 for k in a):
-        return [{k: a[k] + (b[k] - a[k]) * i for k in a} for i in range(span + 1)]
+    if a.keys() == b.keys() == z.keys() and all(a[k] == b[k] == z[k] or abs(a[k] + (b[k] - a[k]) * span - z[k]) < 1e-6 for k in a):
+        return [{k: a[k] if a[k] == b[k] else a[k] + (b[k] - a[k]) * i for k in a} for i in range(span + 1)]
     return [a, b] + [samples_at(scenario, index, float(t), contribs) for t in range(first + 2, last + 1)]
 
 

@@ -3,13 +3,17 @@
 Per poll, on one kept connection (reconnected once when the server dropped it):
 `SHOW GLOBAL VARIABLES WHERE ...` (version, settings, GTID state, identity), the binlog status
 statement the flavour accepts, `SHOW BINARY LOGS`, on Aurora `CALL mysql.rds_show_configuration`,
-and the grants of each connector's database user (`SHOW GRANTS FOR` each of its accounts and
-default roles). A check the monitoring user may not run is reported as unknown with the grant
-it lacks; only a failure of the connection or of the variables query fails the poll.
+and the grants of each connector's database user (`SHOW GRANTS FOR` each of its accounts, with
+the roles active at login: MySQL 8 default roles from `mysql.default_roles` and
+`mandatory_roles`, MariaDB default roles from SHOW GRANTS). A check the monitoring user may not
+run is reported as unknown with the grant it lacks, and any other SQL error of one check (or
+one user's grants) as unknown with the error; only a failure of the connection or of the
+variables query fails the poll.
 
 Everything decided from the replies lives in `mysql_parse` and `binlog`; this module only
-talks to the server and keeps what must survive between polls (first-seen times of binlog
-files in the state file, the last head and identity in memory).
+talks to the server and keeps what must survive between polls (in the state file: first-seen
+times of binlog files, the time of the last listing, the identity, the identity before the last
+failover and the failover count; in memory: the last head).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -39,7 +43,9 @@ log = logging.getLogger(__name__)
 # Client-side errors meaning the connection is gone: reconnect once and retry.
 CONNECTION_LOST = frozenset({2006, 2013, 2014, 2055})
 RATE_SMOOTHING = 0.3
-MAX_ROLE_DEPTH = 3
+# A listing more than this many poll intervals after the previous one leaves a gap: files that
+# appeared meanwhile have no exact first-seen time.
+LISTING_GAP_POLLS = 2.0
 
 Rows = tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]]
 Connector = Callable[[], Any]
@@ -63,6 +69,39 @@ def _ssl_context(db: Database) -> ssl.SSLContext | None:
     if db.tls.cert_file is not None:
         context.load_cert_chain(str(db.tls.cert_file), str(db.tls.key_file) if db.tls.key_file else None)
     return context
+
+
+def _identity_from_json(raw: Any) -> Identity | None:
+    if isinstance(raw, list) and len(raw) == 3:
+        return Identity(str(raw[0]), str(raw[1]), bool(raw[2]))
+    return None
+
+
+def _identity_to_json(identity: Identity | None) -> list[Any] | None:
+    return None if identity is None else [identity.server_uuid, identity.server_id, identity.read_only]
+
+
+class _Checks:
+    """Checks of one poll that could not be made: missing grants, and other SQL errors."""
+
+    def __init__(self) -> None:
+        self.unknown: dict[str, str] = {}  # check -> grant the monitoring user lacks
+        self.errors: dict[str, str] = {}  # check -> what went wrong
+
+    def failed(self, check: str, grant: str, exc: BaseException, who: str = "") -> None:
+        code = parse.mysql_error_code(exc)
+        if code in parse.ACCESS_DENIED_ERRORS:
+            self.unknown[check] = grant
+            return
+        problem = f"{who + ': ' if who else ''}{describe_error(exc)}"
+        self.errors[check] = f"{self.errors[check]}; {problem}" if check in self.errors else problem
+
+
+def describe_error(exc: BaseException) -> str:
+    """A server error as safe short text: `error 1146 Table 'mysql.default_roles' doesn't exist`."""
+    code = parse.mysql_error_code(exc)
+    text = scrub(" ".join(str(exc.args[1]).split()))[:160] if len(getattr(exc, "args", ())) > 1 else type(exc).__name__
+    return f"error {code} {text}" if code is not None else text
 
 
 def classify(exc: BaseException, where: str) -> SourceFailure:
@@ -114,19 +153,21 @@ class MySQLSource:
         self.state_file = state_file or StateFile(None)
         self._connect = connect or self._pymysql_connect
         self._conn: Any = None
-        self._failovers = 0
         self._written = 0
         self._rate: float | None = None
         self._last_head: parse.HeadPosition | None = None
         self._last_at: float | None = None
-        self._first_poll = True
         self._last_unknown: dict[str, str] = {}
+        # Roles in effect at login for the user being checked, set by _privileges: kept out of
+        # _account_privileges' signature, which the preflight command overrides.
+        self._login_roles: tuple[parse.RoleSettings, Mapping[str, tuple[parse.Account, ...]]] = (parse.RoleSettings(), {})
         saved = self.state_file.section(state_section(db.name)) or {}
         self._seen: dict[str, FileSeen] = binlog.seen_from_json(saved.get("files"))
-        raw_identity = saved.get("identity")
-        self._identity: Identity | None = None
-        if isinstance(raw_identity, list) and len(raw_identity) == 3:
-            self._identity = Identity(str(raw_identity[0]), str(raw_identity[1]), bool(raw_identity[2]))
+        self._identity = _identity_from_json(saved.get("identity"))
+        self._previous_identity = _identity_from_json(saved.get("previous_identity"))
+        failovers, listed_at = saved.get("failovers"), saved.get("listed_at")
+        self._failovers = failovers if isinstance(failovers, int) and failovers >= 0 else 0
+        self._listed_at: float | None = float(listed_at) if isinstance(listed_at, (int, float)) else None
 
     # ------------------------------------------------------------------ connection
     def _pymysql_connect(self) -> Any:
@@ -205,20 +246,20 @@ class MySQLSource:
             raise classify(exc, self._where()) from None
         variables = parse.parse_variables(rows)
         server = parse.detect_server(variables)
-        unknown: dict[str, str] = {}
+        checks = _Checks()
         monitor = parse.privilege_display("replication_client", server.flavour)
 
-        head = self._head(server, unknown, monitor)
-        files = self._binary_logs(unknown, monitor)
+        head = self._head(server, checks, monitor)
+        files = self._binary_logs(checks, monitor)
         aurora_known, aurora_hours = False, None
         if server.flavour is parse.Flavour.AURORA_MYSQL:
             try:
                 _, config_rows = self._query(parse.AURORA_CONFIG_QUERY)
                 aurora_known, aurora_hours = parse.parse_aurora_retention_hours(config_rows)
             except pymysql.err.MySQLError as exc:
-                self._unknown(unknown, "retention", "EXECUTE ON PROCEDURE mysql.rds_show_configuration", exc)
+                checks.failed("retention", "EXECUTE ON PROCEDURE mysql.rds_show_configuration", exc)
         retention = parse.retention_seconds(variables, server, aurora_hours, aurora_known)
-        privileges = self._privileges(snapshot, server, variables, unknown)
+        privileges, unchecked = self._privileges(snapshot, server, variables, checks)
 
         identity = Identity(
             variables.get("server_uuid", ""),
@@ -226,7 +267,7 @@ class MySQLSource:
             variables.get("read_only", "").upper() in ("ON", "1"),
         )
         changed = binlog.identity_changed(self._identity, identity)
-        watching = not self._first_poll
+        reset = False
         if changed:
             self._failovers += 1
             log.warning(
@@ -234,23 +275,31 @@ class MySQLSource:
                 extra={"source": self.name, "database": self.db.name, "changed": ",".join(changed)},
             )
             if "server_uuid" in changed or "server_id" in changed:
-                self._seen, self._last_head, self._rate, watching = {}, None, None, False
+                self._previous_identity = self._identity
+                self._seen, self._last_head, self._rate, reset = {}, None, None, True
 
         if files is not None:
             self._track_writes(files, head, now)
-            seen = binlog.update_seen(self._seen, files, now, watching)
+            # Watching: the previous listing was recent, so a file not in it appeared since.
+            listed = None if reset else self._listed_at
+            watching = listed is not None and now - listed <= LISTING_GAP_POLLS * self.interval
+            seen = binlog.update_seen(self._seen, files, now, watching, listed)
+            self._listed_at = now
         else:
             seen = dict(self._seen)
-        if seen != self._seen or identity != self._identity:
+        if files is not None or changed or identity != self._identity:
             self.state_file.save(
                 state_section(self.db.name),
-                {"files": binlog.seen_to_json(seen), "identity": [identity.server_uuid, identity.server_id, identity.read_only]},
+                {
+                    "files": binlog.seen_to_json(seen),
+                    "identity": _identity_to_json(identity),
+                    "previous_identity": _identity_to_json(self._previous_identity),
+                    "failovers": self._failovers,
+                    "listed_at": self._listed_at,
+                },
             )
-        self._seen, self._identity, self._first_poll = seen, identity, False
-        for check, grant in unknown.items():
-            if self._last_unknown.get(check) != grant:  # log a change once, not every poll
-                log.warning("check not allowed for the monitoring user", extra={"source": self.name, "check": check, "missing_grant": grant})
-        self._last_unknown = dict(unknown)
+        self._seen, self._identity = seen, identity
+        self._log_checks(checks)
 
         return DatabaseState(
             endpoint=self.endpoint,
@@ -265,21 +314,25 @@ class MySQLSource:
             gtid_purged=parse.normalize_gtid_text(variables.get("gtid_purged", "")),
             settings=tuple(parse.check_settings(variables, server)),
             privileges=MappingProxyType(privileges),
-            unknown_checks=MappingProxyType(unknown),
+            unknown_checks=MappingProxyType(checks.unknown),
             failovers=self._failovers,
             written_bytes=self._written,
             write_rate=self._rate,
             seen=MappingProxyType(seen),
+            previous_identity=self._previous_identity,
+            check_errors=MappingProxyType(checks.errors),
+            unchecked_users=unchecked,
         )
 
-    def _unknown(self, unknown: dict[str, str], check: str, grant: str, exc: BaseException) -> None:
-        code = parse.mysql_error_code(exc)
-        if code in parse.ACCESS_DENIED_ERRORS:
-            unknown[check] = grant
-            return
-        raise classify(exc, self._where())
+    def _log_checks(self, checks: _Checks) -> None:
+        """Log a check that became unknown, or changed why, once rather than every poll."""
+        now = {**{c: f"missing grant {g}" for c, g in checks.unknown.items()}, **checks.errors}
+        for check, problem in now.items():
+            if self._last_unknown.get(check) != problem:
+                log.warning("check unknown", extra={"source": self.name, "check": check, "problem": problem})
+        self._last_unknown = now
 
-    def _head(self, server: parse.ServerInfo, unknown: dict[str, str], monitor: str) -> parse.HeadPosition | None:
+    def _head(self, server: parse.ServerInfo, checks: _Checks, monitor: str) -> parse.HeadPosition | None:
         statements = parse.binlog_status_statements(server)
         for index, statement in enumerate(statements):
             try:
@@ -287,7 +340,7 @@ class MySQLSource:
             except pymysql.err.MySQLError as exc:
                 if parse.mysql_error_code(exc) == parse.SYNTAX_ERROR and index + 1 < len(statements):
                     continue
-                self._unknown(unknown, "binlog_status", monitor, exc)
+                checks.failed("binlog_status", monitor, exc)
                 return None
             try:
                 return parse.parse_binlog_status(columns, rows)
@@ -295,13 +348,13 @@ class MySQLSource:
                 raise SourceFailure(ErrorReason.DECODE, f"{self._where()}: unexpected {statement} reply") from None
         return None
 
-    def _binary_logs(self, unknown: dict[str, str], monitor: str) -> tuple[parse.BinlogFile, ...] | None:
+    def _binary_logs(self, checks: _Checks, monitor: str) -> tuple[parse.BinlogFile, ...] | None:
         try:
             columns, rows = self._query(parse.BINARY_LOGS_QUERY)
         except pymysql.err.MySQLError as exc:
             if parse.mysql_error_code(exc) == parse.NOT_USING_BINLOG:
                 return ()
-            self._unknown(unknown, "binary_logs", monitor, exc)
+            checks.failed("binary_logs", monitor, exc)
             return None
         try:
             return parse.parse_binary_logs(columns, rows)
@@ -319,7 +372,10 @@ class MySQLSource:
 
     # ------------------------------------------------------------------ grants
     def connector_users(self, snapshot: Snapshot | None) -> list[str]:
-        """Database users of the connectors that read this database, from the Connect snapshot."""
+        """Database users of the connectors that read this database, from the Connect snapshot,
+        or the database's `connector_user` when the config names one."""
+        if self.db.connector_user:
+            return [self.db.connector_user]
         users: set[str] = set()
         if snapshot is None:
             return []
@@ -341,52 +397,73 @@ class MySQLSource:
         snapshot: Snapshot | None,
         server: parse.ServerInfo,
         variables: Any,
-        unknown: dict[str, str],
-    ) -> dict[str, tuple[parse.PrivilegeCheck, ...]]:
+        checks: _Checks,
+    ) -> tuple[dict[str, tuple[parse.PrivilegeCheck, ...]], int]:
+        """Privilege checks per connector user, and how many users could not be checked."""
         result: dict[str, tuple[parse.PrivilegeCheck, ...]] = {}
+        users = self.connector_users(snapshot)
+        clean = [u for u in users if not parse.is_placeholder(u)]
+        if len(clean) < len(users):
+            checks.errors["grants"] = (
+                "a connector's database.user is a config provider reference (${...}) cdc_watch cannot resolve; "
+                "set connector_user for this database"
+            )
         all_roles_active = variables.get("activate_all_roles_on_login", "").upper() == "ON"
-        for user in self.connector_users(snapshot):
+        mysql_roles = not server.is_mariadb and server.version >= (8, 0, 0)
+        settings = parse.RoleSettings(all_active=all_roles_active)
+        if clean and mysql_roles:
+            try:
+                _, rows = self._query(parse.ROLE_VARIABLES_QUERY)
+                settings = parse.role_settings(variables, parse.parse_variables(rows))
+            except pymysql.err.MySQLError as exc:
+                checks.failed("grants", "SELECT ON mysql.*", exc, "mandatory_roles")
+                return result, len(users)
+        for user in clean:
             try:
                 _, accounts = self._query(parse.ACCOUNTS_QUERY, (user,))
+                defaults: Mapping[str, tuple[parse.Account, ...]] = {}
+                if mysql_roles:
+                    _, rows = self._query(parse.DEFAULT_ROLES_QUERY, (user,))
+                    defaults = parse.parse_default_roles(rows)
+                self._login_roles = (settings, defaults)
                 combined: parse.Privileges | None = None
                 for account in accounts:
                     host = parse.text_value(account[1])
                     privileges = self._account_privileges(user, host, server, all_roles_active)
                     # Every account of the user must have a privilege: which one Connect
                     # matches depends on the worker's address.
-                    if combined is None:
-                        combined = privileges
-                    else:
-                        combined = combined.common(privileges)
+                    combined = privileges if combined is None else combined.common(privileges)
             except pymysql.err.MySQLError as exc:
-                self._unknown(unknown, "grants", "SELECT ON mysql.*", exc)
-                return result
+                checks.failed("grants", "SELECT ON mysql.*", exc, user)
+                if "grants" in checks.unknown:  # the monitoring user lacks the grant: same for every user
+                    break
+                continue
             result[user] = tuple(parse.check_privileges(combined or parse.Privileges(frozenset()), server.flavour))
-        return result
+        return result, len(users) - len(result)
 
     def _account_privileges(self, user: str, host: str, server: parse.ServerInfo, all_roles_active: bool) -> parse.Privileges:
         _, rows = self._query("SHOW GRANTS FOR %s@%s", (user, host))
         privileges = parse.parse_grants(rows, server.flavour)
-        active = privileges.roles if all_roles_active else privileges.default_roles
-        if not active:
-            return privileges
         if server.is_mariadb:
+            active = privileges.roles if all_roles_active else privileges.default_roles
             merged = privileges
-            pending, done = list(active), set()
+            pending, done = [name for name, _ in active], set()
             while pending and len(done) < 16:
                 role = pending.pop()
                 if role in done:
                     continue
                 done.add(role)
-                _, role_rows = self._query("SHOW GRANTS FOR %s", (role,))
+                _, role_rows = self._query("SHOW GRANTS FOR %s", (role,))  # MariaDB roles have no host
                 granted = parse.parse_grants(role_rows, server.flavour)
                 merged = merged.merged(granted)
-                pending.extend(r for r in granted.roles if r not in done)
+                pending.extend(name for name, _ in granted.roles if name not in done)
             return merged
+        settings, defaults = self._login_roles
+        active = parse.active_roles(privileges.roles, defaults.get(host.lower(), ()), settings)
+        if not active:
+            return privileges
         # MySQL 8: SHOW GRANTS ... USING expands the privileges of the named roles.
         placeholders = ", ".join(["%s@%s"] * len(active))
-        args: list[str] = [user, host]
-        for role in active:
-            args += [role, "%"]
+        args = [user, host] + [part for role in active for part in role]
         _, rows = self._query(f"SHOW GRANTS FOR %s@%s USING {placeholders}", args)
         return privileges.merged(parse.parse_grants(rows, server.flavour))

@@ -78,6 +78,10 @@ VARIABLES_QUERY = (
 BINARY_LOGS_QUERY = "SHOW BINARY LOGS"
 AURORA_CONFIG_QUERY = "CALL mysql.rds_show_configuration"
 ACCOUNTS_QUERY = "SELECT User, Host FROM mysql.user WHERE User = %s"
+# MySQL 8: SHOW GRANTS does not print default roles; they live in mysql.default_roles.
+DEFAULT_ROLES_QUERY = "SELECT HOST, DEFAULT_ROLE_USER, DEFAULT_ROLE_HOST FROM mysql.default_roles WHERE USER = %s"
+# Asked apart from VARIABLES_QUERY, and only on MySQL 8+, so that query stays the recorded one.
+ROLE_VARIABLES_QUERY = "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('mandatory_roles', 'activate_mandatory_roles')"
 
 # MySQL / MariaDB error numbers that mean "this account may not run that".
 ACCESS_DENIED_ERRORS = frozenset({1044, 1142, 1143, 1227, 1370, 1045})
@@ -321,6 +325,10 @@ _ALIASES = {
 }
 
 
+Account = tuple[str, str]
+"""(user or role name, host): MySQL role hosts default to '%'; MariaDB roles have none."""
+
+
 @dataclass(frozen=True, slots=True)
 class Privileges:
     """Global (ON *.*) privileges of one account, as upper-case names, plus its roles."""
@@ -328,8 +336,8 @@ class Privileges:
     global_privileges: frozenset[str]
     database_select: frozenset[str] = frozenset()  # databases with SELECT at db level
     all_privileges: bool = False
-    roles: tuple[str, ...] = ()  # roles granted to the account
-    default_roles: tuple[str, ...] = ()  # roles active at login (SET DEFAULT ROLE)
+    roles: tuple[Account, ...] = ()  # roles granted to the account
+    default_roles: tuple[Account, ...] = ()  # roles active at login as printed by SHOW GRANTS (MariaDB)
 
     def merged(self, other: Privileges) -> Privileges:
         return Privileges(
@@ -382,10 +390,29 @@ def _split_outside_parens(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def _unquote_identifier(text: str) -> str:
+def _name_part(text: str) -> str:
     text = text.strip()
-    user, _, _host = text.partition("@")
-    return user.strip().strip("`'\"")
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "`'\"":
+        return text[1:-1]
+    return text
+
+
+def parse_account(text: str) -> Account:
+    """`` `role`@`%` ``, `'r'@'localhost'`, `r@h` or a bare `r` (host '%') -> (name, host)."""
+    text = text.strip()
+    for quote in "`'\"":
+        if text.startswith(quote):
+            end = text.find(quote, 1)
+            if end > 0:
+                name, rest = text[1:end], text[end + 1 :].strip()
+                host = _name_part(rest[1:]) if rest.startswith("@") else "%"
+                return name, host or "%"
+    name, at, host = text.rpartition("@") if "@" in text else (text, "", "%")
+    return _name_part(name), (_name_part(host) if at else "%") or "%"
+
+
+def _accounts(text: str) -> list[Account]:
+    return [parse_account(part) for part in _split_outside_parens(text)]
 
 
 def _normalise_privilege(text: str) -> str:
@@ -405,8 +432,8 @@ def parse_grants(rows: Iterable[Sequence[Any] | str], flavour: Flavour) -> Privi
     privileges: set[str] = set()
     database_select: set[str] = set()
     all_privileges = False
-    roles: list[str] = []
-    default_roles: list[str] = []
+    roles: list[Account] = []
+    default_roles: list[Account] = []
     for row in rows:
         line = row if isinstance(row, str) else text_value(row[0])
         match = _GRANT.match(line)
@@ -427,12 +454,68 @@ def parse_grants(rows: Iterable[Sequence[Any] | str], flavour: Flavour) -> Privi
             continue
         match = _DEFAULT_ROLE.match(line)
         if match:
-            default_roles.extend(_unquote_identifier(r) for r in _split_outside_parens(match.group("roles")))
+            default_roles.extend(_accounts(match.group("roles")))
             continue
         match = _ROLE_GRANT.match(line)
         if match and " ON " not in match.group("roles").upper():
-            roles.extend(_unquote_identifier(r) for r in _split_outside_parens(match.group("roles")))
+            roles.extend(_accounts(match.group("roles")))
     return Privileges(frozenset(privileges), frozenset(database_select), all_privileges, tuple(roles), tuple(default_roles))
+
+
+@dataclass(frozen=True, slots=True)
+class RoleSettings:
+    """Server-wide settings that decide which MySQL 8 roles are active at login."""
+
+    all_active: bool = False  # activate_all_roles_on_login: every granted role
+    mandatory: tuple[Account, ...] = ()  # mandatory_roles: granted to every account
+    mandatory_active: bool = False  # activate_mandatory_roles (MySQL 9.5+, default ON)
+
+
+def _host_key(account: Account) -> Account:
+    return account[0], account[1].lower()
+
+
+def parse_mandatory_roles(text: str) -> tuple[Account, ...]:
+    """`mandatory_roles`, e.g. "`r1`@`%`,r2,r3@localhost" -> accounts (host '%' when omitted)."""
+    return tuple(dict.fromkeys(a for a in _accounts(text) if a[0]))
+
+
+def role_settings(variables: Mapping[str, str], role_variables: Mapping[str, str]) -> RoleSettings:
+    return RoleSettings(
+        all_active=_on(variables.get("activate_all_roles_on_login")),
+        mandatory=parse_mandatory_roles(role_variables.get("mandatory_roles", "")),
+        mandatory_active=_on(role_variables.get("activate_mandatory_roles")),
+    )
+
+
+def parse_default_roles(rows: Iterable[Sequence[Any]]) -> Mapping[str, tuple[Account, ...]]:
+    """`DEFAULT_ROLES_QUERY` rows (HOST, DEFAULT_ROLE_USER, DEFAULT_ROLE_HOST) -> account host -> roles."""
+    found: dict[str, list[Account]] = {}
+    for row in rows:
+        if len(row) >= 3:
+            found.setdefault(text_value(row[0]).lower(), []).append((text_value(row[1]), text_value(row[2]) or "%"))
+    return MappingProxyType({host: tuple(roles) for host, roles in found.items()})
+
+
+def active_roles(granted: Sequence[Account], defaults: Sequence[Account], settings: RoleSettings) -> tuple[Account, ...]:
+    """The roles in effect when the account logs in (MySQL 8).
+
+    activate_all_roles_on_login: every granted role, mandatory ones included. Otherwise the
+    default roles that are granted (the server skips the others), plus the mandatory roles when
+    activate_mandatory_roles is ON.
+    """
+    available = {_host_key(a): a for a in (*granted, *settings.mandatory)}
+    if settings.all_active:
+        return tuple(available.values())
+    chosen = [available[_host_key(a)] for a in defaults if _host_key(a) in available]
+    if settings.mandatory_active:
+        chosen += settings.mandatory
+    return tuple({_host_key(a): a for a in chosen}.values())
+
+
+def is_placeholder(user: str) -> bool:
+    """A connector config value Connect resolves through a config provider (`${file:...}`)."""
+    return "${" in user
 
 
 @dataclass(frozen=True, slots=True)

@@ -392,7 +392,7 @@ SCENARIOS += (
         "privilege_missing",
         (
             db_step(0, db={**DB_OK, "privileges": {"cdc": {"replication_slave": False, "select": True}}}),
-            db_step(60, frozenset({key("CdcPrivilegeMissing", database="db1", user="cdc", privilege="replication_slave")}), db={**DB_OK, "privileges": {"cdc": {"replication_slave": False, "select": True}}}),
+            db_step(60, frozenset({key("CdcPrivilegeMissing", database="db1", privilege="replication_slave")}), db={**DB_OK, "privileges": {"cdc": {"replication_slave": False, "select": True}}}),
         ),
         sources=DB_SOURCES,
     ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from types import MappingProxyType, SimpleNamespace
 
 import pytest
@@ -129,8 +130,17 @@ def test_purge_eta_from_exact_first_seen():
     # 000041 was closed when 000042 appeared 600 s ago; retention 3600 s.
     assert binlog.purge_eta(state, "mysql-bin.000041", NOW) == pytest.approx(3000)
     assert binlog.purge_eta(state, "mysql-bin.000042", NOW) == 3600  # active file: lower bound
-    assert binlog.purge_eta(db(retention_seconds=0.0, seen=MappingProxyType(seen)), "mysql-bin.000041", NOW) is None
     assert binlog.purge_eta(db(retention_seconds=None), "mysql-bin.000041", NOW) is None
+
+
+def test_purge_eta_never_is_infinite_and_distinct_from_unknown():
+    never = db(retention_seconds=0.0)  # retention off: no file is purged by age
+    assert binlog.purge_eta(never, "mysql-bin.000041", NOW) == math.inf
+    assert binlog.purge_eta(never, "mysql-bin.000042", NOW) == math.inf  # the active file too
+    assert binlog.purge_eta(never, "mysql-bin.000012", NOW) == 0.0  # already purged is still 0
+    assert binlog.purge_eta(db(retention_seconds=None), "mysql-bin.000041", NOW) is None  # unknown
+    row = binlog.join_connector(never, "prod", "c", None, offsets("mysql-bin.000041", 4), NOW)
+    assert row.status is PositionStatus.AVAILABLE and row.purge_eta == math.inf
 
 
 def test_purge_eta_from_write_rate_when_first_seen_is_not_exact():
@@ -149,6 +159,50 @@ def test_update_seen_exactness():
     assert later["mysql-bin.000043"] == FileSeen(NOW + 5, True)
     assert later["mysql-bin.000041"] == first["mysql-bin.000041"]
     assert binlog.seen_from_json(binlog.seen_to_json(later)) == later
+
+
+def test_files_first_seen_after_a_gap_are_inexact_with_the_last_listing_as_first_seen():
+    first = binlog.update_seen(None, FILES[:2], NOW, watching=False)
+    gap = binlog.update_seen(first, FILES, NOW + 3600, watching=False, since=NOW)
+    assert gap["mysql-bin.000042"] == FileSeen(NOW, False)  # appeared at the earliest right after NOW
+    assert gap["mysql-bin.000041"] == first["mysql-bin.000041"]
+    # Not exact, so the purge ETA of 000041 does not trust it (write rate, else unknown).
+    assert binlog.purge_eta(db(seen=MappingProxyType(gap)), "mysql-bin.000041", NOW + 3600) is None
+
+
+def offset_from(server_id: int, file: str = "mysql-bin.000041", gtids: str | None = None):
+    offset: dict = {"file": file, "pos": 4, "server_id": server_id}
+    if gtids is not None:
+        offset["gtids"] = gtids
+    return {"c": (({"server": "orders"}, offset),)}
+
+
+def test_file_position_recorded_on_the_server_before_a_failover_is_other_server():
+    # A promoted replica (server_id 2) has its own mysql-bin.000041: the name matches, the bytes do not.
+    after = db(identity=Identity("b" * 36, "2", False), previous_identity=Identity(U1, "1", False))
+    row = binlog.join_connector(after, "prod", "c", None, offset_from(1), NOW)
+    assert row.status is PositionStatus.OTHER_SERVER and row.available is False and row.purge_eta is None
+    # Once the connector has committed an event of the new server, its position is the new server's.
+    assert binlog.join_connector(after, "prod", "c", None, offset_from(2), NOW).status is PositionStatus.AVAILABLE
+    # Without an observed failover a foreign server_id is normal (reading from a replica).
+    assert binlog.join_connector(db(), "prod", "c", None, offset_from(7), NOW).status is PositionStatus.AVAILABLE
+    # With GTIDs the GTID test decides, as Debezium does.
+    gtid = db(identity=Identity("b" * 36, "2", False), previous_identity=Identity(U1, "1", False),
+              gtid_mode=True, gtid_executed=f"{U1}:1-100", gtid_purged="")
+    assert binlog.join_connector(gtid, "prod", "c", None, offset_from(1, gtids=f"{U1}:1-50"), NOW).status is PositionStatus.AVAILABLE
+
+
+def test_privilege_summary_over_connector_users():
+    from cdc_watch.sources.mysql_parse import PrivilegeCheck
+
+    def checks(**ok: bool):
+        return tuple(PrivilegeCheck(p, v, "") for p, v in ok.items())
+
+    both = MappingProxyType({"a": checks(reload=True, select=True), "b": checks(reload=False, select=True)})
+    assert db(privileges=both).privilege_summary() == {"reload": False, "select": True}
+    # One user could not be checked: a missing privilege is still known, "all have it" is not.
+    assert db(privileges=both, unchecked_users=1).privilege_summary() == {"reload": False, "select": None}
+    assert db(privileges=MappingProxyType({})).privilege_summary() == {}
 
 
 def test_identity_changes():

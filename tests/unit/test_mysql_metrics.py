@@ -3,6 +3,7 @@ unknowns, cdc_mysql_up 0 when the database is down, and text a Prometheus parser
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import MappingProxyType, SimpleNamespace
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -15,6 +16,7 @@ from cdc_watch.model import ConnectClusterState, ConnectorSettings, ConnectorSta
 from cdc_watch.mysql_metrics import mysql_metrics
 from cdc_watch.snapshot import SnapshotStore
 from cdc_watch.sources.mysql import MySQLSource
+from cdc_watch.sources.mysql_parse import PRIVILEGES, PrivilegeCheck
 from test_mysql_fakes import FakeConnector, load
 
 MYSQL_CLASS = "io.debezium.connector.mysql.MySqlConnector"
@@ -66,7 +68,9 @@ def test_database_and_connector_metrics(monkeypatch):
     assert got[("cdc_binlog_retention_seconds", db)] == 2592000
     assert got[("cdc_mysql_failovers_total", db)] == 0
     assert got[("cdc_mysql_setting_ok", (("database", "orders"), ("setting", "binlog_format")))] == 1
-    assert got[("cdc_mysql_privilege_ok", (("database", "orders"), ("privilege", "reload"), ("user", "debezium")))] == 0
+    assert got[("cdc_mysql_user_privilege_ok", (("database", "orders"), ("privilege", "reload"), ("user", "debezium")))] == 0
+    assert got[("cdc_mysql_privilege_ok", (("database", "orders"), ("privilege", "reload")))] == 0
+    assert got[("cdc_mysql_privilege_ok", (("database", "orders"), ("privilege", "show_databases")))] == 1
     live = (("connect_cluster", "prod"), ("connector", "live-one"))
     assert got[("cdc_connector_binlog_lag_bytes", live)] == 543
     assert got[("cdc_connector_binlog_position_live", live)] == 1
@@ -84,3 +88,43 @@ def test_database_and_connector_metrics(monkeypatch):
 def test_database_down_exports_up_zero_and_no_connector_samples(monkeypatch):
     got = samples(render(build(monkeypatch, db_ok=False), [mysql_metrics]))
     assert got == {("cdc_mysql_up", (("database", "orders"),)): 0}
+
+
+def _with(snapshot, **changes):
+    """The snapshot with the polled database state changed."""
+    status = snapshot.sources["mysql:orders"]
+    state = replace(status.last.data, **changes)
+    store = SnapshotStore()
+    store.register([(name, st.kind) for name, st in snapshot.sources.items()])
+    for name, st in snapshot.sources.items():
+        if st.last is not None:
+            store.record(st.last if name != "mysql:orders" else PollResult("mysql:orders", "mysql", 0, 0, data=state))
+    return store.current()
+
+
+def test_privilege_ok_per_database_is_exactly_database_and_privilege(monkeypatch):
+    checks = {
+        "debezium": tuple(PrivilegeCheck(p, p != "reload", "") for p in PRIVILEGES),
+        "other": tuple(PrivilegeCheck(p, True, "") for p in PRIVILEGES),
+    }
+    snapshot = _with(build(monkeypatch), privileges=MappingProxyType(checks))
+    got = samples(render(snapshot, [mysql_metrics]))
+    per_db = {dict(k)["privilege"]: v for (name, k), v in got.items() if name == "cdc_mysql_privilege_ok"}
+    assert per_db == {p: (0 if p == "reload" else 1) for p in PRIVILEGES}  # 0 if any user lacks it
+    assert all(set(dict(k)) == {"database", "privilege"} for (name, k), _ in got.items() if name == "cdc_mysql_privilege_ok")
+    per_user = {(dict(k)["user"], dict(k)["privilege"]): v for (name, k), v in got.items() if name == "cdc_mysql_user_privilege_ok"}
+    assert per_user[("other", "reload")] == 1 and per_user[("debezium", "reload")] == 0
+    # A user whose grants could not be read: "everyone has it" becomes unknown (absent), a lack stays known.
+    snapshot = _with(build(monkeypatch), privileges=MappingProxyType(checks), unchecked_users=1, check_errors=MappingProxyType({"grants": "gone: error 1141"}))
+    got = samples(render(snapshot, [mysql_metrics]))
+    per_db = {dict(k)["privilege"]: v for (name, k), v in got.items() if name == "cdc_mysql_privilege_ok"}
+    assert per_db == {"reload": 0}
+    assert got[("cdc_mysql_check_unknown", (("check", "grants"), ("database", "orders")))] == 1
+
+
+def test_purge_eta_never_is_plus_inf(monkeypatch):
+    snapshot = _with(build(monkeypatch), retention_seconds=0.0)
+    body = render(snapshot, [mysql_metrics])
+    assert b'cdc_connector_binlog_purge_eta_seconds{connect_cluster="prod",connector="live-one"} +Inf' in body
+    got = samples(body)
+    assert got[("cdc_connector_binlog_purge_eta_seconds", (("connect_cluster", "prod"), ("connector", "purged-one")))] == 0

@@ -133,16 +133,53 @@ def test_grants_roles_all_and_column_lists():
         parse.Flavour.MYSQL,
     )
     assert privs.global_privileges == frozenset()
-    assert privs.roles == ("cdc_role", "other")
+    assert privs.roles == (("cdc_role", "%"), ("other", "%"))
     assert not parse.parse_grants(["GRANT SELECT ON `shop`.* TO 'u'@'%'"], parse.Flavour.MYSQL).has("SELECT")
     everything = parse.parse_grants(["GRANT ALL PRIVILEGES ON *.* TO 'root'@'localhost' WITH GRANT OPTION"], parse.Flavour.MARIADB)
     assert all(c.ok for c in parse.check_privileges(everything, parse.Flavour.MARIADB))
     role = load("mariadb-10.11-role.json")
     user = parse.parse_grants(role['SHOW GRANTS FOR %s@%s | ["cdc_rec_user", "%"]']["rows"], parse.Flavour.MARIADB)
-    assert user.roles == ("cdc_rec_role",) and user.default_roles == ("cdc_rec_role",)
+    assert user.roles == (("cdc_rec_role", "%"),) and user.default_roles == (("cdc_rec_role", "%"),)
     assert not user.has("REPLICATION SLAVE")
     merged = user.merged(parse.parse_grants(role['SHOW GRANTS FOR %s | ["cdc_rec_role"]']["rows"], parse.Flavour.MARIADB))
     assert merged.has("REPLICATION SLAVE") and merged.has("REPLICATION CLIENT") and merged.has("RELOAD")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("`cdc_role`@`%`", ("cdc_role", "%")),
+        ("'r'@'localhost'", ("r", "localhost")),
+        ("r3@10.0.%", ("r3", "10.0.%")),
+        ("r2", ("r2", "%")),
+        ("`cdc_rec_role`", ("cdc_rec_role", "%")),  # MariaDB roles have no host
+        ("`odd@name`@`%`", ("odd@name", "%")),
+    ],
+)
+def test_parse_account(text, expected):
+    assert parse.parse_account(text) == expected
+
+
+def test_mandatory_roles_and_active_roles_at_login():
+    # mandatory_roles as the MySQL 8.0 manual writes it: quoted, bare, and with a host.
+    mandatory = parse.parse_mandatory_roles("`role1`@`%`,role2,role3@localhost")
+    assert mandatory == (("role1", "%"), ("role2", "%"), ("role3", "localhost"))
+    granted = (("cdc_role", "%"), ("other", "%"))
+    off = parse.RoleSettings()
+    assert parse.active_roles(granted, (), off) == ()
+    assert parse.active_roles(granted, (("cdc_role", "%"),), off) == (("cdc_role", "%"),)
+    assert parse.active_roles(granted, (("not_granted", "%"),), off) == ()  # the server skips it
+    with_mandatory = parse.RoleSettings(mandatory=(("m", "%"),))
+    assert parse.active_roles(granted, (("m", "%"),), with_mandatory) == (("m", "%"),)  # a mandatory default role
+    assert parse.active_roles(granted, (), parse.RoleSettings(all_active=True, mandatory=(("m", "%"),))) == (*granted, ("m", "%"))
+    assert parse.active_roles((), (), parse.RoleSettings(mandatory=(("m", "%"),), mandatory_active=True)) == (("m", "%"),)
+
+
+def test_default_roles_rows_and_placeholders():
+    rows = [("%", "cdc_role", "%"), ("10.%", "other", "localhost")]
+    assert parse.parse_default_roles(rows) == {"%": (("cdc_role", "%"),), "10.%": (("other", "localhost"),)}
+    assert parse.is_placeholder("${file:/etc/kafka/db.properties:user}")
+    assert not parse.is_placeholder("debezium")
 
 
 def test_super_implies_replication_client_and_common_is_intersection():
