@@ -291,7 +291,7 @@ class Faults:
         if pid is None:
             return
         self._killed_workers.add(n)
-        self._killed_marker(n).touch()  # heal_all from another process (the CLI) still knows
+        self.stack.killed_marker(n).touch()  # heal_all from another process (the CLI) still knows
         os.kill(pid, signal.SIGKILL)
         try:
             wait_for(lambda: not is_alive(pid), 15, interval=0.1, what=f"worker {n} to die")
@@ -302,10 +302,8 @@ class Faults:
     def start_worker(self, n: int = 1) -> None:
         self.stack.start_worker(n)
         self._killed_workers.discard(n)
-        self._killed_marker(n).unlink(missing_ok=True)
+        self.stack.killed_marker(n).unlink(missing_ok=True)
 
-    def _killed_marker(self, n: int):
-        return self.stack._pid_file(f"connect{n}").with_suffix(".killed")
 
     # ------------------------------------------------------------------ server settings
     def set_binlog_format(self, fmt: str) -> dict:
@@ -466,9 +464,9 @@ class Faults:
             if self.stack._jolokia_control_file(n).exists():
                 self.jolokia_reachable(n)
         for n in (1, 2):
-            if (n == 1 or n in self._killed_workers or self._killed_marker(n).exists()) and not self.stack.worker_running(n):
+            if (n == 1 or n in self._killed_workers or self.stack.killed_marker(n).exists()) and not self.stack.worker_running(n):
                 self.start_worker(n)
-            self._killed_marker(n).unlink(missing_ok=True)
+            self.stack.killed_marker(n).unlink(missing_ok=True)
         self._killed_workers.clear()
         if not self.db_running():
             self.db_start()

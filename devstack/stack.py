@@ -611,6 +611,11 @@ logger.reflections.level = ERROR
         self._stop_piece(f"connect{n}")
         if self._faults is not None:
             self._faults._killed_workers.discard(n)
+        self.killed_marker(n).unlink(missing_ok=True)
+
+    def killed_marker(self, n: int) -> Path:
+        """Present while worker n is down by a kill fault, so a heal in another process restarts it."""
+        return self._pid_file(f"connect{n}").with_suffix(".killed")
 
     def worker_running(self, n: int) -> bool:
         return self.pid(f"connect{n}") is not None

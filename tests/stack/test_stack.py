@@ -235,6 +235,42 @@ def test_kill_and_start_worker2(stack):
     stack.wait_streaming(stack.sample_connector)
 
 
+def test_worker_loss_moves_its_tasks_to_the_other_worker(stack, connector):
+    """SIGKILL worker 2: after the session timeout and the scheduled rebalance delay (10 s each
+    on the devstack) the tasks it ran are RUNNING on worker 1 again."""
+    worker1 = f"127.0.0.1:{stack.ports.connect}"
+    worker2 = f"127.0.0.1:{stack.ports.connect2}"
+    names = [connector.name, stack.sample_connector.name]
+    stack.faults.start_worker(2)
+    try:
+        def task_on_worker2():
+            for name in names:
+                status = stack.connector_status_or_none(name) or {}
+                if any(t["state"] == "RUNNING" and t["worker_id"] == worker2 for t in status.get("tasks", [])):
+                    return name
+            return None
+
+        moved = wait_for(task_on_worker2, 90, interval=1, what="the rebalance to place a task on worker 2")
+        stack.faults.kill_worker(2)
+
+        def back_on_worker1():
+            tasks = (stack.connector_status_or_none(moved) or {}).get("tasks", [])
+            return tasks and all(t["state"] == "RUNNING" and t["worker_id"] == worker1 for t in tasks)
+
+        wait_for(back_on_worker1, 120, interval=1, what=f"the tasks of {moved} to run on worker 1 again")
+    finally:
+        stack.stop_worker(2)
+    stack.wait_streaming(stack.sample_connector)
+    stack.wait_streaming(connector)
+
+
+def test_up_is_idempotent(stack):
+    before = {piece: info["pid"] for piece, info in stack.status().items()}
+    stack.up()
+    after = {piece: info["pid"] for piece, info in stack.status().items()}
+    assert after == before and before["connect1"] and before["mariadb"] and before["broker"]
+
+
 def test_kill_and_start_worker1(stack):
     stack.faults.kill_worker(1)
     with pytest.raises(httpx.TransportError):
