@@ -13,6 +13,7 @@ import os
 import re
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -25,6 +26,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from cdc_watch.redact import strip_userinfo
 
 DEFAULT_LISTEN_ADDRESS = ":10108"
 
@@ -113,10 +116,25 @@ class HttpEndpoint(Section):
     timeout: Duration = 10.0
 
 
-def _check_url(url: str) -> str:
+_AUTH_HINT = "put them under auth: (username, password)"
+
+
+def _no_userinfo(url: str, hint: str = _AUTH_HINT) -> str:
+    """Refuse `user:password@` in a URL: it would be echoed in error messages, logs and the
+    landing page. The message never repeats the URL's credentials."""
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        netloc = url.split("://", 1)[-1].split("/", 1)[0]
+    if "@" in netloc:
+        raise ValueError(f"{strip_userinfo(url)!r} carries credentials (user:password@); {hint}")
+    return url
+
+
+def _check_url(url: str, hint: str = _AUTH_HINT) -> str:
     if not re.match(r"^https?://[^/\s]+", url):
-        raise ValueError(f"{url!r} is not an http:// or https:// URL")
-    return url.rstrip("/")
+        raise ValueError(f"{strip_userinfo(url)!r} is not an http:// or https:// URL")
+    return _no_userinfo(url, hint).rstrip("/")
 
 
 class JolokiaSettings(HttpEndpoint):
@@ -148,6 +166,7 @@ class JolokiaSettings(HttpEndpoint):
     def _template_is_url(cls, template: str | None) -> str | None:
         if template is None:
             return None
+        _no_userinfo(template)
         try:
             example = template.format(host="worker.example", port="8083")
         except (KeyError, IndexError, ValueError):
@@ -296,7 +315,7 @@ class SlackSettings(Section):
         for key in (*self.severity_webhook_urls, *self.severity_channels):
             if key not in ("critical", "warning", "info"):
                 raise ValueError(f"unknown severity {key!r}; use critical, warning or info")
-        _check_url(self.api_url)
+        _check_url(self.api_url, "Slack authenticates with token:")
         return self
 
 
@@ -335,6 +354,11 @@ class AlertingConfig(Section):
     slack: SlackSettings | None = None
     sentry: SentrySettings | None = None
     silences: tuple[SilenceRule, ...] = ()
+
+    @field_validator("runbook_url", "dashboard_url")
+    @classmethod
+    def _links_carry_no_credentials(cls, url: str | None) -> str | None:
+        return None if url is None else _no_userinfo(url, "links are shown in every notification")
 
 
 class RemediationConfig(Section):

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from cdc_watch.clock import Clock
 from cdc_watch.model import ErrorReason, PollResult, SourceError, SourceFailure
+from cdc_watch.redact import scrub
 from cdc_watch.snapshot import Snapshot, SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,9 @@ class Poller:
         try:
             data = self.source.poll(self.store.current())
         except SourceFailure as failure:
-            error = SourceError(failure.reason, failure.message)
+            # Sources build safe messages; scrubbing once more here guards logs, the landing
+            # page and notifications against one that is not (e.g. a URL with user:password@).
+            error = SourceError(failure.reason, scrub(failure.message))
         except Exception as exc:  # a bug or an unforeseen reply: keep the daemon alive
             error = SourceError(ErrorReason.INTERNAL, f"{type(exc).__name__} at {_where(exc)}")
         result = PollResult(

@@ -3,7 +3,8 @@
 Connector configs returned by Kafka Connect carry database passwords. The parsers keep only
 an allow-list of keys (see `SAFE_CONNECTOR_KEYS`); free text that may echo a secret (task
 traces, error bodies) goes through `scrub`, which removes the secret values seen in the same
-reply and anything shaped like `password=...`.
+reply and anything shaped like `password=...`; URLs put into a message go through
+`strip_userinfo`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from urllib.parse import urlsplit, urlunsplit
 
 REDACTED = "[REDACTED]"
 
@@ -132,6 +134,18 @@ def scrub(text: str, secrets: Iterable[str] = (), memo: dict[str, str] | None = 
     if done is None:
         done = memo[text] = _scrub_shapes(text)
     return done
+
+
+def strip_userinfo(url: str) -> str:
+    """The URL without any `user:password@` part, for messages, labels and pages."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced "[" in the host: keep only what follows the last @
+        scheme, sep, rest = url.partition("://")
+        return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}" if "@" in rest.split("/", 1)[0] else url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def excerpt(text: str, limit: int = 200) -> str:

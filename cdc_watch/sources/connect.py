@@ -19,6 +19,7 @@ import httpx
 
 from cdc_watch.config import ConnectCluster
 from cdc_watch.model import ConnectClusterState, ErrorReason, SourceFailure
+from cdc_watch.redact import strip_userinfo
 from cdc_watch.snapshot import Snapshot
 from cdc_watch.sources import connect_parse as parse
 from cdc_watch.sources.http import Reply, build_client, error_message, request_json
@@ -36,7 +37,10 @@ class ConnectClient:
         self.cluster = cluster
         self._client = build_client(cluster, transport)
         self._preferred = 0
-        self.last_url = cluster.urls[0]
+        # URLs as shown in messages and the state: config refuses credentials in URLs, and
+        # this keeps them out even if one slipped through.
+        self._shown = tuple(strip_userinfo(u) for u in cluster.urls)
+        self.last_url = self._shown[0]
 
     def close(self) -> None:
         self._client.close()
@@ -61,7 +65,7 @@ class ConnectClient:
         for step in range(len(urls)):
             index = (self._preferred + step) % len(urls)
             base = urls[index]
-            where = f"{method} {base}{path}"
+            where = f"{method} {self._shown[index]}{path}"
             try:
                 reply = request_json(self._client, method, base + path, where, json_body=json_body, params=params)
             except SourceFailure as failure:
@@ -75,7 +79,7 @@ class ConnectClient:
                 last_reply = reply
                 continue
             self._preferred = index
-            self.last_url = base
+            self.last_url = self._shown[index]
             return reply
         if last_reply is not None:
             return last_reply

@@ -128,3 +128,28 @@ def test_check_config_cli_exit_codes(tmp_path):
     failed = subprocess.run([sys.executable, "-m", "cdc_watch", "check-config", "--config.file", str(bad)], capture_output=True, text=True)
     assert failed.returncode == 2
     assert "connect_clusters[0].nope: unknown key" in failed.stderr
+
+
+@pytest.mark.parametrize(
+    ("raw", "location"),
+    [
+        ({"connect_clusters": [{"url": "http://admin:Pw-in-url@connect:8083"}]}, "connect_clusters[0].urls"),
+        ({"connect_clusters": [{"urls": ["http://connect-1:8083", "https://admin:Pw-in-url@connect-2:8083"]}]}, "connect_clusters[0].urls"),
+        ({"connect_clusters": [{"url": "http://c", "jolokia": {"url": "http://jmx:Pw-in-url@w:8778/jolokia"}}]}, "connect_clusters[0].jolokia.urls"),
+        ({"connect_clusters": [{"url": "http://c", "jolokia": {"url_template": "http://jmx:Pw-in-url@{host}:8778/jolokia"}}]}, "connect_clusters[0].jolokia.url_template"),
+        ({"connect_clusters": [{"url": "ftp://admin:Pw-in-url@c"}]}, "connect_clusters[0].urls"),
+        ({"connect_clusters": [{"url": "http://c"}], "alerting": {"slack": {"token": "${CW_TOKEN}", "channel": "#x", "api_url": "https://u:Pw-in-url@slack.example/api/"}}}, "alerting.slack"),
+        ({"connect_clusters": [{"url": "http://c"}], "alerting": {"runbook_url": "https://u:Pw-in-url@wiki.example/runbook"}}, "alerting.runbook_url"),
+        ({"connect_clusters": [{"url": "http://c"}], "alerting": {"dashboard_url": "https://Pw-in-url@grafana.example/d/x"}}, "alerting.dashboard_url"),
+    ],
+    ids=["connect", "connect-second", "jolokia", "jolokia-template", "not-http", "slack-api", "runbook", "dashboard"],
+)
+def test_credentials_in_a_url_are_refused_without_echoing_them(monkeypatch, raw, location):
+    monkeypatch.setenv("CW_TOKEN", "xoxb-test")
+    problems = problems_of(raw)
+    assert len(problems) == 1 and problems[0].startswith(f"{location}:"), problems
+    assert "Pw-in-url" not in problems[0]
+    if "is not an http" not in problems[0]:
+        assert "carries credentials" in problems[0]
+        if location.startswith("connect_clusters"):
+            assert "auth:" in problems[0]

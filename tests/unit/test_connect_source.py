@@ -234,3 +234,16 @@ def test_a_post_answered_with_500_is_not_repeated_elsewhere(fake):
         source = ConnectSource(cluster(fake.url, other.url))
         assert source.client.request("POST", "/connectors/x/restart").status_code == 500
         assert other.requests == []
+
+
+def test_credentials_in_a_url_never_reach_an_error_message():
+    from cdc_watch.config import ConnectCluster
+
+    # Config refuses such a URL; a cluster built around validation must still not leak it.
+    leaky = ConnectCluster.model_construct(**dict(cluster("http://x"), urls=("http://admin:Url-Pw-1@127.0.0.1:9",)))
+    source = ConnectSource(leaky)
+    with pytest.raises(SourceFailure) as caught:
+        source.poll()
+    assert "127.0.0.1:9" in caught.value.message
+    assert "Url-Pw-1" not in caught.value.message and "admin" not in caught.value.message
+    assert "Url-Pw-1" not in source.client.last_url
