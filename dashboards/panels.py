@@ -5,6 +5,9 @@ workers, tasks, Debezium MySQL connectors, binlog and databases, and cdc_watch i
 that only have data while something is wrong (a failed task, a firing alert, a restart) set
 `fault_only=True`; the real-stack test checks them during its fault scenario and every other
 panel on a healthy stack.
+
+Joins take `max by (...)` of `cdc_connector_database_info` first, so that two cdc_watch
+replicas scraped by one Prometheus still join one-to-one instead of failing the query.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ OVERVIEW = Dashboard(
         ),
         Panel(
             "Binlog lag per connector",
-            ((f"cdc_connector_binlog_lag_bytes{{{CN}}} * on (connect_cluster, connector) group_left (database) cdc_connector_database_info{{{DB}}}", "{{connector}} ({{database}})"),),
+            ((f"cdc_connector_binlog_lag_bytes{{{CN}}} * on (connect_cluster, connector) group_left (database) max by (connect_cluster, connector, database) (cdc_connector_database_info{{{DB}}})", "{{connector}} ({{database}})"),),
             "bytes",
             width=24,
             min_zero=True,
@@ -270,8 +273,8 @@ BINLOG = Dashboard(
         Panel(
             "Connector lag in bytes",
             (
-                (f"cdc_connector_binlog_lag_bytes{{{CN}}} * on (connect_cluster, connector) group_left (database) cdc_connector_database_info{{{CND}}}", "{{connector}} live"),
-                (f"cdc_connector_binlog_committed_lag_bytes{{{CN}}} * on (connect_cluster, connector) group_left (database) cdc_connector_database_info{{{CND}}}", "{{connector}} committed"),
+                (f"cdc_connector_binlog_lag_bytes{{{CN}}} * on (connect_cluster, connector) group_left (database) max by (connect_cluster, connector, database) (cdc_connector_database_info{{{CND}}})", "{{connector}} live"),
+                (f"cdc_connector_binlog_committed_lag_bytes{{{CN}}} * on (connect_cluster, connector) group_left (database) max by (connect_cluster, connector, database) (cdc_connector_database_info{{{CND}}})", "{{connector}} committed"),
             ),
             "bytes",
             min_zero=True,
@@ -279,7 +282,7 @@ BINLOG = Dashboard(
         ),
         Panel(
             "Connector position available on the server",
-            ((f"cdc_connector_binlog_available{{{CN}}} * on (connect_cluster, connector) group_left (database) cdc_connector_database_info{{{CND}}}", "{{connector}}"),),
+            ((f"cdc_connector_binlog_available{{{CN}}} * on (connect_cluster, connector) group_left (database) max by (connect_cluster, connector, database) (cdc_connector_database_info{{{CND}}})", "{{connector}}"),),
             "bool_yes_no",
             kind="stat",
             description="0: the binlog the connector needs to resume was purged or belongs to another server.",
@@ -292,7 +295,7 @@ BINLOG = Dashboard(
         ),
         Panel(
             "Purge ETA per connector",
-            ((f"cdc_connector_binlog_purge_eta_seconds{{{CN}}} * on (connect_cluster, connector) group_left (database) cdc_connector_database_info{{{CND}}}", "{{connector}} ({{database}})"),),
+            ((f"cdc_connector_binlog_purge_eta_seconds{{{CN}}} * on (connect_cluster, connector) group_left (database) max by (connect_cluster, connector, database) (cdc_connector_database_info{{{CND}}})", "{{connector}} ({{database}})"),),
             "s",
             fault_only=True,
             min_zero=True,
