@@ -14,6 +14,9 @@ What it does better than a restart cron or Strimzi's auto-restart (landscape.md 
   connector stayed healthy for `reset_after` (continuously, not at one sample);
 - a restart is judged on the first Connect poll that started after it: failing again counts
   toward the backoff, a 409/rebalance answer does not count at all;
+- a restart call that fails (timeout, possibly after Connect received it; a lasting 5xx) is
+  retried after a short, doubling backoff, and every `ERRORS_PER_ATTEMPT` consecutive failures
+  count as one attempt, so a broken call never becomes a restart storm;
 - at most `max_restarts_per_poll` restarts per cluster per poll, so a cluster-wide outage does
   not become a restart storm;
 - a suppression is reported once per reason change, not on every poll.
@@ -36,6 +39,7 @@ from cdc_watch.snapshot import Snapshot
 from cdc_watch.sources.connect_parse import version_tuple
 
 KIP745_SINCE = (3, 0)  # POST /connectors/{c}/restart?includeTasks=&onlyFailed=
+ERRORS_PER_ATTEMPT = 3  # consecutive failed restart calls that count as one attempt
 
 
 class Trigger(StrEnum):
@@ -62,7 +66,7 @@ class Outcome(StrEnum):
     WOULD_RESTART = "would_restart"  # dry-run
     CONFLICT = "conflict"  # 409 / rebalance: retried on a later poll, not counted as an attempt
     NOT_FOUND = "not_found"  # connector or task gone meanwhile
-    ERROR = "error"  # transport error or unexpected status: retried later, not counted
+    ERROR = "error"  # transport error or unexpected status: retried after error_delay; see ERRORS_PER_ATTEMPT
 
 
 SUPPRESSIONS: tuple[str, ...] = tuple(s.value for s in Suppression)
@@ -87,6 +91,7 @@ class ConnectorRecord:
     suppressed: str | None = None  # last suppression reported (reported again only on change)
     awaiting_effect: bool = False  # restarted; the next fresh poll says whether it helped
     kind: str | None = None  # failure kind of the current streak
+    errors: int = 0  # consecutive restart calls that failed (not yet counted as an attempt)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,6 +104,7 @@ class ConnectorRecord:
             "suppressed": self.suppressed,
             "awaiting_effect": self.awaiting_effect,
             "kind": self.kind,
+            "errors": self.errors,
         }
 
     @classmethod
@@ -114,9 +120,10 @@ class ConnectorRecord:
                 raise ValueError(f"{key} is not a number")
             return float(value)
 
-        attempts = raw.get("attempts", 0)
-        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
-            raise ValueError("attempts is not a count")
+        attempts, errors = raw.get("attempts", 0), raw.get("errors", 0)
+        for value in (attempts, errors):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError("attempts or errors is not a count")
         history = raw.get("history", [])
         if not isinstance(history, list) or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in history):
             raise ValueError("history is not a list of times")
@@ -132,6 +139,7 @@ class ConnectorRecord:
             suppressed=suppressed if suppressed in SUPPRESSIONS else None,
             awaiting_effect=bool(raw.get("awaiting_effect", False)),
             kind=kind if kind in failures.KINDS else None,
+            errors=errors,
         )
 
 
@@ -198,6 +206,11 @@ def backoff_delay(attempts: int, config: RemediationConfig) -> float:
     if attempts <= 0:
         return 0.0
     return min(float(attempts * attempts + attempts) * config.backoff_base, config.backoff_max)
+
+
+def error_delay(errors: int, config: RemediationConfig) -> float:
+    """Seconds to wait after `errors` consecutive failed restart calls: base/2, then doubling."""
+    return min(config.backoff_base / 2 * 2.0 ** (errors - 1), config.backoff_max)
 
 
 # ------------------------------------------------------------------------------- inputs
@@ -401,7 +414,7 @@ def _observe_not_failing(
         # PAUSED, STOPPED, UNASSIGNED, RESTARTING, or not streaming: neither failing nor healthy.
         return replace(record, healthy_since=None)
     since = record.healthy_since if record.healthy_since is not None else polled_at
-    record = replace(record, healthy_since=since, awaiting_effect=False, suppressed=None)
+    record = replace(record, healthy_since=since, awaiting_effect=False, suppressed=None, errors=0)
     if record.attempts and now - since >= config.reset_after:
         record = replace(record, attempts=0, next_allowed=None, kind=None, healthy_since=since)
     if not record.attempts:
@@ -412,9 +425,14 @@ def _observe_not_failing(
 def apply_outcome(
     state: RemediationState, decision: Decision, outcome: Outcome, now: float, config: RemediationConfig
 ) -> RemediationState:
-    """Record a restart call's outcome: only a made (or dry-run) restart counts as an attempt."""
+    """Record a restart call's outcome: a made (or dry-run) restart counts as an attempt, and so
+    does every ERRORS_PER_ATTEMPT-th consecutive failed call (it may have reached Connect)."""
     record = state.get(decision.cluster, decision.connector)
-    if outcome in (Outcome.RESTARTED, Outcome.WOULD_RESTART):
+    if outcome is Outcome.ERROR and record.errors + 1 < ERRORS_PER_ATTEMPT:
+        errors = record.errors + 1
+        record = replace(record, errors=errors, next_allowed=now + error_delay(errors, config), suppressed=None)
+        return state.with_record(decision.cluster, decision.connector, record)
+    if outcome in (Outcome.RESTARTED, Outcome.WOULD_RESTART, Outcome.ERROR):
         attempts = record.attempts + 1
         record = replace(
             record,
@@ -426,8 +444,9 @@ def apply_outcome(
             awaiting_effect=True,
             not_streaming_since=None,
             healthy_since=None,
+            errors=0,
         )
         return state.with_record(decision.cluster, decision.connector, record)
     if outcome is Outcome.NOT_FOUND:
         return state.with_record(decision.cluster, decision.connector, None)
-    return state  # CONFLICT / ERROR: try again on a later poll; nothing counted
+    return state  # CONFLICT: try again on a later poll; nothing counted

@@ -270,11 +270,30 @@ def test_conflict_is_retried_next_poll_and_not_counted():
     assert world.record_.attempts == 1
 
 
-def test_error_is_not_counted_either():
-    world = World()
+def test_failed_calls_back_off_and_every_third_in_a_row_counts_as_an_attempt():
+    world = World()  # backoff_base 1m: error delays 30 s, 60 s; the third error is attempt n
     world.outcome = Outcome.ERROR
-    world.run(30, 10, connector())
-    assert world.record_.attempts == 0
+    start = world.clock.now()
+    calls = []
+    for _ in range(67):  # 11 minutes of 10 s polls
+        if restarts(world.poll(connector())):
+            calls.append(world.clock.now() - start)
+        world.clock.advance(10)
+    assert calls == [0, 30, 90, 210, 240, 300, 660]  # not one call per poll
+    assert (world.record_.attempts, world.record_.errors) == (2, 1)  # at 90 s and 300 s; 660 s starts a third
+
+
+def test_a_failed_call_that_reached_connect_is_forgotten_once_healthy():
+    world = World()
+    world.outcome = Outcome.ERROR  # e.g. a timeout after Connect received the POST
+    world.poll(connector())
+    assert (world.record_.errors, world.record_.attempts, world.record_.next_allowed) == (1, 0, world.clock.now() + 30)
+    world.clock.advance(10)
+    world.poll(connector(task_state=State.RUNNING))
+    assert ("prod", "inv") not in world.state.records
+    world.outcome = Outcome.RESTARTED
+    world.clock.advance(10)
+    assert len(restarts(world.poll(connector()))) == 1  # a new failure: restarted at once
 
 
 def test_not_found_forgets_the_connector():
@@ -439,6 +458,7 @@ def test_state_round_trips_through_json():
     {"clusters": {"prod": {"inv": {"attempts": "many"}}}},
     {"clusters": {"prod": {"inv": {"attempts": 1, "next_allowed": "soon"}}}},
     {"clusters": {"prod": {"inv": {"history": ["x"]}}}},
+    {"clusters": {"prod": {"inv": {"errors": -1}}}},
 ])
 def test_corrupt_state_section_is_refused(raw):
     with pytest.raises(ValueError):
