@@ -7,8 +7,13 @@ on older clusters and for not-streaming tasks), feeds each outcome back to the p
 the state in the state file's `remediation` section, logs every decision with its reason, counts
 it, and hands a short notice to the injected `notify` callback (Slack when wired).
 
+All of that runs on one remediation worker thread: the poller's `on_result` only records "judge
+this cluster on this snapshot" (the newest per cluster replaces an older one still waiting) and
+returns, so a slow restart call never delays any poll. `close(budget)` abandons what waits and
+never waits longer than its budget for a call in flight. Tests call `run()` or `run_pending()`.
+
 A 409 or a "rebalance is expected" 500 is a `conflict`: retried on a later poll, never counted
-as an attempt. Errors never escape: the poller thread that calls `on_result` must keep polling.
+as an attempt. Errors never escape: the worker must keep working.
 """
 
 from __future__ import annotations
@@ -95,9 +100,16 @@ class RemediationRunner:
         clock: Clock,
         notify: Notify | None = None,
         transport_for: TransportFactory | None = None,
+        threaded: bool = True,
     ):
-        self._lock = threading.Lock()  # one policy run at a time (held during restart calls)
+        self._lock = threading.Lock()  # config and clients (never held during a restart call)
         self._counts_lock = threading.Lock()  # counters only, so a scrape never waits for a restart call
+        self._work = threading.Condition()  # guards _waiting, _busy, _closed
+        self._waiting: dict[str, Snapshot] = {}  # cluster -> newest snapshot to judge, oldest request first
+        self._busy = False
+        self._closed = False
+        self._threaded = threaded  # False: nothing runs until run_pending() (tests)
+        self._thread: threading.Thread | None = None
         self._clock = clock
         self._state_file = state_file
         self.notify = notify or log_notice
@@ -128,7 +140,17 @@ class RemediationRunner:
                 if old.get(name) != self._clusters.get(name):
                     self._clients.pop(name).close()
 
-    def close(self) -> None:
+    def close(self, budget: float = 1.0) -> None:
+        """Stop the worker: waiting runs are dropped, a call in flight gets at most `budget`."""
+        with self._work:
+            self._closed = True
+            self._waiting.clear()
+            self._work.notify_all()
+        if self._thread is not None:
+            self._thread.join(budget)
+            if self._thread.is_alive():
+                log.warning("restart call still in flight at shutdown; abandoning it")
+                return  # its client stays open for it; the process is exiting
         with self._lock:
             for client in self._clients.values():
                 client.close()
@@ -140,46 +162,95 @@ class RemediationRunner:
 
     # ------------------------------------------------------------------ the hook
     def on_result(self, result: PollResult, snapshot: Snapshot) -> None:
-        """Poller hook: run the policy for the cluster whose Connect poll just succeeded."""
+        """Poller hook: queue a policy run for the cluster whose Connect poll just succeeded."""
         if result.kind != "connect" or not result.ok or not self._config.enabled:
             return
-        self.run(result.source.split(":", 1)[1], snapshot)
+        cluster = result.source.split(":", 1)[1]
+        with self._work:
+            if self._closed:
+                return
+            self._waiting.pop(cluster, None)  # a newer snapshot supersedes one still waiting
+            self._waiting[cluster] = snapshot
+            self._work.notify_all()
+            if self._threaded and self._thread is None:
+                self._thread = threading.Thread(target=self._worker, name="remediation", daemon=True)
+                self._thread.start()
+
+    def _next(self, block: bool) -> tuple[str, Snapshot] | None:
+        with self._work:
+            while block and not self._waiting and not self._closed:
+                self._work.wait()
+            if self._closed or not self._waiting:
+                return None
+            cluster = next(iter(self._waiting))
+            self._busy = True
+            return cluster, self._waiting.pop(cluster)
+
+    def _run_one(self, cluster: str, snapshot: Snapshot) -> None:
+        try:
+            self.run(cluster, snapshot)
+        except Exception as exc:  # a bug must not stop remediation for every later poll
+            log.error("remediation run failed", extra={"connect_cluster": cluster, "error": type(exc).__name__})
+        finally:
+            with self._work:
+                self._busy = False
+                self._work.notify_all()
+
+    def _worker(self) -> None:
+        while (job := self._next(block=True)) is not None:
+            self._run_one(*job)
+
+    def run_pending(self) -> None:
+        """Run every queued policy run in this thread (tests, with threaded=False)."""
+        while (job := self._next(block=False)) is not None:
+            self._run_one(*job)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once nothing waits and nothing runs (tests)."""
+        with self._work:
+            return self._work.wait_for(lambda: not self._waiting and not self._busy, timeout)
 
     def run(self, cluster: str, snapshot: Snapshot) -> list[tuple[Decision, Outcome | None]]:
+        """One policy run and its restart calls (on the worker; only one at a time)."""
         with self._lock:
             config = self._config
-            if not config.enabled:
-                return []
-            before = self.state
-            state, decisions = evaluate(self.state, snapshot, self._clock.now(), config, clusters=[cluster])
-            done: list[tuple[Decision, Outcome | None]] = []
-            for decision in decisions:
-                if not decision.restart:
-                    self._report_suppression(decision)
-                    done.append((decision, None))
-                    continue
-                outcome = Outcome.WOULD_RESTART if decision.dry_run else self._restart(decision)
-                now = self._clock.now()
-                state = apply_outcome(state, decision, outcome, now, config)
-                self._report_restart(decision, outcome, state)
-                done.append((decision, outcome))
-            self.state = state
-            if state != before:
-                self._state_file.save(SECTION, state.to_json())
-            return done
+        if not config.enabled:
+            return []
+        before = self.state
+        state, decisions = evaluate(self.state, snapshot, self._clock.now(), config, clusters=[cluster])
+        done: list[tuple[Decision, Outcome | None]] = []
+        for decision in decisions:
+            if not decision.restart:
+                self._report_suppression(decision)
+                done.append((decision, None))
+                continue
+            outcome = Outcome.WOULD_RESTART if decision.dry_run else self._restart(decision)
+            now = self._clock.now()
+            attempts = state.get(decision.cluster, decision.connector).attempts
+            state = apply_outcome(state, decision, outcome, now, config)
+            self._report_restart(decision, outcome, state, counted=state.get(decision.cluster, decision.connector).attempts > attempts)
+            done.append((decision, outcome))
+        self.state = state
+        if state != before:
+            self._state_file.save(SECTION, state.to_json())
+        return done
 
     # ------------------------------------------------------------------ I/O
     def _client(self, cluster: str) -> ConnectClient | None:
-        client = self._clients.get(cluster)
-        if client is None and cluster in self._clusters:
-            client = self._clients[cluster] = ConnectClient(self._clusters[cluster], self._transport_for(f"remediation:{cluster}"))
-        return client
+        with self._lock:
+            client = self._clients.get(cluster)
+            if client is None and cluster in self._clusters:
+                client = self._clients[cluster] = ConnectClient(self._clusters[cluster], self._transport_for(f"remediation:{cluster}"))
+            return client
 
     def _post(self, client: ConnectClient, path: str, params: list[tuple[str, str]] | None = None) -> Outcome:
         try:
             reply = client.request("POST", path, params=params)
         except SourceFailure as failure:
             log.warning("restart request failed", extra={"path": path, "reason": str(failure.reason), "error": failure.message})
+            return Outcome.ERROR
+        except Exception as exc:  # e.g. the client was closed by a reload meanwhile
+            log.warning("restart request failed", extra={"path": path, "error": type(exc).__name__})
             return Outcome.ERROR
         if reply.status_code in (200, 202, 204):
             return Outcome.RESTARTED
@@ -227,7 +298,7 @@ class RemediationRunner:
             )
         return fields
 
-    def _report_restart(self, decision: Decision, outcome: Outcome, state: RemediationState) -> None:
+    def _report_restart(self, decision: Decision, outcome: Outcome, state: RemediationState, counted: bool = False) -> None:
         with self._counts_lock:
             self.restarts[(decision.cluster, decision.connector, outcome.value)] += 1
         record = state.get(decision.cluster, decision.connector)
@@ -244,8 +315,12 @@ class RemediationRunner:
             log.info("restart refused during a rebalance; retrying on a later poll", extra=fields)
         elif outcome is Outcome.NOT_FOUND:
             log.info("restart target vanished", extra=fields)
+        elif counted:
+            fields.update(next_allowed=record.next_allowed, attempts=record.attempts)
+            log.warning("restart failed again; counted as an attempt, retrying after the backoff", extra=fields)
         else:
-            log.warning("restart failed; retrying on a later poll", extra=fields)
+            fields.update(next_allowed=record.next_allowed, errors=record.errors)
+            log.warning("restart failed; retrying after a short backoff", extra=fields)
 
     def _report_suppression(self, decision: Decision) -> None:
         assert decision.reason is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 from types import MappingProxyType
 
@@ -160,17 +161,105 @@ def test_unknown_connector_is_not_found(tmp_path):
     assert "cdc_remediation_attempts" not in h.metrics()
 
 
-def test_transport_error_is_an_error_not_an_attempt(tmp_path):
+def test_transport_error_backs_off_and_the_third_in_a_row_counts_as_an_attempt(tmp_path, caplog):
     h = Harness(tmp_path)
+    calls = []
 
     def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused", request=request)
+        calls.append(h.clock.now())
+        raise httpx.ReadTimeout("timed out", request=request)  # Connect may have got the POST
 
     h.fake.handler = refuse  # type: ignore[method-assign]
     h.runner = h.new_runner()
+    start = h.clock.now()
     ((_, outcome),) = h.poll(failed())
-    assert outcome is Outcome.ERROR
-    assert 'result="error"} 1' in h.metrics()
+    assert outcome is Outcome.ERROR and 'result="error"} 1' in h.metrics()
+    assert 'cdc_remediation_attempts{connect_cluster="prod",connector="inv"} 0' in h.metrics()
+    assert f'cdc_remediation_next_allowed_timestamp_seconds{{connect_cluster="prod",connector="inv"}} {int(start) + 30}' in h.metrics()
+    with caplog.at_level(logging.INFO, logger="cdc_watch.remediation_runner"):
+        for _ in range(9):  # polls every 10 s for 90 s
+            h.clock.advance(10)
+            h.poll(failed())
+    assert [t - start for t in calls] == [0, 30, 90]  # not one POST per poll
+    assert 'cdc_remediation_attempts{connect_cluster="prod",connector="inv"} 1' in h.metrics()
+    assert 'result="error"} 3' in h.metrics()
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "restart failed" in r.getMessage()] == [
+        "restart failed; retrying after a short backoff",
+        "restart failed; retrying after a short backoff",
+        "restart failed again; counted as an attempt, retrying after the backoff",
+    ]
+    assert h.notices == []  # nothing was restarted
+
+
+class Gate:
+    """A Connect that holds each restart call until released (a slow or hung worker)."""
+
+    def __init__(self, fake: FakeConnect):
+        self.fake = fake
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.finished = threading.Event()
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.entered.set()
+        self.release.wait(10)
+        try:
+            return self.fake.handler(request)
+        finally:
+            self.finished.set()
+
+
+def _gated(h: Harness) -> tuple[Gate, PollResult]:
+    """A threaded runner whose one expected restart call hangs until released; a failed poll."""
+    gate = Gate(h.fake)
+    transport = httpx.MockTransport(gate.handler)
+    h.runner = RemediationRunner(h.config, StateFile(h.state_path), h.clock, h.notices.append, transport_for=lambda _name: transport)
+    h.fake.expect("POST", "/connectors/inv/restart", KIP745, 202, RESTARTING["body"])
+    data = ConnectClusterState("prod", "http://w1:8083", "3.9.0", "", "kc", MappingProxyType({"inv": failed()}))
+    return gate, PollResult("connect:prod", "connect", h.clock.now(), 0.01, data)
+
+
+def test_restart_calls_run_on_the_worker_never_on_the_poll_thread(tmp_path):
+    h = Harness(tmp_path)
+    gate, result = _gated(h)
+    try:
+        h.runner.on_result(result, h.store.record(result))  # returns while the call is in flight
+        assert gate.entered.wait(10) and not gate.finished.is_set()
+        h.runner.on_result(result, h.store.current())  # the next poll is not held up either
+        assert not gate.finished.is_set()
+        gate.release.set()
+        assert h.runner.wait_idle(10)
+    finally:
+        gate.release.set()
+        h.runner.close()
+    assert h.fake.seen == ["POST /connectors/inv/restart"]  # the second poll predates the restart: no second call
+    assert 'result="restarted"} 1' in h.metrics() and len(h.notices) == 1
+
+
+def test_close_is_bounded_while_a_restart_call_hangs(tmp_path, caplog):
+    h = Harness(tmp_path)
+    gate, result = _gated(h)
+    h.runner.on_result(result, h.store.record(result))
+    assert gate.entered.wait(10)
+    with caplog.at_level(logging.WARNING, logger="cdc_watch.remediation_runner"):
+        h.runner.close(budget=0.1)
+    assert "restart call still in flight at shutdown; abandoning it" in caplog.messages
+    gate.release.set()
+    h.runner.on_result(result, h.store.current())  # closed: ignored
+    assert h.runner.wait_idle(10)
+
+
+def test_newest_snapshot_per_cluster_replaces_one_still_waiting(tmp_path):
+    h = Harness(tmp_path)
+    h.runner = RemediationRunner(h.config, StateFile(h.state_path), h.clock, h.notices.append, threaded=False)
+    seen = []
+    h.runner.run = lambda cluster, snapshot: seen.append((cluster, snapshot))  # type: ignore[method-assign]
+    first = h.store.current()
+    h.runner.on_result(PollResult("connect:prod", "connect", 0.0, 0.0, None), first)
+    newer = h.store.record(PollResult("connect:prod", "connect", 1.0, 0.0, None))
+    h.runner.on_result(PollResult("connect:prod", "connect", 1.0, 0.0, None), newer)
+    h.runner.run_pending()
+    assert seen == [("prod", newer)]
 
 
 def test_dry_run_sends_nothing(tmp_path):
