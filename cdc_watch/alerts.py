@@ -61,13 +61,21 @@ class Evidence:
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Evidence:
+        if not isinstance(raw, Mapping):
+            raise TypeError("evidence is not an object")
         return cls(
             facts=tuple((str(a), str(b)) for a, b in raw.get("facts") or ()),
-            trace=raw.get("trace"),
-            why=raw.get("why"),
-            hint=raw.get("hint"),
-            kind=raw.get("kind"),
+            trace=_text_or_none(raw.get("trace")),
+            why=_text_or_none(raw.get("why")),
+            hint=_text_or_none(raw.get("hint")),
+            kind=_text_or_none(raw.get("kind")),
         )
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError("expected a string")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +94,8 @@ class AlertKey:
 
     @classmethod
     def from_json(cls, text: str) -> AlertKey:
+        if not isinstance(text, str):
+            raise TypeError("alert key is not a string")
         alert, _, rest = text.partition("|")
         pairs = tuple(tuple(p.split("=", 1)) for p in rest.split(",") if "=" in p)
         return cls(alert, tuple(sorted((str(a), str(b)) for a, b in pairs)))
@@ -149,17 +159,33 @@ class AlertState:
 
     @classmethod
     def from_json(cls, raw: Any) -> AlertState:
+        """Never raises: parts of the wrong shape are dropped (see `shape_problems`)."""
         if not isinstance(raw, Mapping):
             return cls()
         entries = {}
-        for item in raw.get("entries") or ():
+        items = raw.get("entries")
+        for item in items if isinstance(items, list) else ():
             try:
                 entry = AlertEntry.from_json(item)
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, AttributeError):
                 continue  # an entry this version cannot read is dropped, never fatal
             entries[entry.key] = entry
         memory = raw.get("memory") if isinstance(raw.get("memory"), Mapping) else {}
-        return cls(MappingProxyType(entries), MappingProxyType(dict(memory)))
+        return cls(MappingProxyType(entries), MappingProxyType({str(k): v for k, v in memory.items()}))
+
+    @staticmethod
+    def shape_problems(raw: Any) -> list[str]:
+        """What in a persisted state does not have the expected shape (for a warning)."""
+        if raw is None:
+            return []
+        if not isinstance(raw, Mapping):
+            return ["state is not an object"]
+        problems = []
+        if raw.get("entries") is not None and not isinstance(raw.get("entries"), list):
+            problems.append("entries is not a list")
+        if raw.get("memory") is not None and not isinstance(raw.get("memory"), Mapping):
+            problems.append("memory is not an object")
+        return problems
 
 
 @dataclass(frozen=True, slots=True)

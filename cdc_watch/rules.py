@@ -21,6 +21,7 @@ Never crying wolf:
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -212,10 +213,13 @@ def _worker_lost(snapshot: Snapshot, cfg: RulesConfig, memory: Any, now: float) 
     """
     readable, blind = _connect_states(snapshot)
     old: Mapping[str, Mapping[str, float]] = memory if isinstance(memory, Mapping) else {}
-    new_memory: dict[str, dict[str, float]] = {c: dict(v) for c, v in old.items() if isinstance(v, Mapping)}
+    new_memory: dict[str, dict[str, float]] = {  # items this version cannot read are dropped
+        c: {i: t for i, t in v.items() if _worker_item_ok(i, t)} for c, v in old.items() if isinstance(v, Mapping)
+    }
     verdicts: dict[Labels, Evidence | None] = {}
     for cluster, state in readable.items():
         seen = new_memory.setdefault(cluster, {})
+        before = {item.split("|", 2)[2] for item in seen}  # includes workers forgotten below: they resolve
         live_tasks = {(c.name, t.id) for c in state.connectors.values() for t in c.tasks}
         workers_now = state.workers
         lost: dict[str, list[str]] = {}
@@ -228,7 +232,7 @@ def _worker_lost(snapshot: Snapshot, cfg: RulesConfig, memory: Any, now: float) 
             remembered.add(worker)
             if worker not in workers_now and (connector, int(task)) in live_tasks:
                 lost.setdefault(worker, []).append(f"{connector}/{task}")
-        for worker in sorted(remembered | {w for item in old.get(cluster, {}) for w in [item.split("|", 2)[2]]}):
+        for worker in sorted(remembered | before):
             labels = make_labels(connect_cluster=cluster, worker=worker)
             if worker in lost:
                 tasks = sorted(lost[worker])
@@ -242,6 +246,16 @@ def _worker_lost(snapshot: Snapshot, cfg: RulesConfig, memory: Any, now: float) 
                 if task.worker_id and task.state is not State.UNASSIGNED and now - seen.get(item, float("-inf")) >= MEMORY_REFRESH_SECONDS:
                     seen[item] = now  # refreshed coarsely so the state file is not rewritten on every poll
     return Observation(verdicts, blind, memory=new_memory)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _worker_item_ok(item: Any, last_seen: Any) -> bool:
+    """A CdcWorkerLost memory item: "connector|task|worker" -> last seen time."""
+    parts = item.split("|", 2) if isinstance(item, str) else ()
+    return len(parts) == 3 and parts[1].isdigit() and _number(last_seen)
 
 
 # --------------------------------------------------------------------------- Jolokia and MySQL inputs
@@ -913,6 +927,37 @@ class _Inputs:
 def _blind_for(labels: Labels, blind: frozenset[Labels]) -> bool:
     have = set(labels)
     return any(set(scope) <= have for scope in blind)
+
+# Shape of one memory item (key, value) of each rule that keeps memory.
+_MEMORY_ITEM_OK: dict[str, Callable[[Any, Any], bool]] = {
+    "CdcWorkerLost": lambda _cluster, items: isinstance(items, Mapping) and all(_worker_item_ok(i, t) for i, t in items.items()),
+    "CdcNotStreaming": lambda _k, v: isinstance(v, list) and len(v) == 4 and isinstance(v[0], str) and all(_number(x) for x in v[1:]),
+    "CdcSnapshotStalled": lambda _k, v: isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and _number(v[1]),
+    "CdcFailoverDetected": lambda _k, v: isinstance(v, list) and len(v) == 2 and _number(v[0]) and (v[1] is None or _number(v[1])),
+}
+
+
+def check_memory(memory: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Persisted rule memory with every item of the wrong shape dropped, and the rules that had
+    some (so a hand-edited or older state file can never make every evaluation raise)."""
+    clean: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, value in memory.items():
+        if name not in BY_NAME:
+            continue  # a rule this version no longer has
+        item_ok = _MEMORY_ITEM_OK.get(name)
+        if item_ok is None:
+            clean[name] = value
+            continue
+        if not isinstance(value, Mapping):
+            problems.append(name)
+            continue
+        kept = {k: v for k, v in value.items() if isinstance(k, str) and item_ok(k, v)}
+        if len(kept) != len(value):
+            problems.append(name)
+        clean[name] = kept
+    return clean, problems
+
 
 
 def evaluate(previous: AlertState, snapshot: Snapshot, now: float, cfg: RulesConfig) -> tuple[AlertState, list[Transition]]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from cdc_watch import rules
+from types import MappingProxyType
+
 from cdc_watch.alerts import AlertState, Change, Phase
 from cdc_watch.clock import FakeClock
 from cdc_watch.config import RulesConfig
-from tests.scenarios.alerts import SCENARIOS, Scenario
-from tests.support.snapshots import cluster_state, full_snapshot
+from tests.scenarios.alerts import SCENARIOS, Scenario, Step
+from tests.support.snapshots import cluster_state, full_snapshot, snapshot_for
 
 
 def _firing(state: AlertState) -> frozenset:
@@ -100,3 +102,11 @@ def test_unknown_rule_override_is_a_config_error() -> None:
 
 def test_format_duration() -> None:
     assert [rules.format_duration(s) for s in (0, 59, 60, 90, 3600, 360)] == ["0s", "59s", "1m", "1m30s", "1h", "6m"]
+
+
+def test_bad_worker_memory_never_makes_an_evaluation_raise():
+    memory = {"CdcWorkerLost": {"prod": {"bad-key": 1.0, "orders|x|w1:8083": 1.0, "orders|0|w1:8083": "soon"}}}
+    state = AlertState(memory=MappingProxyType(memory))
+    new, _ = rules.evaluate(state, snapshot_for(Step(0, {"prod": {"orders": ("RUNNING", {0: "FAILED@w1:8083"})}}), (("connect:prod", "connect"),), 100.0), 100.0, RulesConfig())
+    assert all(item.count("|") == 2 for item in new.memory["CdcWorkerLost"]["prod"])
+    assert rules.check_memory(memory) == ({"CdcWorkerLost": {}}, ["CdcWorkerLost"])
