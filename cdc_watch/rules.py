@@ -585,6 +585,10 @@ def _failover_detected(snapshot: Snapshot, cfg: RulesConfig, memory: Any, now: f
 
 _M = 60.0
 
+# The database each connector reads, one series per (cluster, connector): two cdc_watch replicas
+# scraped by one Prometheus would otherwise make every join to it many-to-many.
+_DATABASE_OF = "max by (connect_cluster, connector, database) (cdc_connector_database_info)"
+
 RULES: tuple[Rule, ...] = (
     Rule(
         name="CdcConnectorFailed",
@@ -671,7 +675,7 @@ RULES: tuple[Rule, ...] = (
         labels=("connect_cluster", "connector", "database"),
         promql=(
             'max without (status) (cdc_connector_binlog_status{{status=~"purged|gtids_purged"}} == 1) '
-            "* on (connect_cluster, connector) group_left (database) cdc_connector_database_info"
+            "* on (connect_cluster, connector) group_left (database) " + _DATABASE_OF
         ),
         detect=_position_rule(_LOST),
     ),
@@ -685,7 +689,7 @@ RULES: tuple[Rule, ...] = (
         labels=("connect_cluster", "connector", "database"),
         promql=(
             'max without (status) (cdc_connector_binlog_status{{status=~"unknown_file|basename_changed|gtids_unknown|other_server"}} == 1) '
-            "* on (connect_cluster, connector) group_left (database) cdc_connector_database_info"
+            "* on (connect_cluster, connector) group_left (database) " + _DATABASE_OF
         ),
         detect=_position_rule(_ELSEWHERE),
     ),
@@ -699,7 +703,7 @@ RULES: tuple[Rule, ...] = (
         labels=("connect_cluster", "connector", "database"),
         promql=(
             "(cdc_connector_binlog_purge_eta_seconds < {purge_eta_seconds} > 0) "
-            "* on (connect_cluster, connector) group_left (database) cdc_connector_database_info"
+            "* on (connect_cluster, connector) group_left (database) " + _DATABASE_OF
         ),
         detect=_purge_risk,
         thresholds=("purge_eta",),
@@ -712,7 +716,7 @@ RULES: tuple[Rule, ...] = (
         description="Connector {connector} on Connect cluster {connect_cluster} is more than {binlog_lag_bytes} binlog bytes behind database {database}.",
         anchor="cdcbinloglaghigh",
         labels=("connect_cluster", "connector", "database"),
-        promql="(cdc_connector_binlog_lag_bytes > {binlog_lag_bytes}) * on (connect_cluster, connector) group_left (database) cdc_connector_database_info",
+        promql="(cdc_connector_binlog_lag_bytes > {binlog_lag_bytes}) * on (connect_cluster, connector) group_left (database) " + _DATABASE_OF,
         detect=_binlog_lag,
         thresholds=("binlog_lag_bytes",),
     ),
@@ -745,7 +749,7 @@ RULES: tuple[Rule, ...] = (
             "((max by (connect_cluster, connector) (cdc_debezium_streaming_mbean_present) == 0)"
             " or (cdc_debezium_streaming_connected == 0)"
             " or ((changes(cdc_debezium_streaming_binlog_position_bytes[{for}]) == 0 and changes(cdc_debezium_streaming_binlog_file_number[{for}]) == 0)"
-            " and on (connect_cluster, connector) (max by (connect_cluster, connector) (cdc_connector_database_info * on (database) group_left () (increase(cdc_binlog_written_bytes_total[{for}]) > 0)))))"
+            " and on (connect_cluster, connector) (max by (connect_cluster, connector) (" + _DATABASE_OF + " * on (database) group_left () (max by (database) (increase(cdc_binlog_written_bytes_total[{for}])) > 0)))))"
             ' and on (connect_cluster, connector) (cdc_connector_state{{state="RUNNING"}} == 1)'
         ),
         detect=_not_streaming,
