@@ -1,4 +1,5 @@
-"""What a notification says, independent of the channel: one message per connector group.
+"""What a notification says, independent of the channel: one message per connector group,
+or a short remediation notice.
 
 Values with a JSON form, so undelivered messages survive a restart in the state file.
 """
@@ -91,3 +92,28 @@ class Message:
             also_firing=tuple(AlertView.from_json(a) for a in raw.get("also_firing") or ()),
             at=float(raw["at"]),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A short line about something cdc_watch did (a restart, giving up), for Slack only."""
+
+    text: str
+    severity: Severity
+    group: Labels  # (connect_cluster, connector)
+    at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"notice": {"text": self.text, "severity": str(self.severity), "group": [list(p) for p in self.group], "at": self.at}}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Notice:
+        body = raw["notice"]
+        return cls(str(body["text"]), Severity(body["severity"]), tuple((str(a), str(b)) for a, b in body["group"]), float(body["at"]))
+
+
+def payload_from_json(raw: Any) -> Message | Notice:
+    """A persisted Slack payload; raises (KeyError, TypeError, ValueError, AttributeError) if malformed."""
+    if not isinstance(raw, Mapping):
+        raise TypeError("payload is not an object")
+    return Notice.from_json(raw) if "notice" in raw else Message.from_json(raw)

@@ -9,7 +9,11 @@
   before the silence);
 - an alert firing but never announced (silence expired, or a restart lost an announcement) is
   announced at the next evaluation, while one announced before a restart is not announced again,
-  because `NotifyState` is persisted.
+  because `NotifyState` is persisted together with the outbox of messages not yet delivered
+  (the service writes both in one state file write, so "announced" always means "sent or queued
+  to be sent after a restart").
+
+`plan_notice(...)` decides whether a remediation notice goes out (silences, severity).
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from cdc_watch import rules
-from cdc_watch.alerts import AlertEntry, AlertKey, AlertState, Change, Labels, Transition
+from cdc_watch.alerts import AlertEntry, AlertKey, AlertState, Change, Labels, Severity, Transition, make_labels
 from cdc_watch.config import RulesConfig
-from cdc_watch.notify.messages import AlertView, Message, MessageKind
+from cdc_watch.notify.messages import AlertView, Message, MessageKind, Notice
 from cdc_watch.notify.silences import Silence, silenced
 
 
@@ -80,7 +85,7 @@ def view(entry: AlertEntry, settings: PlanSettings) -> AlertView:
     rule = rules.BY_NAME.get(entry.key.alert)
     dashboard = None
     if settings.dashboard_url:
-        dashboard = settings.dashboard_url.format_map(_Blank(dict(entry.key.labels)))
+        dashboard = settings.dashboard_url.format_map(_Blank({k: quote(v, safe="") for k, v in entry.key.labels}))
     if rule is None:  # an alert of a rule this version no longer has (only ever resolved)
         return AlertView(entry.key, entry.severity, entry.key.alert, entry.key.alert, settings.runbook_url, dashboard, entry.evidence, entry.active_since, entry.fired_at)
     return AlertView(
@@ -154,3 +159,22 @@ def plan(
         if notified:
             cleaned[group] = GroupState(gs.last_sent, notified)
     return NotifyState(cleaned), messages
+
+
+# The alerts a restart notice is about: a silence that mutes them mutes the notice too.
+NOTICE_ALERTS = ("CdcTaskFailed", "CdcConnectorFailed")
+
+
+def plan_notice(
+    cluster: str, connector: str, text: str, gave_up: bool, now: float, min_severity: Severity, silences: Iterable[Silence] = ()
+) -> Notice | None:
+    """A restart is info, giving up is a warning (a human must act); None when silenced or
+    below the channel's `min_severity`."""
+    severity = Severity.WARNING if gave_up else Severity.INFO
+    if severity.rank > min_severity.rank:
+        return None
+    labels = make_labels(connect_cluster=cluster, connector=connector)
+    silences = tuple(silences)
+    if any(silenced(AlertKey(alert, labels), silences, now) for alert in NOTICE_ALERTS):
+        return None
+    return Notice(text, severity, labels, now)

@@ -2,17 +2,21 @@
 
 `SentryAlerts.capture(message)` turns each firing alert into an event with fingerprint
 [alert, cluster, subject] (so Sentry groups every occurrence of one alert on one connector),
-level from severity, tags and the trace excerpt as context. The SDK builds the envelopes;
-`QueueTransport` hands them to the delivery queue, and `SentryChannel` POSTs them with the
-same retry/backoff/rate limit as Slack. `scrub_event` (the SDK's `before_send`) removes every
-configured secret and anything secret-shaped from every string of the event.
+level from severity, tags and the trace excerpt as the `failure` context (`trace` is reserved:
+Relay expects trace_id/span_id there). The SDK builds the envelopes; `capture` returns those of
+alerts (the alerting service keeps them in its write-ahead outbox), while `QueueTransport`
+hands every other envelope (the daemon's own warnings) straight to the delivery queue.
+`SentryChannel` POSTs them on Sentry's own queue, retry and rate limit. The `before_send`
+scrubber removes every known secret and anything secret-shaped from every string of the event.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -50,24 +54,49 @@ def scrub_value(value: Any, secrets: frozenset[str], depth: int = 0) -> Any:
     return value
 
 
-def make_scrubber(secrets: Iterable[str]) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]:
-    known = frozenset(s for s in secrets if s)
+Secrets = Iterable[str] | Callable[[], Iterable[str]]
+
+
+def known_secrets(secrets: Secrets) -> frozenset[str]:
+    """The secret values now (a callable follows config reloads)."""
+    return frozenset(s for s in (secrets() if callable(secrets) else secrets) if s)
+
+
+def make_scrubber(secrets: Secrets) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]:
+    fixed = None if callable(secrets) else known_secrets(secrets)
 
     def before_send(event: dict[str, Any], _hint: dict[str, Any]) -> dict[str, Any] | None:
-        return scrub_value(event, known)
+        return scrub_value(event, fixed if fixed is not None else known_secrets(secrets))
 
     return before_send
 
 
 class QueueTransport(Transport):
-    """Hands serialized envelopes to a submit function (the delivery queue); never blocks."""
+    """Hands serialized envelopes to a submit function (the delivery queue); never blocks.
+
+    Inside `collecting()` (on that thread only) envelopes are returned to the caller instead.
+    """
 
     def __init__(self, options: dict[str, Any], submit: Callable[[str, Any], bool]):
         super().__init__(options)
         self._submit = submit
+        self._local = threading.local()
+
+    @contextmanager
+    def collecting(self) -> Iterator[list[str]]:
+        self._local.into = into = []
+        try:
+            yield into
+        finally:
+            self._local.into = None
 
     def capture_envelope(self, envelope: Envelope) -> None:
-        self._submit("sentry", base64.b64encode(envelope.serialize()).decode("ascii"))
+        payload = base64.b64encode(envelope.serialize()).decode("ascii")
+        into = getattr(self._local, "into", None)
+        if into is not None:
+            into.append(payload)
+        else:
+            self._submit("sentry", payload)
 
 
 class SentryChannel:
@@ -98,15 +127,19 @@ class SentryChannel:
         self._client.close()
 
 
-def init_sentry(settings: SentrySettings, submit: Callable[[str, Any], bool], secrets: Iterable[str]) -> None:
+def init_sentry(settings: SentrySettings, submit: Callable[[str, Any], bool], secrets: Secrets) -> QueueTransport:
     """Initialise the (process-global) Sentry SDK; events leave through `submit`."""
     dsn = settings.dsn.get_secret_value()
-    ignore_logger("cdc_watch.notify.delivery.sentry")  # failures to reach Sentry must not loop
-    ignore_logger("cdc_watch.notify.service")  # alerts reach Sentry as their own events
+    # Delivery logs (queue full, retries, give-ups of any channel) must not become events
+    # that fill the queue again; alerts reach Sentry as their own events.
+    ignore_logger("cdc_watch.notify.delivery")
+    ignore_logger("cdc_watch.notify.delivery.*")
+    ignore_logger("cdc_watch.notify.service")
+    transport = QueueTransport({"dsn": dsn}, submit)
     sentry_sdk.init(
         dsn=dsn,
-        transport=QueueTransport({"dsn": dsn}, submit),
-        before_send=make_scrubber([*secrets, dsn]),
+        transport=transport,
+        before_send=make_scrubber(lambda: [*known_secrets(secrets), dsn]),
         environment=settings.environment,
         release=f"cdc-watch@{__version__}",
         default_integrations=False,
@@ -115,6 +148,7 @@ def init_sentry(settings: SentrySettings, submit: Callable[[str, Any], bool], se
         max_breadcrumbs=0,
         attach_stacktrace=False,
     )
+    return transport
 
 
 def close_sentry() -> None:
@@ -124,13 +158,20 @@ def close_sentry() -> None:
 
 
 class SentryAlerts:
-    def __init__(self, settings: SentrySettings):
+    def __init__(self, settings: SentrySettings, transport: QueueTransport):
         self.min_rank = Severity(settings.min_severity).rank
+        self.transport = transport
 
     def wants(self, message: Message) -> bool:
         return message.kind is MessageKind.FIRING and message.severity.rank <= self.min_rank
 
-    def capture(self, message: Message) -> None:
+    def capture(self, message: Message) -> list[str]:
+        """The (scrubbed, serialized) envelopes of the message's alerts, for the outbox."""
+        with self.transport.collecting() as envelopes:
+            self._capture(message)
+        return envelopes
+
+    def _capture(self, message: Message) -> None:
         for alert in message.alerts:
             if alert.severity.rank > self.min_rank:
                 continue
@@ -151,7 +192,7 @@ class SentryAlerts:
                 }
             }
             if alert.evidence.trace:
-                contexts["trace"] = {"excerpt": alert.evidence.trace}
+                contexts["failure"] = {"excerpt": alert.evidence.trace}
             sentry_sdk.capture_event(
                 {
                     "message": f"{alert.key.alert}: {alert.description}",

@@ -2,13 +2,17 @@
 
 Routing by severity: `severity_webhook_urls` / `severity_channels` pick the destination of a
 message by its most severe alert, else the default webhook or channel. Messages below
-`min_severity` are not sent. Errors are reported as status codes or error classes only: the
-webhook URL and the token are secrets and never appear in a log line or an outcome.
+`min_severity` are not sent. Every user-derived string (names, descriptions, evidence, traces)
+is scrubbed of the known secrets and of secret-shaped text, then escaped for mrkdwn (& < >), so
+a trace can smuggle neither `<!channel>` nor a bare password into a message. Errors are
+reported as status codes or error classes only: the webhook URL and the token are secrets and
+never appear in a log line or an outcome.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_sdk import WebClient
@@ -19,7 +23,7 @@ from cdc_watch import redact
 from cdc_watch.alerts import Severity
 from cdc_watch.config import SlackSettings
 from cdc_watch.notify.delivery import Outcome, outcome_for_status
-from cdc_watch.notify.messages import AlertView, Message, MessageKind
+from cdc_watch.notify.messages import AlertView, Message, MessageKind, Notice, payload_from_json
 
 TEXT_LIMIT = 2900  # Slack's section text limit is 3000 characters
 HEADER_LIMIT = 150
@@ -30,7 +34,21 @@ _TITLE = {MessageKind.FIRING: "FIRING", MessageKind.REPEAT: "STILL FIRING", Mess
 
 
 def _esc(text: str) -> str:
+    """Slack's mrkdwn escaping: only &, < and > are control characters (`<!channel>`, links)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class _Text:
+    """Scrubs secrets from each user-derived string, then escapes it for mrkdwn."""
+
+    def __init__(self, secrets: Iterable[str]):
+        self.secrets = tuple(secrets)
+
+    def plain(self, text: str) -> str:  # plain_text blocks are shown literally: no escaping
+        return redact.scrub(text, self.secrets)
+
+    def __call__(self, text: str) -> str:
+        return _esc(redact.scrub(text, self.secrets))
 
 
 def _cut(text: str, limit: int) -> str:
@@ -49,29 +67,39 @@ def _subject(message: Message) -> str:
     return "cdc_watch"
 
 
-def _alert_section(alert: AlertView, resolved: bool) -> list[dict[str, Any]]:
-    lines = [f"*{_esc(alert.key.alert)}* ({alert.severity}): {_esc(alert.description)}"]
+def _code(text: str) -> str:
+    """Text for inside backticks: a backtick in it would end the code span."""
+    return text.replace("`", "'")
+
+
+def _link(url: str, label: str, t: _Text) -> str:
+    return f"<{t(url).replace('|', '%7C')}|{label}>"
+
+
+def _alert_section(alert: AlertView, resolved: bool, t: _Text) -> list[dict[str, Any]]:
+    lines = [f"*{t(alert.key.alert)}* ({alert.severity}): {t(alert.description)}"]
     if not resolved:
         if alert.evidence.why:
-            lines.append(f"*Why:* {_esc(alert.evidence.why)}")
+            lines.append(f"*Why:* {t(alert.evidence.why)}")
         if alert.evidence.hint:
-            lines.append(f"*What to do:* {_esc(alert.evidence.hint)}")
+            lines.append(f"*What to do:* {t(alert.evidence.hint)}")
         if alert.evidence.facts:
-            lines.append("*Evidence:* " + "; ".join(f"{_esc(k)}: `{_esc(v)}`" for k, v in alert.evidence.facts))
+            lines.append("*Evidence:* " + "; ".join(f"{t(k)}: `{_code(t(v))}`" for k, v in alert.evidence.facts))
         lines.append(f"*Since:* {_when(alert.active_since)}")
-    links = [f"<{alert.runbook_url}|Runbook>"]
+    links = [_link(alert.runbook_url, "Runbook", t)]
     if alert.dashboard_url:
-        links.append(f"<{alert.dashboard_url}|Dashboard>")
+        links.append(_link(alert.dashboard_url, "Dashboard", t))
     lines.append(" · ".join(links))
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": _cut(redact.scrub("\n".join(lines)), TEXT_LIMIT)}}]
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": _cut("\n".join(lines), TEXT_LIMIT)}}]
     if alert.evidence.trace and not resolved:
-        trace = _cut(redact.scrub(alert.evidence.trace), TEXT_LIMIT - 8)
+        trace = _cut(t(alert.evidence.trace).replace("```", "'''"), TEXT_LIMIT - 8)  # cannot end the code block
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"```{trace}```"}})
     return blocks
 
 
-def render(message: Message) -> tuple[str, list[dict[str, Any]]]:
+def render(message: Message, secrets: Iterable[str] = ()) -> tuple[str, list[dict[str, Any]]]:
     """(fallback text, Block Kit blocks) for one message."""
+    t = _Text(secrets)
     resolved = message.kind is MessageKind.RESOLVED
     icon = ":white_check_mark:" if resolved else _ICON[message.severity]
     names = ", ".join(dict.fromkeys(a.key.alert for a in message.alerts))
@@ -80,30 +108,38 @@ def render(message: Message) -> tuple[str, list[dict[str, Any]]]:
     group = dict(message.group)
     fields = [f"*Severity:*\n{message.severity}"]
     if "connect_cluster" in group:
-        fields.append(f"*Connect cluster:*\n{_esc(group['connect_cluster'])}")
+        fields.append(f"*Connect cluster:*\n{t(group['connect_cluster'])}")
     for name, label in (("connector", "Connector"), ("database", "Database"), ("source", "Source")):
         if name in group:
-            fields.append(f"*{label}:*\n{_esc(group[name])}")
+            fields.append(f"*{label}:*\n{t(group[name])}")
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": title}},
+        {"type": "header", "text": {"type": "plain_text", "text": t.plain(title)}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
     ]
     for alert in message.alerts[:MAX_ALERTS_SHOWN]:
-        blocks.extend(_alert_section(alert, resolved))
+        blocks.extend(_alert_section(alert, resolved, t))
     if len(message.alerts) > MAX_ALERTS_SHOWN:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"+{len(message.alerts) - MAX_ALERTS_SHOWN} more alerts"}]})
     if message.also_firing:
         others = ", ".join(f"{a.key.alert} ({a.severity})" for a in message.also_firing)
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(f"Still firing for {_esc(subject)}: {_esc(others)}", TEXT_LIMIT)}]})
-    text = f"{icon} {title}"
-    return text, blocks
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(f"Still firing for {t(subject)}: {t(others)}", TEXT_LIMIT)}]})
+    return f"{icon} {t(title)}", blocks  # the fallback text is mrkdwn too (push notifications)
+
+
+def render_notice(notice: Notice, secrets: Iterable[str] = ()) -> tuple[str, list[dict[str, Any]]]:
+    text = f":wrench: {_Text(secrets)(_cut(notice.text, TEXT_LIMIT))}"
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+Secrets = Iterable[str] | Callable[[], Iterable[str]]
 
 
 class SlackChannel:
     name = "slack"
 
-    def __init__(self, settings: SlackSettings):
+    def __init__(self, settings: SlackSettings, secrets: Secrets = ()):
         self.settings = settings
+        self._secrets = secrets  # known secret values (cdc_watch's config); a callable follows reloads
         self.min_rank = Severity(settings.min_severity).rank
         timeout = max(1, int(settings.timeout))
         self._webhooks: dict[str, WebhookClient] = {}
@@ -117,12 +153,19 @@ class SlackChannel:
             base = settings.api_url if settings.api_url.endswith("/") else settings.api_url + "/"
             self._client = WebClient(token=settings.token.get_secret_value(), base_url=base, timeout=timeout, retry_handlers=[])
 
-    def wants(self, message: Message) -> bool:
+    def wants(self, message: Message | Notice) -> bool:
         return message.severity.rank <= self.min_rank
 
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(self._secrets() if callable(self._secrets) else self._secrets)
+
     def send(self, payload: Any) -> Outcome:
-        message = payload if isinstance(payload, Message) else Message.from_json(payload)
-        text, blocks = render(message)
+        try:
+            message = payload if isinstance(payload, (Message, Notice)) else payload_from_json(payload)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return Outcome(False, retry=False, detail="malformed payload")
+        render_one = render_notice if isinstance(message, Notice) else render
+        text, blocks = render_one(message, self.secrets())  # type: ignore[arg-type]
         severity = str(message.severity)
         if self._client is None:
             client = self._webhooks.get(severity, self._webhooks["default"])

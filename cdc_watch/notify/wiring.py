@@ -10,20 +10,37 @@ from cdc_watch.notify.delivery import Channel, Delivery
 from cdc_watch.notify.sentry import SentryAlerts, SentryChannel, init_sentry
 from cdc_watch.notify.service import AlertService, config_secrets
 from cdc_watch.notify.slack import SlackChannel
+from cdc_watch.snapshot import Snapshot
 from cdc_watch.statefile import StateFile
 
 
-def build_alerting(config: Config, current: Callable[[], AlertingConfig], state_file: StateFile, clock: Clock) -> AlertService:
+def build_alerting(
+    config: Config,
+    current: Callable[[], AlertingConfig],
+    state_file: StateFile,
+    clock: Clock,
+    snapshot: Callable[[], Snapshot] | None = None,
+    config_now: Callable[[], Config] | None = None,
+    wait: Callable[[float], bool] | None = None,
+) -> AlertService:
+    """`snapshot`: the store's current snapshot (evaluated under the service lock);
+    `config_now`: the live Config, so secrets added by a reload are scrubbed too;
+    `wait`: how `Delivery.run_pending` waits (tests)."""
     alerting = config.alerting
+    live = config_now or (lambda: config)
+
+    def secrets() -> set[str]:
+        return config_secrets(live())
+
     channels: dict[str, Channel] = {}
     slack = sentry = None
     if alerting.slack is not None:
-        slack = SlackChannel(alerting.slack)
+        slack = SlackChannel(alerting.slack, secrets)
         channels["slack"] = slack
     if alerting.sentry is not None:
         channels["sentry"] = SentryChannel(alerting.sentry)
-    delivery = Delivery(channels, clock, alerting.max_messages_per_minute, alerting.max_retries, alerting.queue_size) if channels else None
+    delivery = Delivery(channels, clock, alerting.max_messages_per_minute, alerting.max_retries, alerting.queue_size, wait=wait) if channels else None
     if alerting.sentry is not None and delivery is not None:
-        init_sentry(alerting.sentry, delivery.submit, config_secrets(config))
-        sentry = SentryAlerts(alerting.sentry)
-    return AlertService(current, state_file, clock, delivery, slack, sentry)
+        transport = init_sentry(alerting.sentry, delivery.submit, secrets)
+        sentry = SentryAlerts(alerting.sentry, transport)
+    return AlertService(current, state_file, clock, delivery, slack, sentry, snapshot=snapshot)

@@ -5,7 +5,9 @@ Loopback only (127.0.0.1, a free port). Records every request it gets; answers:
 - POST /api/chat.postMessage        Slack Web API (bot token): {"ok": true, ...}
 - POST /api/<project>/envelope/     Sentry envelope endpoint: 200 {"id": ...}
 and can be told to answer the next requests with 429 + Retry-After or a 5xx
-(`fail_next(count, status, retry_after)`).
+(`fail_next(count, status, retry_after, path=prefix)`: only requests whose path starts with
+`prefix`, else any), or to hold requests to a path until released (`hold(prefix)`: a stalled
+server, to prove one channel never waits for another).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Captured:
 class _Failure:
     status: int
     retry_after: str | None
+    path: str = ""
 
 
 @dataclass
@@ -47,6 +50,8 @@ class CaptureServer:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
     _changed: threading.Condition = field(default_factory=threading.Condition)
+    _holds: dict[str, threading.Event] = field(default_factory=dict)
+    _held: int = 0
 
     def start(self) -> CaptureServer:
         capture = self
@@ -75,11 +80,21 @@ class CaptureServer:
     def sentry_dsn(self) -> str:
         return f"http://publickey@127.0.0.1:{self._server.server_address[1]}/42"
 
-    def fail_next(self, count: int, status: int, retry_after: str | None = None) -> None:
+    def fail_next(self, count: int, status: int, retry_after: str | None = None, path: str = "") -> None:
         with self._lock:
-            self._failures += [_Failure(status, retry_after)] * count
+            self._failures += [_Failure(status, retry_after, path)] * count
+
+    def hold(self, prefix: str) -> threading.Event:
+        """Requests to `prefix` wait (unanswered) until the returned event is set."""
+        release = threading.Event()
+        with self._lock:
+            self._holds[prefix] = release
+        return release
 
     def stop(self) -> None:
+        with self._lock:
+            for release in self._holds.values():
+                release.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -87,6 +102,11 @@ class CaptureServer:
     def received(self, prefix: str, status: int = 200) -> list[Captured]:
         with self._lock:
             return [r for r in self.requests if r.path.startswith(prefix) and r.status == status]
+
+    def wait_held(self, count: int, timeout: float) -> bool:
+        """True once `count` requests are being held."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._held >= count, timeout)
 
     def wait_for(self, prefix: str, count: int, timeout: float) -> list[Captured]:
         with self._changed:
@@ -96,7 +116,17 @@ class CaptureServer:
     def _answer(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
         path = handler.path
         with self._lock:
-            failure = self._failures.pop(0) if self._failures else None
+            held = [r for prefix, r in self._holds.items() if path.startswith(prefix)]
+        if held:
+            with self._changed:
+                self._held += 1
+                self._changed.notify_all()
+        for release in held:
+            release.wait(30)
+        with self._lock:
+            failure = next((f for f in self._failures if path.startswith(f.path)), None)
+            if failure is not None:
+                self._failures.remove(failure)
         if failure is not None:
             status, reply, headers = failure.status, b'{"ok": false, "error": "ratelimited"}', {"Content-Type": "application/json"}
             if failure.retry_after is not None:

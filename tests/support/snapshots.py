@@ -26,7 +26,9 @@ TRACE = (
 )
 
 
-def cluster_state(cluster: str, connectors: dict, trace: str = TRACE) -> ConnectClusterState:
+def cluster_state(cluster: str, connectors: dict, trace: str | None = None) -> ConnectClusterState:
+    """`trace`: the trace of every FAILED connector and task (default TRACE, read at call time)."""
+    trace = TRACE if trace is None else trace
     statuses = {}
     for name, (state, tasks) in connectors.items():
         task_list = []
@@ -46,7 +48,7 @@ def cluster_state(cluster: str, connectors: dict, trace: str = TRACE) -> Connect
     return ConnectClusterState(cluster, "http://w1:8083", "3.9.0", "abc", "kc", MappingProxyType(statuses))
 
 
-def snapshot_for(step, sources, at: float) -> Snapshot:
+def snapshot_for(step, sources, at: float, trace: str | None = None) -> Snapshot:
     out = {}
     for name, kind in sources:
         if kind == "connect":
@@ -55,7 +57,7 @@ def snapshot_for(step, sources, at: float) -> Snapshot:
             if connectors is None:
                 result = PollResult(name, kind, at, 0.1, error=SourceError(ErrorReason.CONNECT, "connection refused by 127.0.0.1:8083"))
             else:
-                result = PollResult(name, kind, at, 0.1, data=cluster_state(cluster, connectors))
+                result = PollResult(name, kind, at, 0.1, data=cluster_state(cluster, connectors, trace))
         else:
             failing = name in step.down
             result = PollResult(name, kind, at, 0.1, data=None if failing else object(), error=SourceError(ErrorReason.TIMEOUT, "timed out") if failing else None)
