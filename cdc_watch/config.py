@@ -2,8 +2,10 @@
 
 Rules: unknown keys are errors; durations are written "30s" / "5m" / "1h"; secrets are
 written as "${ENV_VAR}" or {file: /path}, never literally, and a missing one is an error that
-names its key. `load_config` raises `ConfigError` carrying one line per problem, each with its
-dotted location.
+names its key. Relative secret and TLS file paths resolve against the config file's directory;
+TLS files are loaded at validation, so an unusable one is a config problem, not a crash at
+start. `load_config` raises `ConfigError` carrying one line per problem, each with its dotted
+location.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import ssl
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -23,6 +26,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -57,7 +61,13 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
-def resolve_secret(value: Any) -> SecretStr:
+def _resolve_path(value: Path, info: ValidationInfo | None) -> Path:
+    """A relative path is taken from the config file's directory (`base_dir` in the context)."""
+    base = (info.context or {}).get("base_dir") if info is not None else None
+    return value if value.is_absolute() or base is None else Path(base) / value
+
+
+def resolve_secret(value: Any, info: ValidationInfo | None) -> SecretStr:
     """Accept "${ENV}" or {file: path}; refuse a literal so secrets never sit in config files."""
     if isinstance(value, SecretStr):
         return value
@@ -70,7 +80,7 @@ def resolve_secret(value: Any) -> SecretStr:
             raise ValueError(f"environment variable {name} is not set")
         return SecretStr(os.environ[name])
     if isinstance(value, dict) and set(value) == {"file"}:
-        path = Path(str(value["file"]))
+        path = _resolve_path(Path(str(value["file"])), info)
         try:
             return SecretStr(path.read_text(encoding="utf-8").rstrip("\r\n"))
         except OSError as exc:
@@ -91,21 +101,64 @@ class BasicAuth(Section):
     password: Secret
 
 
+def _ssl_reason(exc: Exception) -> str:
+    """OpenSSL's reason without the "(_ssl.c:1234)" suffix."""
+    if isinstance(exc, ssl.SSLError):
+        return re.sub(r"\s*\(_ssl\.c:\d+\)$", "", str(exc))
+    return getattr(exc, "strerror", None) or type(exc).__name__
+
+
+def _no_key_password() -> bytes:
+    # An encrypted key fails to load instead of OpenSSL prompting on the terminal.
+    return b""
+
+
 class TLS(Section):
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
     verify: bool = True
 
+    @field_validator("ca_file", "cert_file", "key_file")
+    @classmethod
+    def _usable_file(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        if path is None:
+            return None
+        path = _resolve_path(path, info)
+        if not path.is_file():
+            raise ValueError(f"{path} does not exist")
+        if info.field_name == "ca_file":
+            try:
+                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=str(path))
+            except (ssl.SSLError, OSError, ValueError) as exc:
+                raise ValueError(f"{path} is not a usable PEM CA bundle: {_ssl_reason(exc)}") from None
+        return path
+
     @model_validator(mode="after")
-    def _key_needs_cert(self) -> TLS:
+    def _usable_cert_chain(self) -> TLS:
         if self.key_file is not None and self.cert_file is None:
             raise ValueError("key_file needs cert_file")
-        for name in ("ca_file", "cert_file", "key_file"):
-            path = getattr(self, name)
-            if path is not None and not path.is_file():
-                raise ValueError(f"{name} {path} does not exist")
+        if self.cert_file is not None:
+            try:
+                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(
+                    str(self.cert_file), str(self.key_file) if self.key_file else None, password=_no_key_password
+                )
+            except (ssl.SSLError, OSError, ValueError) as exc:
+                what = "cert_file and key_file" if self.key_file else "cert_file (with its key)"
+                raise ValueError(f"{what} cannot be loaded as a PEM certificate and unencrypted key: {_ssl_reason(exc)}") from None
         return self
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The client context: the CA bundle (else the system's) and the client certificate,
+        which is presented whether or not the server is verified (`verify: false` skips the
+        certificate and host name checks only)."""
+        context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        if not self.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if self.cert_file is not None:
+            context.load_cert_chain(str(self.cert_file), str(self.key_file) if self.key_file else None, password=_no_key_password)
+        return context
 
 
 class HttpEndpoint(Section):
@@ -431,13 +484,15 @@ def _location(loc: tuple[Any, ...], raw: Any) -> str:
     return ".".join(parts) or "(top level)"
 
 
-def parse_config(raw: Any) -> Config:
+def parse_config(raw: Any, base_dir: Path | None = None) -> Config:
+    """Validate a decoded config; relative file paths resolve against `base_dir` (else the
+    working directory)."""
     if raw is None:
         raise ConfigError(["(top level): the file is empty"])
     if not isinstance(raw, dict):
         raise ConfigError(["(top level): expected a mapping of settings"])
     try:
-        return Config.model_validate(raw)
+        return Config.model_validate(raw, context={"base_dir": base_dir})
     except ValidationError as exc:
         problems = []
         errors = exc.errors(include_url=False, include_input=False)
@@ -465,4 +520,4 @@ def load_config(path: Path) -> Config:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         raise ConfigError([f"{path}: not valid YAML at {where}: {getattr(exc, 'problem', exc)}"]) from None
-    return parse_config(raw)
+    return parse_config(raw, path.resolve().parent)

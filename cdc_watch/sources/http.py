@@ -9,7 +9,6 @@ short scrubbed excerpt, and never credentials.
 from __future__ import annotations
 
 import json
-import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,16 +24,8 @@ USER_AGENT = f"cdc-watch/{__version__}"
 
 
 def build_client(endpoint: HttpEndpoint, transport: httpx.BaseTransport | None = None) -> httpx.Client:
-    verify: Any = True
-    if not endpoint.tls.verify:
-        verify = False
-    elif endpoint.tls.ca_file is not None or endpoint.tls.cert_file is not None:
-        context = ssl.create_default_context(cafile=str(endpoint.tls.ca_file) if endpoint.tls.ca_file else None)
-        if endpoint.tls.cert_file is not None:
-            context.load_cert_chain(
-                str(endpoint.tls.cert_file), str(endpoint.tls.key_file) if endpoint.tls.key_file else None
-            )
-        verify = context
+    # Always a context of our own: `verify: false` must still present the client certificate.
+    verify = endpoint.tls.ssl_context()
     auth = None
     if endpoint.auth is not None:
         auth = httpx.BasicAuth(endpoint.auth.username, endpoint.auth.password.get_secret_value())

@@ -8,6 +8,7 @@ fake fails on requests the test did not expect.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,7 +33,7 @@ class Seen:
 
 
 class FakeHTTP:
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
         self.routes: dict[tuple[str, str], Reply | list[Reply]] = {}
         self.requests: list[Seen] = []
         self.unexpected: list[Seen] = []
@@ -76,11 +77,15 @@ class FakeHTTP:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        self.scheme = "http"
+        if ssl_context is not None:  # HTTPS; a failed handshake is dropped by the server loop
+            self._server.socket = ssl_context.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def route(self, method: str, path: str, *replies: Reply) -> None:
         """Answer `method path` (path including any query string) with the replies in turn;
