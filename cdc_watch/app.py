@@ -78,9 +78,15 @@ class App:
         self._stopped = threading.Event()
         # Alerting owns a section of the state file; other parts reuse this StateFile.
         self.state_file = StateFile(self.config.state_file)
-        self.alerting = build_alerting(self.config, lambda: self.config.alerting, self.state_file, self.clock)
-        # Restarts failed connectors/tasks per config.remediation; notices go to the log for now.
-        self.remediation = RemediationRunner(self.config, self.state_file, self.clock, transport_for=transport_for)
+        self.alerting = build_alerting(
+            self.config, lambda: self.config.alerting, self.state_file, self.clock,
+            snapshot=self.store.current, config_now=lambda: self.config,
+        )
+        # Restarts failed connectors/tasks per config.remediation (on its own worker thread);
+        # its notices go to Slack through the alerting delivery queue.
+        self.remediation = RemediationRunner(
+            self.config, self.state_file, self.clock, notify=self.alerting.notify_remediation, transport_for=transport_for
+        )
         self.contributors: Sequence[Contributor] = (
             self_metrics,
             config_metrics(lambda: self._config_status),
@@ -116,11 +122,20 @@ class App:
             poller.start()
 
     def _after_poll(self, result: PollResult, snapshot: Snapshot) -> None:
-        """Every poll result: evaluate the health rules, then the caller's hook, if any."""
-        self.alerting.on_result(result, snapshot)
-        self.remediation.on_result(result, snapshot)
-        if self.on_result is not None:
-            self.on_result(result, snapshot)
+        """Every poll result: the health rules, remediation, then the caller's hook, if any.
+
+        Each hook is guarded on its own: a bug in one (say alerting) never skips the others."""
+        for name, hook in (("alerting", self.alerting.on_result), ("remediation", self.remediation.on_result), ("caller", self.on_result)):
+            if hook is None:
+                continue
+            try:
+                hook(result, snapshot)
+            except Exception as exc:  # logged with its innermost frame; the message may hold reply data
+                tb = exc.__traceback__
+                while tb is not None and tb.tb_next is not None:
+                    tb = tb.tb_next
+                where = f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}" if tb is not None else "?"
+                log.error("poll hook failed", extra={"hook": name, "source": result.source, "error": f"{type(exc).__name__} at {where}"})
 
     def _stop_pollers(self, budget: float) -> None:
         for poller in self._pollers:
