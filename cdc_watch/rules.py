@@ -928,10 +928,6 @@ class _Inputs:
         return getattr(self.snapshot, name)
 
 
-def _blind_for(labels: Labels, blind: frozenset[Labels]) -> bool:
-    have = set(labels)
-    return any(set(scope) <= have for scope in blind)
-
 # Shape of one memory item (key, value) of each rule that keeps memory.
 _MEMORY_ITEM_OK: dict[str, Callable[[Any, Any], bool]] = {
     "CdcWorkerLost": lambda _cluster, items: isinstance(items, Mapping) and all(_worker_item_ok(i, t) for i, t in items.items()),
@@ -962,6 +958,10 @@ def check_memory(memory: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         clean[name] = kept
     return clean, problems
 
+
+def _blind_for(labels: Labels, blind: frozenset[Labels]) -> bool:
+    have = set(labels)
+    return any(set(scope) <= have for scope in blind)
 
 
 def evaluate(previous: AlertState, snapshot: Snapshot, now: float, cfg: RulesConfig) -> tuple[AlertState, list[Transition]]:
