@@ -15,8 +15,8 @@ from cdc_watch.model import ConnectClusterState, ConnectorSettings, ConnectorSta
 from cdc_watch.sources import jolokia_parse as parse
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "recorded" / "jolokia"
-W1 = "127.0.0.1:28083"
-W2 = "127.0.0.1:28084"
+W1 = "127.0.0.1:18083"
+W2 = "127.0.0.1:18084"
 MYSQL = "io.debezium.connector.mysql.MySqlConnector"
 
 
@@ -99,7 +99,7 @@ def test_recordings_were_made_with_the_current_request():
 def test_recorded_worker_with_debezium():
     r = reading("bulk_worker_with_debezium.json")
     assert r.up and r.agent_version == "1.7.1" and r.protocol == "7.2"
-    assert r.worker_id == W1  # from kafka.connect:type=app-info,id="127.0.0.1:28083"
+    assert r.worker_id == W1  # from kafka.connect:type=app-info,id="127.0.0.1:18083"
     assert r.failed_reads == ()
     assert r.worker is not None and r.worker["connector-count"] == 1.0
     assert r.rebalance is not None and r.rebalance["rebalancing"] == 0.0
@@ -189,6 +189,24 @@ def test_debezium_minus_one_means_no_sample():
     mbean = parse.DebeziumMBean("debezium.mysql", "streaming", "p", {"MilliSecondsBehindSource": -1, "MilliSecondsSinceLastEvent": -1, "Connected": False})
     s = parse.streaming_metrics(mbean, "ep")
     assert s.ms_behind_source is None and s.ms_since_last_event is None and s.connected is False
+
+
+@pytest.mark.parametrize(
+    ("last_event", "behind"),
+    [
+        # Values read off the devstack's streaming MBean right after a connector connected, then
+        # after one INSERT.
+        ("FORMAT_DESCRIPTION/1796162308000 from server 1", None),
+        ("ROTATE/0 from server 1", None),
+        ("EXT_WRITE_ROWS/1796162702000 from server 1", 394205.0),
+        ("XID/1796162702000 from server 1", 394205.0),
+        (None, 394205.0),
+    ],
+)
+def test_behind_source_after_a_file_opening_event_is_no_sample(last_event, behind):
+    attributes = {"MilliSecondsBehindSource": 394205, "MilliSecondsSinceLastEvent": 0, "Connected": True, "LastEvent": last_event}
+    s = parse.streaming_metrics(parse.DebeziumMBean("debezium.mysql", "streaming", "p", attributes), "ep")
+    assert s.ms_behind_source == behind and s.ms_since_last_event == 0.0
 
 
 def test_legacy_binlog_context_uses_seconds_attributes():
@@ -387,7 +405,9 @@ def test_contract_for_the_mysql_source():
     assert isinstance(s.binlog_position, int)
     assert s.gtid_set is None  # MariaDB without GTID mode in Debezium's view
     assert s.connected is True
-    assert isinstance(s.ms_behind_source, float) and isinstance(s.ms_since_last_event, float)
+    # Recorded right after the snapshot: the last event read opened the binlog file, so Debezium's
+    # "behind source" is that file's age, not a lag, and is no sample.
+    assert s.ms_behind_source is None and isinstance(s.ms_since_last_event, float)
     with pytest.raises(AttributeError):
         s.connected = False  # frozen
     assert state.streaming_mbean_present("inventory-connector") is True

@@ -20,7 +20,7 @@ from cdc_watch.sources.jolokia import JolokiaSource
 from cdc_watch.sources.jolokia_metrics import jolokia_metrics
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "recorded" / "jolokia"
-W1, W2 = "127.0.0.1:28083", "127.0.0.1:28084"
+W1, W2 = "127.0.0.1:18083", "127.0.0.1:18084"
 
 
 def reply(name: str) -> list:
