@@ -4,12 +4,15 @@ Per cycle: `GET /` (version, Kafka cluster id) and one
 `GET /connectors?expand=status&expand=info`. Clusters older than 2.3 ignore `expand` and
 answer a plain list; only then are the per-connector calls made. Worker URLs are tried in
 order, starting with the last one that answered, moving on after a transport error or a 5xx.
-Committed offsets (`GET /connectors/{c}/offsets`, Connect 3.5+) are a separate, slower source.
+Each request attempt ends within the cluster's `timeout`, and a whole poll, failover included,
+within max(timeout, interval) (`poll_deadline`); a poll cut short starts the next one at the
+first worker it did not reach. Committed offsets (`GET /connectors/{c}/offsets`, Connect 3.5+) are a separate, slower source.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -28,6 +31,12 @@ log = logging.getLogger(__name__)
 
 OFFSETS_API_SINCE = (3, 5)
 EXPAND_SINCE = (2, 3)
+
+
+def poll_deadline(cluster: ConnectCluster, interval: float) -> float:
+    """Monotonic time by which a poll must be done: a poll never outlasts its interval, and
+    always has room for one full request."""
+    return time.monotonic() + max(cluster.timeout, interval)
 
 
 class ConnectClient:
@@ -51,23 +60,32 @@ class ConnectClient:
         path: str,
         params: Sequence[tuple[str, str]] | None = None,
         json_body: Any = None,
+        deadline: float | None = None,
     ) -> Reply:
         """Send to the preferred worker, falling over to the next on transport errors and 5xx.
 
         4xx answers and rebalance conflicts are returned as they are: another worker would
         say the same. Requests that change something (anything but GET) move on only when the
         previous worker certainly never received them, so a restart is never sent twice.
+        Each attempt ends within the cluster's timeout; `deadline` (monotonic) bounds them all.
         """
         urls = self.cluster.urls
         idempotent = method == "GET"
         last_failure: SourceFailure | None = None
         last_reply: Reply | None = None
+        tried = 0
         for step in range(len(urls)):
             index = (self._preferred + step) % len(urls)
+            now = time.monotonic()
+            if deadline is not None and step > 0 and now >= deadline:
+                self._preferred = index  # the next poll starts with the first worker not tried
+                break
+            tried += 1
+            attempt = None if deadline is None else min(deadline, now + self.cluster.timeout)
             base = urls[index]
             where = f"{method} {self._shown[index]}{path}"
             try:
-                reply = request_json(self._client, method, base + path, where, json_body=json_body, params=params)
+                reply = request_json(self._client, method, base + path, where, json_body=json_body, params=params, deadline=attempt)
             except SourceFailure as failure:
                 if failure.reason is ErrorReason.AUTH or (not idempotent and failure.may_have_reached):
                     raise
@@ -84,13 +102,15 @@ class ConnectClient:
         if last_reply is not None:
             return last_reply
         assert last_failure is not None
+        if tried < len(urls):
+            raise SourceFailure(ErrorReason.TIMEOUT, f"poll deadline reached after {tried} of {len(urls)} workers; last: {last_failure.message}")
         if len(urls) > 1:
             raise SourceFailure(last_failure.reason, f"all {len(urls)} workers failed; last: {last_failure.message}")
         raise last_failure
 
-    def get_ok(self, path: str, params: Sequence[tuple[str, str]] | None = None) -> Any:
+    def get_ok(self, path: str, params: Sequence[tuple[str, str]] | None = None, deadline: float | None = None) -> Any:
         """GET that must answer 200; anything else raises a classified SourceFailure."""
-        reply = self.request("GET", path, params=params)
+        reply = self.request("GET", path, params=params, deadline=deadline)
         if reply.status_code == 200:
             return reply.body
         detail = error_message(reply)
@@ -119,21 +139,22 @@ class ConnectSource:
         self.client.close()
 
     def poll(self, snapshot: Snapshot | None = None) -> ConnectClusterState:
-        root = parse.parse_root(self.client.get_ok("/"))
+        deadline = poll_deadline(self.cluster, self.interval)
+        root = parse.parse_root(self.client.get_ok("/", deadline=deadline))
         url = self.client.last_url
-        body = self.client.get_ok("/connectors", params=[("expand", "status"), ("expand", "info")])
+        body = self.client.get_ok("/connectors", params=[("expand", "status"), ("expand", "info")], deadline=deadline)
         if isinstance(body, list) or parse.version_tuple(root[0]) < EXPAND_SINCE:
-            connectors, excluded, problems = self._poll_per_connector(body)
+            connectors, excluded, problems = self._poll_per_connector(body, deadline)
         else:
             connectors, excluded, problems = parse.parse_expanded(body, self.cluster.selects)
         for problem in problems:
             log.debug("odd entry in Connect reply", extra={"source": self.name, "problem": problem})
         return parse.build_cluster_state(self.cluster.name, url, root, connectors, excluded, problems)
 
-    def _poll_per_connector(self, body: Any) -> tuple[dict, int, list[str]]:
+    def _poll_per_connector(self, body: Any, deadline: float) -> tuple[dict, int, list[str]]:
         """Connect < 2.3: a list of names, then status and config per connector."""
         if not isinstance(body, list):
-            body = self.client.get_ok("/connectors")
+            body = self.client.get_ok("/connectors", deadline=deadline)
         if not isinstance(body, list) or not all(isinstance(name, str) for name in body):
             raise SourceFailure(ErrorReason.DECODE, "GET /connectors did not return a list of names")
         connectors = {}
@@ -143,8 +164,8 @@ class ConnectSource:
             if not self.cluster.selects(name):
                 excluded += 1
                 continue
-            status_reply = self.client.request("GET", connector_path(name, "/status"))
-            config_reply = self.client.request("GET", connector_path(name, "/config"))
+            status_reply = self.client.request("GET", connector_path(name, "/status"), deadline=deadline)
+            config_reply = self.client.request("GET", connector_path(name, "/config"), deadline=deadline)
             if status_reply.status_code == 404:
                 continue  # deleted between the list and the lookup
             status = status_reply.body if status_reply.status_code == 200 else None

@@ -4,15 +4,24 @@ Builds an httpx client from an `HttpEndpoint` section (basic auth sent pre-empti
 timeouts) and turns every transport or protocol failure into a `SourceFailure` with a reason
 from the closed set. Error messages carry the URL path and status, never bodies beyond a
 short scrubbed excerpt, and never credentials.
+
+httpx applies a timeout to each phase (connect, every read, every write), so a server that
+trickles its reply can hold one request for many times the timeout. Requests made here have
+an overall deadline instead: the client's network streams clamp every socket operation to
+the time left (`request_json(..., deadline=...)`, the endpoint's `timeout` by default).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import ssl
+import threading
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import httpcore
 import httpx
 
 from cdc_watch import __version__
@@ -21,6 +30,85 @@ from cdc_watch.model import ErrorReason, SourceFailure
 from cdc_watch.redact import excerpt
 
 USER_AGENT = f"cdc-watch/{__version__}"
+DEADLINE = "cdc_watch.deadline"  # request extension: monotonic time by which it must be done
+
+
+class _Deadline(threading.local):
+    """The deadline of the request the current thread is making on one client."""
+
+    at: float | None = None
+
+    def clamp(self, timeout: float | None, expired: type[Exception]) -> float | None:
+        if self.at is None:
+            return timeout
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise expired("request deadline exceeded")
+        return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream, deadline: _Deadline):
+        self._stream = stream
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, self._deadline.clamp(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, self._deadline.clamp(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None) -> httpcore.NetworkStream:
+        tls = self._stream.start_tls(ssl_context, server_hostname, self._deadline.clamp(timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(tls, self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, deadline: _Deadline):
+        self._backend = httpcore.SyncBackend()
+        self._deadline = deadline
+
+    def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._backend.connect_tcp(host, port, timeout, local_address, socket_options), self._deadline)
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        timeout = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._backend.connect_unix_socket(path, timeout, socket_options), self._deadline)
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """httpx's own transport on a network backend that honours the `DEADLINE` extension."""
+
+    def __init__(self, ssl_context: ssl.SSLContext):
+        super().__init__(verify=ssl_context)
+        self._deadline = _Deadline()
+        # httpx does not take a network backend; its pool does (httpx's default limits).
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=_DeadlineBackend(self._deadline),
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        # The body is read on this thread after this returns, so the deadline stays set
+        # until this thread's next request through this transport.
+        self._deadline.at = request.extensions.get(DEADLINE)
+        return super().handle_request(request)
 
 
 def build_client(endpoint: HttpEndpoint, transport: httpx.BaseTransport | None = None) -> httpx.Client:
@@ -35,7 +123,7 @@ def build_client(endpoint: HttpEndpoint, transport: httpx.BaseTransport | None =
         timeout=httpx.Timeout(endpoint.timeout),
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         follow_redirects=False,
-        transport=transport,
+        transport=transport or _DeadlineTransport(verify),
     )
 
 
@@ -79,10 +167,22 @@ def request_json(
     where: str,
     json_body: Any = None,
     params: Sequence[tuple[str, str]] | None = None,
+    deadline: float | None = None,
 ) -> Reply:
-    """One request; transport errors and 401/403 raise, other statuses are returned to the caller."""
+    """One request, done by `deadline` (monotonic; default: the client's timeout from now).
+
+    Transport errors, the deadline and 401/403 raise; other statuses are returned to the caller.
+    """
+    timeout: Any = httpx.USE_CLIENT_DEFAULT
+    if deadline is None:
+        deadline = time.monotonic() + (client.timeout.read or 10.0)
+    else:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise SourceFailure(ErrorReason.TIMEOUT, f"{where}: no time left for the request", may_have_reached=False)
+        timeout = httpx.Timeout(left)  # also bounds waiting for a pooled connection
     try:
-        response = client.request(method, url, json=json_body, params=params)
+        response = client.request(method, url, json=json_body, params=params, timeout=timeout, extensions={DEADLINE: deadline})
     except httpx.HTTPError as exc:
         raise classify_transport_error(exc, where) from None
     if response.status_code in (401, 403):

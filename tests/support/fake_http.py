@@ -22,6 +22,7 @@ class Reply:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (timeouts)
+    trickle: float = 0.0  # seconds between body bytes (a slow server no per-read timeout catches)
 
 
 @dataclass
@@ -69,7 +70,14 @@ class FakeHTTP:
                     for key, value in reply.headers.items():
                         self.send_header(key, value)
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if reply.trickle:
+                        for i in range(len(payload)):
+                            if fake._stop.wait(reply.trickle):
+                                return
+                            self.wfile.write(payload[i : i + 1])
+                            self.wfile.flush()
+                    else:
+                        self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 

@@ -247,3 +247,26 @@ def test_credentials_in_a_url_never_reach_an_error_message():
     assert "127.0.0.1:9" in caught.value.message
     assert "Url-Pw-1" not in caught.value.message and "admin" not in caught.value.message
     assert "Url-Pw-1" not in source.client.last_url
+
+
+def test_a_trickling_reply_times_out_at_the_overall_timeout(fake):
+    # Every byte arrives well within the timeout, so per-read timeouts alone never fire.
+    fake.route("GET", "/", Reply(200, b'{"version": "3.9.0", "commit": "c", "kafka_cluster_id": "k"}' + b" " * 40, trickle=0.05))
+    with pytest.raises(SourceFailure) as caught:
+        ConnectSource(cluster(fake.url, timeout="300ms")).poll()
+    assert caught.value.reason is ErrorReason.TIMEOUT
+
+
+def test_failover_stops_at_the_poll_deadline_and_the_next_poll_starts_where_it_stopped():
+    with FakeHTTP() as first, FakeHTTP() as second, FakeHTTP() as third:
+        for hung in (first, second):
+            hung.route("GET", "/", Reply(200, body("connect", "root"), delay=2.0))
+        serve_cluster(third)
+        source = ConnectSource(cluster(first.url, second.url, third.url, timeout="300ms", poll_interval="450ms"))
+        with pytest.raises(SourceFailure) as caught:
+            source.poll()
+        assert caught.value.reason is ErrorReason.TIMEOUT
+        assert "poll deadline reached after 2 of 3 workers" in caught.value.message
+        assert third.requests == []
+        assert source.poll().worker_url == third.url  # straight to the worker not reached
+        assert len(first.requests) == len(second.requests) == 1
