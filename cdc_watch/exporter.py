@@ -16,6 +16,7 @@ from cdc_watch.exposition import MetricsWriter, labels
 from cdc_watch.exposition import escape_label_value as _esc
 from cdc_watch.model import KNOWN_STATES, ConnectClusterState, ErrorReason
 from cdc_watch.snapshot import Snapshot
+from cdc_watch.sources.connect_parse import ConnectOffsets
 
 Contributor = Callable[[Snapshot, MetricsWriter], None]
 
@@ -60,6 +61,10 @@ def connect_metrics(snapshot: Snapshot, out: MetricsWriter) -> None:
         out.add("cdc_connect_up", cluster, 1 if state is not None else 0)
         if state is not None:
             _cluster_metrics(state, cluster, out)
+    for status in snapshot.by_kind("connect_offsets"):
+        offsets = status.last.data if status.up else None
+        if isinstance(offsets, ConnectOffsets):
+            out.add("cdc_connect_offsets_stale", labels(("connect_cluster", status.source.split(":", 1)[1])), len(offsets.stale))
 
 
 def _cluster_metrics(state: ConnectClusterState, cluster: str, out: MetricsWriter) -> None:

@@ -1,7 +1,9 @@
 """Runs one source on its own interval (with jitter) and records each result in the store.
 
-A poll that raises becomes a typed error in the snapshot; nothing escapes the loop. Tests
-call `poll_once` directly and never start the thread.
+A poll that raises becomes a typed error in the snapshot; nothing escapes the loop. A source
+whose input is not there yet (the offsets source before the first Connect poll) raises
+`NotReady`: nothing is recorded and the poll is tried again shortly. Tests call `poll_once`
+directly and never start the thread.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ from cdc_watch.redact import scrub
 from cdc_watch.snapshot import Snapshot, SnapshotStore
 
 log = logging.getLogger(__name__)
+
+NOT_READY_RETRY_SECONDS = 1.0
+
+
+class NotReady(Exception):
+    """Raised by a source's poll when what it builds on has not been polled yet: not an error."""
 
 
 class Source(Protocol):
@@ -63,13 +71,16 @@ class Poller:
         self._thread: threading.Thread | None = None
         self._last_error: SourceError | None = None
 
-    def poll_once(self) -> PollResult:
+    def poll_once(self) -> PollResult | None:
+        """One poll, recorded in the store; None when the source was not ready (nothing recorded)."""
         started = self.clock.now()
         t0 = self.clock.monotonic()
         data: Any = None
         error: SourceError | None = None
         try:
             data = self.source.poll(self.store.current())
+        except NotReady:
+            return None
         except SourceFailure as failure:
             # Sources build safe messages; scrubbing once more here guards logs, the landing
             # page and notifications against one that is not (e.g. a URL with user:password@).
@@ -109,7 +120,9 @@ class Poller:
         delay = self._rng.uniform(0, min(1.0, self.jitter * interval))
         while not self._stop.wait(delay):
             t0 = self.clock.monotonic()
-            self.poll_once()
+            if self.poll_once() is None:
+                delay = min(interval, NOT_READY_RETRY_SECONDS)
+                continue
             spread = interval * self._rng.uniform(-self.jitter, self.jitter)
             delay = max(0.0, interval + spread - (self.clock.monotonic() - t0))
 

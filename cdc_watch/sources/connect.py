@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +21,7 @@ import httpx
 
 from cdc_watch.config import ConnectCluster
 from cdc_watch.model import ConnectClusterState, ErrorReason, SourceFailure
+from cdc_watch.poller import NotReady
 from cdc_watch.redact import strip_userinfo
 from cdc_watch.snapshot import Snapshot
 from cdc_watch.sources import connect_parse as parse
@@ -180,8 +180,11 @@ class ConnectOffsetsSource:
     """Committed source offsets of the Debezium binlog connectors of one cluster.
 
     Runs at `offsets_interval` (slower than the status poll); one request per Debezium
-    connector. Returns {connector: [(partition, offset), ...]}. Clusters older than 3.5 have
-    no offsets API and yield an empty mapping.
+    connector, listed from the latest successful Connect poll. Returns a `ConnectOffsets`
+    ({connector: ((partition, offset), ...)}). Until the Connect source has polled once it is
+    not ready (no error). A connector whose request fails keeps its offsets from the last poll
+    that read them and is counted as stale; the poll fails only when no request got an answer.
+    Clusters older than 3.5 have no offsets API and yield an empty mapping.
     """
 
     kind = "connect_offsets"
@@ -195,22 +198,56 @@ class ConnectOffsetsSource:
     def close(self) -> None:
         self.client.close()
 
-    def poll(self, snapshot: Snapshot | None) -> Mapping[str, tuple[tuple[dict, dict], ...]]:
-        state = snapshot.connect(self.cluster.name) if snapshot is not None else None
+    def poll(self, snapshot: Snapshot | None) -> parse.ConnectOffsets:
+        connect_source = f"connect:{self.cluster.name}"
+        status = snapshot.sources.get(connect_source) if snapshot is not None else None
+        if snapshot is None or status is None or status.last is None:
+            raise NotReady()  # the Connect source has not polled yet: wait for it
+        # Connectors change rarely: after a failed Connect poll the last good list will do.
+        state: ConnectClusterState | None = snapshot.connect(self.cluster.name) or snapshot.last_good(connect_source)
         if state is None:
             raise SourceFailure(ErrorReason.CONNECT, "no successful Connect poll yet to list connectors from")
         if parse.version_tuple(state.version) < OFFSETS_API_SINCE:
-            return MappingProxyType({})
-        offsets: dict[str, tuple[tuple[dict, dict], ...]] = {}
+            return parse.ConnectOffsets()
+        previous = snapshot.last_good(self.name)
+        deadline = poll_deadline(self.cluster, self.interval)
+        read: dict[str, parse.OffsetEntries] = {}
+        failures: dict[str, SourceFailure] = {}
+        answered = False
         for name, connector in state.connectors.items():
             if connector.settings is None or not connector.settings.is_debezium_mysql:
                 continue
-            reply = self.client.request("GET", connector_path(name, "/offsets"))
-            if reply.status_code == 200:
-                offsets[name] = tuple(parse.parse_offsets(reply.body))
-            elif reply.status_code != 404:
-                log.info(
-                    "offsets not available",
-                    extra={"source": self.name, "connector": name, "status": reply.status_code},
-                )
-        return MappingProxyType(offsets)
+            if time.monotonic() >= deadline:
+                failures[name] = SourceFailure(ErrorReason.TIMEOUT, "poll deadline reached before this connector")
+                continue
+            try:
+                reply = self.client.request("GET", connector_path(name, "/offsets"), deadline=deadline)
+            except SourceFailure as failure:
+                failures[name] = failure
+                continue
+            answered = True
+            try:
+                if reply.status_code == 200:
+                    read[name] = tuple(parse.parse_offsets(reply.body))
+                elif reply.status_code != 404:  # 404: deleted since the Connect poll
+                    failures[name] = SourceFailure(ErrorReason.HTTP_STATUS, f"HTTP {reply.status_code} {error_message(reply)}".rstrip())
+            except SourceFailure as failure:
+                failures[name] = failure
+        if failures and not answered:
+            first = next(iter(failures.values()))
+            raise SourceFailure(first.reason, f"no offsets request of {len(failures)} answered; first: {first.message}")
+        result = parse.merge_offsets(read, frozenset(failures), previous)
+        self._log_transitions(failures, previous)
+        return result
+
+    def _log_transitions(self, failures: Mapping[str, SourceFailure], previous: Any) -> None:
+        """Log a connector once when its offsets start failing and once when they recover."""
+        was_stale = previous.stale if isinstance(previous, parse.ConnectOffsets) else frozenset()
+        for name in sorted(set(failures) - was_stale):
+            failure = failures[name]
+            log.warning(
+                "offsets not read; keeping the previous ones",
+                extra={"source": self.name, "connector": name, "reason": str(failure.reason), "error": failure.message},
+            )
+        for name in sorted(was_stale - set(failures)):
+            log.info("offsets read again", extra={"source": self.name, "connector": name})

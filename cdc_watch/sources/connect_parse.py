@@ -8,7 +8,8 @@ connector never hides the others.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -220,3 +221,38 @@ def parse_offsets(body: Any) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         if isinstance(item, Mapping) and isinstance(item.get("partition"), Mapping) and isinstance(item.get("offset"), Mapping):
             pairs.append((dict(item["partition"]), dict(item["offset"])))
     return pairs
+
+
+OffsetEntries = tuple[tuple[dict[str, Any], dict[str, Any]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectOffsets(Mapping[str, OffsetEntries]):
+    """One offsets poll of a cluster, read as {connector: ((partition, offset), ...)}.
+
+    `stale`: connectors whose offsets could not be read in this poll; the entry of each (if it
+    has one) is carried over from the last poll that read it.
+    """
+
+    offsets: Mapping[str, OffsetEntries] = field(default_factory=lambda: MappingProxyType({}))
+    stale: frozenset[str] = frozenset()
+
+    def __getitem__(self, connector: str) -> OffsetEntries:
+        return self.offsets[connector]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+
+def merge_offsets(read: Mapping[str, OffsetEntries], failed: frozenset[str], previous: Any) -> ConnectOffsets:
+    """This poll's offsets plus, for each connector that failed, its entry from `previous`."""
+    merged = dict(read)
+    if isinstance(previous, Mapping):
+        for name in failed:
+            entries = previous.get(name)
+            if entries is not None:
+                merged[name] = entries
+    return ConnectOffsets(MappingProxyType(dict(sorted(merged.items()))), failed)

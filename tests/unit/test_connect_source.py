@@ -8,7 +8,7 @@ import json
 import pytest
 
 from cdc_watch.config import parse_config
-from cdc_watch.model import ErrorReason, SourceFailure, State
+from cdc_watch.model import ErrorReason, SourceError, SourceFailure, State
 from cdc_watch.sources import connect_parse as parse
 from cdc_watch.sources.connect import ConnectOffsetsSource, ConnectSource
 from cdc_watch.snapshot import SnapshotStore
@@ -270,3 +270,84 @@ def test_failover_stops_at_the_poll_deadline_and_the_next_poll_starts_where_it_s
         assert third.requests == []
         assert source.poll().worker_url == third.url  # straight to the worker not reached
         assert len(first.requests) == len(second.requests) == 1
+
+
+def offsets_world(fake: FakeHTTP, expanded: str = "connectors_expand_two_workers"):
+    """The Connect state of a recorded reply recorded in a store, as the offsets source sees it."""
+    serve_cluster(fake, expanded)
+    cl = cluster(fake.url, timeout="300ms")
+    state = ConnectSource(cl).poll()
+    fake.requests.clear()
+    store = SnapshotStore()
+    store.register([("connect:prod", "connect"), ("connect_offsets:prod", "connect_offsets")])
+    store.record(PollResult("connect:prod", "connect", 0.0, 0.1, state))
+    return cl, state, store
+
+
+def test_offsets_source_waits_for_the_first_connect_poll_instead_of_failing(fake):
+    from cdc_watch.clock import FakeClock
+    from cdc_watch.poller import NotReady, Poller
+
+    cl = cluster(fake.url)
+    store = SnapshotStore()
+    store.register([("connect:prod", "connect"), ("connect_offsets:prod", "connect_offsets")])
+    source = ConnectOffsetsSource(cl)
+    with pytest.raises(NotReady):
+        source.poll(store.current())
+    assert Poller(source, store, FakeClock()).poll_once() is None
+    assert store.current().sources["connect_offsets:prod"].last is None  # not polled, no error
+    assert fake.requests == []
+    # Once Connect has answered (even with an error) the offsets source polls for real.
+    store.record(PollResult("connect:prod", "connect", 0.0, 0.1, None, error=SourceError(ErrorReason.CONNECT, "refused")))
+    with pytest.raises(SourceFailure) as caught:
+        source.poll(store.current())
+    assert caught.value.reason is ErrorReason.CONNECT
+
+
+def test_offsets_use_the_last_good_connector_list_while_connect_fails(fake):
+    cl, state, store = offsets_world(fake, "connectors_expand_healthy")
+    store.record(PollResult("connect:prod", "connect", 1.0, 0.1, None, SourceError(ErrorReason.TIMEOUT, "timed out")))
+    (name,) = state.connectors
+    fake.route("GET", f"/connectors/{name}/offsets", Reply(200, body("connect", "connector_offsets_running")))
+    assert list(ConnectOffsetsSource(cl).poll(store.current())) == [name]
+
+
+def test_one_connector_timing_out_keeps_its_previous_offsets_and_the_others(fake, caplog):
+    cl, state, store = offsets_world(fake)
+    names = sorted(state.connectors)
+    slow, *others = names
+    running = body("connect", "connector_offsets_running")
+    for name in names:
+        fake.route("GET", f"/connectors/{name}/offsets", Reply(200, running))
+    source = ConnectOffsetsSource(cl)
+    first = source.poll(store.current())
+    assert sorted(first) == names and first.stale == frozenset()
+    store.record(PollResult("connect_offsets:prod", "connect_offsets", 1.0, 0.1, first))
+
+    moved = json.loads(json.dumps(running))
+    moved["offsets"][0]["offset"]["pos"] += 1000
+    for name in others:
+        fake.route("GET", f"/connectors/{name}/offsets", Reply(200, moved))
+    fake.route("GET", f"/connectors/{slow}/offsets", Reply(200, moved, delay=1.0))
+    with caplog.at_level("INFO", logger="cdc_watch.sources.connect"):
+        second = source.poll(store.current())
+        store.record(PollResult("connect_offsets:prod", "connect_offsets", 2.0, 0.1, second))
+        third = source.poll(store.current())
+    assert second.stale == third.stale == frozenset({slow})
+    assert second[slow] == first[slow]  # carried over, not dropped
+    assert all(second[n][0][1]["pos"] == first[n][0][1]["pos"] + 1000 for n in others)
+    assert caplog.text.count("offsets not read") == 1  # logged once, not on every poll
+
+    from cdc_watch.exporter import connect_metrics, render
+
+    store.record(PollResult("connect_offsets:prod", "connect_offsets", 3.0, 0.1, third))
+    assert 'cdc_connect_offsets_stale{connect_cluster="prod"} 1' in render(store.current(), (connect_metrics,)).decode()
+
+
+def test_offsets_poll_fails_only_when_no_request_is_answered(fake):
+    cl, state, store = offsets_world(fake)
+    down = cluster("http://127.0.0.1:9", timeout="300ms")
+    with pytest.raises(SourceFailure) as caught:
+        ConnectOffsetsSource(down).poll(store.current())
+    assert caught.value.reason is ErrorReason.CONNECT
+    assert f"no offsets request of {len(state.connectors)} answered" in caught.value.message
