@@ -46,6 +46,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     MetricSpec("cdc_connect_up", G, CLUSTER, "1 if the Kafka Connect REST API of this cluster answered the last poll.", "connect"),
     MetricSpec("cdc_connect_info", G, ("connect_cluster", "version", "kafka_cluster_id"), "Always 1; the Connect version and Kafka cluster id reported by the worker that answered. Cached from the last background poll.", "connect"),
     MetricSpec("cdc_connect_connectors_excluded", G, CLUSTER, "Connectors on the cluster hidden by the include/exclude patterns. Cached from the last background poll.", "connect"),
+    MetricSpec("cdc_connect_connectors_incomplete", G, CLUSTER, "Connectors the last Connect reply left out or gave without their status or info (a status lookup failing inside Connect); each keeps its last known status and info for 3 polls. Cached from the last background poll.", "connect"),
     MetricSpec("cdc_connect_offsets_stale", G, CLUSTER, "Debezium binlog connectors whose committed offsets the last offsets poll could not read; their offsets are kept from the last poll that read them (the failures are logged). Cached from the last background poll.", "connect"),
     MetricSpec("cdc_connect_workers", G, CLUSTER, "Distinct workers that own a connector or task. Cached from the last background poll.", "connect"),
     MetricSpec("cdc_connect_worker_tasks", G, ("connect_cluster", "worker"), "Tasks assigned to this worker (worker id as reported by Connect). Cached from the last background poll.", "connect"),

@@ -74,6 +74,7 @@ def _cluster_metrics(state: ConnectClusterState, cluster: str, out: MetricsWrite
         1,
     )
     out.add("cdc_connect_connectors_excluded", cluster, state.excluded)
+    out.add("cdc_connect_connectors_incomplete", cluster, len(state.incomplete))
     tasks_per_worker: Counter[str] = Counter()
     connectors_per_worker: Counter[str] = Counter()
     for connector in state.connectors.values():

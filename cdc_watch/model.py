@@ -135,6 +135,9 @@ class ConnectClusterState:
     connectors: Mapping[str, ConnectorStatus]
     excluded: int = 0  # connectors hidden by include/exclude patterns
     problems: tuple[str, ...] = ()  # oddities in the reply worth a log line, never secrets
+    # connector -> consecutive polls whose reply left out its entry, status or info (its last
+    # known status/info is shown meanwhile, for a few polls)
+    incomplete: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def workers(self) -> frozenset[str]:

@@ -143,15 +143,49 @@ class ConnectSource:
         root = parse.parse_root(self.client.get_ok("/", deadline=deadline))
         url = self.client.last_url
         body = self.client.get_ok("/connectors", params=[("expand", "status"), ("expand", "info")], deadline=deadline)
+        previous = snapshot.last_good(self.name) if snapshot is not None else None
         if isinstance(body, list) or parse.version_tuple(root[0]) < EXPAND_SINCE:
-            connectors, excluded, problems = self._poll_per_connector(body, deadline)
+            connectors, excluded, problems, no_status, no_info = self._poll_per_connector(body, deadline)
         else:
             connectors, excluded, problems = parse.parse_expanded(body, self.cluster.selects)
+            no_status, no_info = parse.incomplete_entries(body, self.cluster.selects)
+            omitted = self._omitted(previous, connectors, deadline)
+            no_status, no_info = no_status | omitted, no_info | omitted
+        connectors, incomplete = parse.carry_incomplete(connectors, no_status, no_info, previous)
+        self._log_incomplete(incomplete, previous)
         for problem in problems:
             log.debug("odd entry in Connect reply", extra={"source": self.name, "problem": problem})
-        return parse.build_cluster_state(self.cluster.name, url, root, connectors, excluded, problems)
+        return parse.build_cluster_state(self.cluster.name, url, root, connectors, excluded, problems, incomplete)
 
-    def _poll_per_connector(self, body: Any, deadline: float) -> tuple[dict, int, list[str]]:
+    def _omitted(self, previous: Any, connectors: Mapping[str, Any], deadline: float) -> frozenset[str]:
+        """Connectors of the previous poll left out of this expanded reply but still listed by
+        `GET /connectors` (Connect omits an entry whose status lookup failed); the others were
+        deleted. One extra request, made only when a connector went missing."""
+        if not isinstance(previous, ConnectClusterState):
+            return frozenset()
+        missing = [name for name in previous.connectors if name not in connectors]
+        if not missing:
+            return frozenset()
+        try:
+            names = self.client.get_ok("/connectors", deadline=deadline)
+        except SourceFailure as failure:
+            log.debug("cannot tell deleted connectors from omitted ones", extra={"source": self.name, "error": failure.message})
+            return frozenset()
+        listed = set(names) if isinstance(names, list) else set()
+        return frozenset(name for name in missing if name in listed)
+
+    def _log_incomplete(self, incomplete: Mapping[str, int], previous: Any) -> None:
+        """Once per connector when the reply starts leaving it incomplete, once when it stops."""
+        before = previous.incomplete if isinstance(previous, ConnectClusterState) else {}
+        for name in sorted(set(incomplete) - set(before)):
+            log.warning(
+                "connector missing its status or info in the Connect reply; showing the last known for a few polls",
+                extra={"source": self.name, "connector": name},
+            )
+        for name in sorted(set(before) - set(incomplete)):
+            log.info("connector complete again in the Connect reply", extra={"source": self.name, "connector": name})
+
+    def _poll_per_connector(self, body: Any, deadline: float) -> tuple[dict, int, list[str], frozenset[str], frozenset[str]]:
         """Connect < 2.3: a list of names, then status and config per connector."""
         if not isinstance(body, list):
             body = self.client.get_ok("/connectors", deadline=deadline)
@@ -160,6 +194,8 @@ class ConnectSource:
         connectors = {}
         problems: list[str] = []
         excluded = 0
+        no_status: set[str] = set()
+        no_info: set[str] = set()
         for name in body:
             if not self.cluster.selects(name):
                 excluded += 1
@@ -170,10 +206,14 @@ class ConnectSource:
                 continue  # deleted between the list and the lookup
             status = status_reply.body if status_reply.status_code == 200 else None
             config = config_reply.body if config_reply.status_code == 200 else None
+            if not isinstance(status, Mapping):
+                no_status.add(name)
+            if not isinstance(config, Mapping):
+                no_info.add(name)
             connector, entry_problems = parse.build_connector(name, status, config)
             connectors[name] = connector
             problems.extend(entry_problems)
-        return dict(sorted(connectors.items())), excluded, problems
+        return dict(sorted(connectors.items())), excluded, problems, frozenset(no_status), frozenset(no_info)
 
 
 class ConnectOffsetsSource:

@@ -158,7 +158,7 @@ def parse_expanded(
     """`GET /connectors?expand=status&expand=info` -> (connectors, excluded count, problems).
 
     Entries with `info: null` or a missing status are kept with what is known; entries that
-    Connect left out entirely cannot be seen here.
+    Connect left out entirely cannot be seen here (see `carry_incomplete`).
     """
     if not isinstance(body, Mapping):
         raise SourceFailure(ErrorReason.DECODE, "GET /connectors?expand=... did not return an object")
@@ -185,6 +185,57 @@ def parse_expanded(
     return dict(sorted(connectors.items())), excluded, problems
 
 
+def incomplete_entries(body: Any, selects: Callable[[str], bool] = lambda _: True) -> tuple[frozenset[str], frozenset[str]]:
+    """Selected connectors of an expanded reply without a status, and those without info."""
+    no_status, no_info = set(), set()
+    if isinstance(body, Mapping):
+        for name, entry in body.items():
+            if isinstance(name, str) and isinstance(entry, Mapping) and selects(name):
+                if not isinstance(entry.get("status"), Mapping):
+                    no_status.add(name)
+                if not isinstance(entry.get("info"), Mapping):
+                    no_info.add(name)
+    return frozenset(no_status), frozenset(no_info)
+
+
+INCOMPLETE_GRACE_POLLS = 3
+
+
+def carry_incomplete(
+    connectors: dict[str, ConnectorStatus],
+    no_status: frozenset[str],
+    no_info: frozenset[str],
+    previous: ConnectClusterState | None,
+) -> tuple[dict[str, ConnectorStatus], dict[str, int]]:
+    """Fill what a reply left out from the previous poll -> (connectors, incomplete counts).
+
+    Connect omits a connector's whole entry when looking up its status fails, and `info` is
+    null when it vanished mid-request. A connector known from `previous` keeps its last known
+    status and/or info for `INCOMPLETE_GRACE_POLLS` polls in a row; after that it is shown with
+    what the reply has (an omitted one vanishes). Left-out entries go in both sets.
+    """
+    gaps = no_status | no_info
+    if not gaps:
+        return connectors, {}
+    before = previous.connectors if previous is not None else {}
+    counted = previous.incomplete if previous is not None else {}
+    merged = dict(connectors)
+    incomplete: dict[str, int] = {}
+    for name in gaps:
+        polls = incomplete[name] = counted.get(name, 0) + 1
+        old = before.get(name)
+        if old is None or polls > INCOMPLETE_GRACE_POLLS:
+            continue
+        new = merged.get(name)
+        if new is None:
+            merged[name] = old
+            continue
+        status = old if name in no_status else new
+        settings = old.settings if name in no_info else new.settings
+        merged[name] = ConnectorStatus(name, status.type, status.state, status.worker_id, status.tasks, settings, status.trace)
+    return dict(sorted(merged.items())), dict(sorted(incomplete.items()))
+
+
 def _with_type(connector: ConnectorStatus, kind: str) -> ConnectorStatus:
     return ConnectorStatus(
         connector.name, kind, connector.state, connector.worker_id, connector.tasks, connector.settings, connector.trace
@@ -198,6 +249,7 @@ def build_cluster_state(
     connectors: dict[str, ConnectorStatus],
     excluded: int,
     problems: list[str],
+    incomplete: Mapping[str, int] | None = None,
 ) -> ConnectClusterState:
     version, commit, kafka_cluster_id = root
     return ConnectClusterState(
@@ -209,6 +261,7 @@ def build_cluster_state(
         connectors=MappingProxyType(connectors),
         excluded=excluded,
         problems=tuple(problems),
+        incomplete=MappingProxyType(dict(incomplete or {})),
     )
 
 

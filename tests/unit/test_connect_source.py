@@ -351,3 +351,54 @@ def test_offsets_poll_fails_only_when_no_request_is_answered(fake):
         ConnectOffsetsSource(down).poll(store.current())
     assert caught.value.reason is ErrorReason.CONNECT
     assert f"no offsets request of {len(state.connectors)} answered" in caught.value.message
+
+
+def poll_with_previous(source: ConnectSource, store: SnapshotStore):
+    state = source.poll(store.current())
+    store.record(PollResult("connect:prod", "connect", 0.0, 0.1, state))
+    return state
+
+
+def test_a_connector_whose_status_is_missing_keeps_its_last_status_for_a_grace_period(fake, caplog):
+    from cdc_watch.exporter import connect_metrics, render
+
+    serve_cluster(fake, "connectors_expand_two_workers")
+    store = SnapshotStore()
+    store.register([("connect:prod", "connect")])
+    source = ConnectSource(cluster(fake.url))
+    before = poll_with_previous(source, store)
+    gap = sorted(before.connectors)[0]
+    partial = body("connect", "connectors_expand_two_workers")
+    del partial[gap]["status"]
+    fake.route("GET", EXPAND, Reply(200, partial))
+    with caplog.at_level("INFO", logger="cdc_watch.sources.connect"):
+        states = [poll_with_previous(source, store) for _ in range(parse.INCOMPLETE_GRACE_POLLS + 1)]
+    for polls, state in enumerate(states[:-1], 1):
+        assert state.connectors[gap] == before.connectors[gap]  # last known status, not UNKNOWN
+        assert dict(state.incomplete) == {gap: polls}
+    assert states[-1].connectors[gap].state is State.UNKNOWN  # grace over: what the reply says
+    assert caplog.text.count("missing its status or info") == 1
+    text = render(store.current(), (connect_metrics,)).decode()
+    assert 'cdc_connect_connectors_incomplete{connect_cluster="prod"} 1' in text
+    fake.route("GET", EXPAND, Reply(200, body("connect", "connectors_expand_two_workers")))
+    with caplog.at_level("INFO", logger="cdc_watch.sources.connect"):
+        assert poll_with_previous(source, store).incomplete == {}
+    assert "complete again" in caplog.text
+    assert ("GET", "/connectors") not in [(r.method, r.path) for r in fake.requests]  # nothing went missing
+
+
+def test_an_omitted_entry_is_carried_while_listed_and_a_deleted_connector_vanishes(fake):
+    serve_cluster(fake, "connectors_expand_two_workers")
+    store = SnapshotStore()
+    store.register([("connect:prod", "connect")])
+    source = ConnectSource(cluster(fake.url))
+    before = poll_with_previous(source, store)
+    omitted, deleted = sorted(before.connectors)[:2]
+    reply = body("connect", "connectors_expand_two_workers")
+    del reply[omitted], reply[deleted]
+    fake.route("GET", EXPAND, Reply(200, reply))
+    fake.route("GET", "/connectors", Reply(200, sorted(set(before.connectors) - {deleted})))
+    state = poll_with_previous(source, store)
+    assert state.connectors[omitted] == before.connectors[omitted]
+    assert deleted not in state.connectors
+    assert dict(state.incomplete) == {omitted: 1}
