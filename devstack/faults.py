@@ -60,6 +60,7 @@ class Faults:
         self._touched: dict[str, ConnectorHandle] = {}
         self._db_bounced = False  # the database was stopped since the last heal_all
         self._original_configs: dict[str, dict[str, str]] = {}
+        self._purged: set[str] = set()  # connectors whose binlog position was purged: not healable
 
     # ------------------------------------------------------------------ helpers
     def _restart_task(self, conn: ConnectorHandle, task: int = 0) -> None:
@@ -188,13 +189,16 @@ class Faults:
         rows = self.stack.sql("SHOW PROCESSLIST")
         return {int(r["Id"]) for r in rows if r.get("Command") == "Binlog Dump"}
 
-    def purge_binlog_past(self, conn: ConnectorHandle, timeout: float = 120) -> dict:
+    def purge_binlog_past(self, conn: ConnectorHandle, timeout: float = 120, expect_failed: bool = False) -> dict:
         """Purge the binlog file the connector's committed offset names, then resume it.
 
-        Returns once Connect REST says connector and task RUNNING while Jolokia answers 404 for
+        With ``expect_failed`` (for a connector with ``errors.max.retries=0``, which gives up at
+        once) returns the FAILED task. Otherwise returns once Connect REST says connector and
+        task RUNNING while Jolokia answers 404 for
         the streaming MBean and the offset's file is absent from SHOW BINARY LOGS.
         """
         self._touched[conn.name] = conn
+        self._purged.add(conn.name)
         stack = self.stack
         # 1. Its committed offset must exist (offset.flush.interval.ms=5000).
         try:
@@ -261,6 +265,8 @@ class Faults:
                              stack.log_path("mariadb")) from None
         # 4. Resume and wait for the picture that Connect's own status hides.
         self.resume_connector(conn, wait_streaming=False)
+        if expect_failed:
+            return stack.wait_task_state(conn.name, "FAILED", timeout)
         mbean = stack.streaming_mbean(conn.topic_prefix)
 
         def hidden_failure():
@@ -495,6 +501,8 @@ class Faults:
         about 85 s after the database came back); a task restart reconnects at once.
         """
         for name in self.stack.list_connectors():
+            if name in self._purged:
+                continue  # cannot stream again until it snapshots: a restart would not help
             status = self.stack.connector_status_or_none(name) or {}
             if status.get("connector", {}).get("state") != "RUNNING":
                 continue
