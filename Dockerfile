@@ -6,7 +6,9 @@
 #     -v $PWD/cdc-watch.yaml:/etc/cdc-watch/config.yaml:ro -v cdc-watch-state:/var/lib/cdc-watch \
 #     -e CONNECT_PASSWORD=... cdc-watch
 #
-# The configuration is a mounted file (/etc/cdc-watch/config.yaml); secrets come from the
+# The configuration is a mounted file (/etc/cdc-watch/config.yaml, also $CDC_WATCH_CONFIG, the
+# default --config.file of every cdc-watch command); relative secret/TLS file paths in it resolve
+# against /etc/cdc-watch; secrets come from the
 # environment or mounted files (see docs/configuration.md); persistent state (state_file) lives
 # on the /var/lib/cdc-watch volume. The process runs as an unprivileged user.
 
@@ -33,6 +35,9 @@ LABEL org.opencontainers.image.title="cdc-watch" \
       org.opencontainers.image.documentation="https://github.com/cdc-watch/cdc-watch/blob/main/docs/operations.md"
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# Default --config.file of every command, so `docker exec ... cdc-watch connectors list` (or
+# check-config, preflight, silence) reads the mounted config without repeating the flag.
+ENV CDC_WATCH_CONFIG=/etc/cdc-watch/config.yaml
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels cdc-watch \
  && groupadd --system --gid 10001 cdcwatch \

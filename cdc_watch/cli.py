@@ -1,13 +1,17 @@
 """The `cdc-watch` command line: `run`, `check-config`, `connectors ...`, `preflight`, `--version`.
 
 Flags mirror the Prometheus ecosystem (`--config.file`, `--web.listen-address`,
-`--log.level`, `--log.format`). Exit codes: 0 ok, 2 bad configuration or usage.
+`--log.level`, `--log.format`). `--config.file` defaults to $CDC_WATCH_CONFIG, else
+`cdc-watch.yaml` in the working directory (the Docker image sets
+CDC_WATCH_CONFIG=/etc/cdc-watch/config.yaml). Exit codes: 0 ok, 2 bad configuration or usage
+(also a configuration that cannot be started, e.g. unusable TLS material or listen address).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -19,10 +23,22 @@ from cdc_watch.commands import silence as silence_command
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
+CONFIG_ENV = "CDC_WATCH_CONFIG"
+DEFAULT_CONFIG_FILE = "cdc-watch.yaml"
+
+
+def default_config_file() -> Path:
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config.file", dest="config_file", type=Path, default=Path("cdc-watch.yaml"), help="configuration file (default: %(default)s)")
+    parser.add_argument(
+        "--config.file",
+        dest="config_file",
+        type=Path,
+        default=default_config_file(),
+        help=f"configuration file (default: ${CONFIG_ENV}, else {DEFAULT_CONFIG_FILE}; now %(default)s)",
+    )
     parser.add_argument("--log.level", dest="log_level", choices=("debug", "info", "warn", "error"), default="info")
     parser.add_argument("--log.format", dest="log_format", choices=("text", "json"), default="text")
 
@@ -70,7 +86,11 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         logging.getLogger("cdc_watch").error("cannot start", extra={"error": str(exc)})
         return EXIT_CONFIG
-    app.run_until_signalled()
+    try:
+        app.run_until_signalled()
+    except (OSError, ValueError) as exc:  # a source that cannot be built (stopped again already)
+        logging.getLogger("cdc_watch").error("cannot start", extra={"error": str(exc)})
+        return EXIT_CONFIG
     return EXIT_OK
 
 

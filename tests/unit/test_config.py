@@ -153,3 +153,19 @@ def test_credentials_in_a_url_are_refused_without_echoing_them(monkeypatch, raw,
         assert "carries credentials" in problems[0]
         if location.startswith("connect_clusters"):
             assert "auth:" in problems[0]
+
+
+def test_config_file_default_comes_from_cdc_watch_config(monkeypatch):
+    from cdc_watch import cli
+
+    monkeypatch.delenv("CDC_WATCH_CONFIG", raising=False)
+    assert cli.build_parser().parse_args(["check-config"]).config_file == Path("cdc-watch.yaml")
+    monkeypatch.setenv("CDC_WATCH_CONFIG", "/etc/cdc-watch/config.yaml")
+    for argv in (["check-config"], ["run"], ["connectors", "list"], ["preflight", "--database", "db"]):
+        assert cli.build_parser().parse_args(argv).config_file == Path("/etc/cdc-watch/config.yaml"), argv
+    assert cli.build_parser().parse_args(["run", "--config.file", "x.yaml"]).config_file == Path("x.yaml")
+
+
+def test_the_docker_image_sets_the_config_default_to_its_mounted_file():
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "ENV CDC_WATCH_CONFIG=/etc/cdc-watch/config.yaml" in dockerfile
