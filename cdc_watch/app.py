@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import httpx
 from cdc_watch.clock import Clock, SystemClock
 from cdc_watch.config import DEFAULT_LISTEN_ADDRESS, Config, ConfigError, load_config
 from cdc_watch.exporter import ConfigStatus, Contributor, config_metrics, connect_metrics, render, self_metrics
-from cdc_watch.poller import Poller, ResultHook, Source
+from cdc_watch.poller import Poller, ResultHook, Source, where_raised
 from cdc_watch.snapshot import Snapshot, SnapshotStore
 from cdc_watch.sources.connect import ConnectOffsetsSource, ConnectSource
 from cdc_watch.sources.mysql import MySQLSource, endpoint_of
@@ -32,7 +33,11 @@ from cdc_watch.web import WebHooks, WebServer
 
 log = logging.getLogger(__name__)
 
-STOP_BUDGET_SECONDS = 4.0
+# SIGTERM to exit, all stages together (pollers, notifications, remediation, web): the daemon
+# must be gone within 5 s. Real time, not the injected clock: it bounds real waits.
+STOP_BUDGET_SECONDS = 4.5
+RELOAD_STOP_SECONDS = 2.0  # a reload waits this long for the old pollers' polls in flight
+_WEB_STOP_RESERVE = 0.3  # kept back from the other stages for the web server's shutdown
 
 TransportFactory = Callable[[str], httpx.BaseTransport | None]
 
@@ -114,11 +119,15 @@ class App:
     def snapshot(self) -> Snapshot:
         return self.store.current()
 
-    def _start_pollers(self, config: Config) -> None:
+    def _build_pollers(self, config: Config) -> list[Poller]:
+        """Sources and pollers for `config`, not started; raises if a source cannot be built."""
         sources = build_sources(config, self.transport_for, self.state_file, self.clock)
-        self.store.register((s.name, s.kind) for s in sources)
-        self._pollers = [Poller(s, self.store, self.clock, config.poll_jitter, self._after_poll) for s in sources]
-        for poller in self._pollers:
+        return [Poller(s, self.store, self.clock, config.poll_jitter, self._after_poll) for s in sources]
+
+    def _start_pollers(self, pollers: list[Poller]) -> None:
+        self.store.register((p.source.name, p.source.kind) for p in pollers)
+        self._pollers = pollers
+        for poller in pollers:
             poller.start()
 
     def _after_poll(self, result: PollResult, snapshot: Snapshot) -> None:
@@ -137,50 +146,80 @@ class App:
                 where = f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}" if tb is not None else "?"
                 log.error("poll hook failed", extra={"hook": name, "source": result.source, "error": f"{type(exc).__name__} at {where}"})
 
-    def _stop_pollers(self, budget: float) -> None:
-        for poller in self._pollers:
+    @staticmethod
+    def _stop_pollers(pollers: list[Poller], deadline: float) -> None:
+        """Stop `pollers`, waiting until `deadline` (time.monotonic) for polls in flight; a poll
+        still running then is abandoned, and its poller closes the source when it ends."""
+        for poller in pollers:
             poller.stop()
-        deadline = self.clock.monotonic() + budget
-        for poller in self._pollers:
-            if not poller.join(max(0.0, deadline - self.clock.monotonic())):
-                log.warning("poll still in flight at shutdown; abandoning it", extra={"source": poller.source.name})
-        for poller in self._pollers:
-            try:
-                poller.source.close()
-            except Exception:
-                pass
-        self._pollers = []
+        for poller in pollers:
+            if not poller.join(max(0.0, deadline - time.monotonic())):
+                log.warning("poll still in flight; abandoning it", extra={"source": poller.source.name})
 
     def start(self) -> None:
+        """Start everything; raises (nothing left running) if a source cannot be built."""
+        pollers = self._build_pollers(self.config)
         self.alerting.start()
-        self._start_pollers(self.config)
+        self._start_pollers(pollers)
         self.web.start()
         log.info("cdc_watch started", extra={"port": self.web.port, "config": str(self.config_path)})
 
     def reload(self) -> tuple[bool, list[str]]:
+        """Read the config file again and swap to it, or keep the running one.
+
+        The new sources are built before anything is stopped: a file that is invalid, or that
+        fails to become sources, leaves the old pollers running and
+        cdc_config_last_reload_successful at 0. Never raises.
+        """
         with self._lock:
+            if self._stopped.is_set():
+                return False, ["cdc_watch is stopping"]
             try:
                 new = load_config(self.config_path)
+                pollers = self._build_pollers(new)
             except ConfigError as exc:
-                self._config_status = ConfigStatus(False, self._config_status.loaded_at)
-                log.error("configuration reload rejected; keeping the previous one", extra={"problems": "; ".join(exc.problems)})
-                return False, exc.problems
-            self._stop_pollers(STOP_BUDGET_SECONDS / 2)
+                return self._reload_failed(exc.problems)
+            except Exception as exc:  # e.g. TLS material that broke after validation
+                return self._reload_failed([f"cannot build the sources of the new configuration: {_describe(exc)}"])
+            try:
+                self.remediation.reconfigure(new)
+            except Exception as exc:
+                self._stop_pollers(pollers, time.monotonic())  # never started: this closes their sources
+                return self._reload_failed([f"remediation cannot take the new configuration: {_describe(exc)}"])
+            self._stop_pollers(self._pollers, time.monotonic() + RELOAD_STOP_SECONDS)
             self.config = new
-            self.remediation.reconfigure(new)
-            self._start_pollers(new)
+            self._start_pollers(pollers)
             self._config_status = ConfigStatus(True, self.clock.now())
             log.info("configuration reloaded", extra={"config": str(self.config_path)})
             return True, []
 
+    def _reload_failed(self, problems: list[str]) -> tuple[bool, list[str]]:
+        self._config_status = ConfigStatus(False, self._config_status.loaded_at)
+        log.error("configuration reload rejected; keeping the previous one", extra={"problems": "; ".join(problems)})
+        return False, problems
+
     def stop(self) -> None:
+        """Stop within STOP_BUDGET_SECONDS, all stages sharing one deadline."""
         if self._stopped.is_set():
             return
         self._stopped.set()
-        with self._lock:
-            self._stop_pollers(STOP_BUDGET_SECONDS)
-        self.alerting.stop(STOP_BUDGET_SECONDS / 2)
-        self.remediation.close()
+        deadline = time.monotonic() + STOP_BUDGET_SECONDS
+
+        def left() -> float:
+            return max(0.0, deadline - _WEB_STOP_RESERVE - time.monotonic())
+
+        locked = self._lock.acquire(timeout=left())  # a reload in progress holds it briefly
+        try:
+            self._stop_pollers(self._pollers, deadline - _WEB_STOP_RESERVE)
+            self._pollers = []
+        finally:
+            if locked:
+                self._lock.release()
+        for name, stage in (("alerting", self.alerting.stop), ("remediation", self.remediation.close)):
+            try:
+                stage(left())
+            except Exception as exc:
+                log.error("stopping failed", extra={"part": name, "error": _describe(exc)})
         self.web.stop()
         log.info("cdc_watch stopped")
 
@@ -200,13 +239,31 @@ class App:
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
         signal.signal(signal.SIGHUP, on_hup)
-        self.start()
-        while True:
-            wake.wait()
-            wake.clear()
-            if reload_requested.is_set():
-                reload_requested.clear()
-                self.reload()
-                continue
-            break
-        self.stop()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise  # the CLI reports it and exits 2
+        try:
+            while True:
+                wake.wait()
+                wake.clear()
+                if reload_requested.is_set():
+                    reload_requested.clear()
+                    try:
+                        self.reload()
+                    except Exception as exc:  # reload never raises; the loop must outlive it if it does
+                        log.error("reload failed", extra={"error": _describe(exc)})
+                    continue
+                break
+        finally:
+            self.stop()
+
+
+def _describe(exc: BaseException) -> str:
+    """Type and innermost frame of an exception; its message may hold config or reply data,
+    except an OSError's, which names the file and what went wrong with it."""
+    detail = ""
+    if isinstance(exc, OSError) and exc.strerror:
+        detail = f": {exc.strerror}" + (f" ({exc.filename})" if exc.filename else "")
+    return f"{type(exc).__name__}{detail} at {where_raised(exc)}"

@@ -42,7 +42,7 @@ class Source(Protocol):
 ResultHook = Callable[[PollResult, Snapshot], None]
 
 
-def _where(exc: BaseException) -> str:
+def where_raised(exc: BaseException) -> str:
     """file:line of the innermost frame; the exception message itself may hold reply data."""
     frames = traceback.extract_tb(exc.__traceback__)
     if not frames:
@@ -86,7 +86,7 @@ class Poller:
             # page and notifications against one that is not (e.g. a URL with user:password@).
             error = SourceError(failure.reason, scrub(failure.message))
         except Exception as exc:  # a bug or an unforeseen reply: keep the daemon alive
-            error = SourceError(ErrorReason.INTERNAL, f"{type(exc).__name__} at {_where(exc)}")
+            error = SourceError(ErrorReason.INTERNAL, f"{type(exc).__name__} at {where_raised(exc)}")
         result = PollResult(
             source=self.source.name,
             kind=self.source.kind,
@@ -101,7 +101,7 @@ class Poller:
             try:
                 self.on_result(result, snapshot)
             except Exception as exc:
-                log.error("result hook failed", extra={"source": self.source.name, "error": f"{type(exc).__name__} at {_where(exc)}"})
+                log.error("result hook failed", extra={"source": self.source.name, "error": f"{type(exc).__name__} at {where_raised(exc)}"})
         return result
 
     def _log_transition(self, error: SourceError | None) -> None:
@@ -118,16 +118,28 @@ class Poller:
     def _run(self) -> None:
         interval = self.source.interval
         delay = self._rng.uniform(0, min(1.0, self.jitter * interval))
-        while not self._stop.wait(delay):
-            t0 = self.clock.monotonic()
-            if self.poll_once() is None:
-                delay = min(interval, NOT_READY_RETRY_SECONDS)
-                continue
-            spread = interval * self._rng.uniform(-self.jitter, self.jitter)
-            delay = max(0.0, interval + spread - (self.clock.monotonic() - t0))
+        try:
+            while not self._stop.wait(delay):
+                t0 = self.clock.monotonic()
+                if self.poll_once() is None:
+                    delay = min(interval, NOT_READY_RETRY_SECONDS)
+                    continue
+                spread = interval * self._rng.uniform(-self.jitter, self.jitter)
+                delay = max(0.0, interval + spread - (self.clock.monotonic() - t0))
+        finally:
+            self._close_source()  # also when a poll abandoned at stop finishes later
+
+    def _close_source(self) -> None:
+        try:
+            self.source.close()
+        except Exception as exc:
+            log.debug("closing the source failed", extra={"source": self.source.name, "error": type(exc).__name__})
 
     def stop(self) -> None:
+        """Ask the thread to end after its current poll; it then closes the source."""
         self._stop.set()
+        if self._thread is None:
+            self._close_source()
 
     def join(self, timeout: float) -> bool:
         if self._thread is None:

@@ -130,7 +130,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.hooks.enable_lifecycle:
             self._send(403, b"Lifecycle API is not enabled; start with --web.enable-lifecycle.\n")
             return
-        ok, problems = self.hooks.reload()
+        try:
+            ok, problems = self.hooks.reload()
+        except Exception as exc:  # reload never raises; the connection gets an answer if it does
+            log.error("reload request failed", extra={"error": type(exc).__name__})
+            ok, problems = False, ["internal error; see the daemon's log"]
         if ok:
             self._send(200, b"Configuration reloaded.\n")
         else:
@@ -143,7 +147,8 @@ class WebServer:
         handler = type("Handler", (_Handler,), {"hooks": hooks})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
+        # A short poll interval: shutdown waits for the loop to notice, within the stop budget.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="http", daemon=True)
 
     @property
     def port(self) -> int:
@@ -153,5 +158,6 @@ class WebServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():  # shutdown() would wait forever for a loop never started
+            self._server.shutdown()
         self._server.server_close()

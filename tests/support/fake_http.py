@@ -23,6 +23,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (timeouts)
     trickle: float = 0.0  # seconds between body bytes (a slow server no per-read timeout catches)
+    gate: threading.Event | None = None  # answer only once this is set (a poll held in flight)
 
 
 @dataclass
@@ -55,6 +56,8 @@ class FakeHTTP:
                     reply = Reply(599, {"error": "unexpected request"})
                 if reply.delay:
                     fake._stop.wait(reply.delay)
+                while reply.gate is not None and not reply.gate.wait(0.02) and not fake._stop.is_set():
+                    pass
                 if isinstance(reply.body, bytes):
                     payload = reply.body
                 elif isinstance(reply.body, str):

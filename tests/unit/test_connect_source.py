@@ -402,3 +402,57 @@ def test_an_omitted_entry_is_carried_while_listed_and_a_deleted_connector_vanish
     assert state.connectors[omitted] == before.connectors[omitted]
     assert deleted not in state.connectors
     assert dict(state.incomplete) == {omitted: 1}
+
+
+def states_of(state) -> dict[str, tuple[State, tuple[State, ...]]]:
+    return {name: (c.state, tuple(t.state for t in c.tasks)) for name, c in state.connectors.items()}
+
+
+def rendered(state) -> str:
+    from cdc_watch.exporter import connect_metrics, render
+
+    store = SnapshotStore()
+    store.register([("connect:prod", "connect")])
+    store.record(PollResult("connect:prod", "connect", 0.0, 0.1, state))
+    return render(store.current(), (connect_metrics,)).decode()
+
+
+def test_recorded_paused_and_stopped_connectors(fake):
+    serve_cluster(fake, "connectors_expand_paused_and_stopped")
+    state = ConnectSource(cluster(fake.url)).poll()
+    seen = states_of(state)
+    paused = next(n for n, (s, _) in seen.items() if s is State.PAUSED)
+    stopped = next(n for n, (s, _) in seen.items() if s is State.STOPPED)
+    assert seen[paused] == (State.PAUSED, (State.PAUSED,))
+    assert seen[stopped] == (State.STOPPED, ())  # Connect 3.5+ STOPPED: no tasks at all
+    assert not state.problems
+    text = rendered(state)
+    assert f'cdc_connector_state{{connect_cluster="prod",connector="{paused}",state="PAUSED"}} 1' in text
+    assert f'cdc_connector_state{{connect_cluster="prod",connector="{stopped}",state="STOPPED"}} 1' in text
+    assert f'cdc_connector_tasks{{connect_cluster="prod",connector="{stopped}"}} 0' in text
+    assert f'cdc_connector_state{{connect_cluster="prod",connector="{stopped}",state="RUNNING"}} 0' in text
+
+
+def test_recorded_unassigned_connectors_after_a_worker_left(fake):
+    serve_cluster(fake, "connectors_expand_unassigned")
+    state = ConnectSource(cluster(fake.url)).poll()
+    unassigned = {n for n, (s, _) in states_of(state).items() if s is State.UNASSIGNED}
+    assert len(unassigned) == 2
+    for name in unassigned:
+        # The connector instance lost its worker; its task still runs on the other one.
+        assert states_of(state)[name][1] == (State.RUNNING,)
+    text = rendered(state)
+    for name in unassigned:
+        assert f'cdc_connector_state{{connect_cluster="prod",connector="{name}",state="UNASSIGNED"}} 1' in text
+
+
+def test_recorded_tasks_spread_over_two_workers(fake):
+    serve_cluster(fake, "connectors_expand_two_workers")
+    state = ConnectSource(cluster(fake.url)).poll()
+    assert state.workers == {"127.0.0.1:18083", "127.0.0.1:18084"}
+    tasks = {w: sum(t.worker_id == w for c in state.connectors.values() for t in c.tasks) for w in state.workers}
+    text = rendered(state)
+    assert 'cdc_connect_workers{connect_cluster="prod"} 2' in text
+    for worker, count in tasks.items():
+        assert f'cdc_connect_worker_tasks{{connect_cluster="prod",worker="{worker}"}} {count}' in text
+    assert sum(tasks.values()) == len(state.connectors)

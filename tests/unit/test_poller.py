@@ -111,3 +111,28 @@ def test_a_failure_message_with_url_credentials_is_scrubbed_before_it_is_stored(
     message = store.current().sources["test:one"].last.error.message
     assert "Hunter-22" not in message and "w:8083" in message
     assert "Hunter-22" not in caplog.text
+
+
+def test_the_poller_closes_its_source_when_it_stops():
+    closed = []
+    _clock, _store, source, poller, _ = make([{"a": 1}])
+    source.close = lambda: closed.append("never started")
+    poller.stop()
+    assert closed == ["never started"]
+
+    _clock, _store, source, poller, hooked = make([{"a": 1}])
+    source.close = lambda: closed.append("thread ended")
+    poller.jitter = 0.0  # poll at once
+    poller.start()
+    poller.stop()
+    assert poller.join(5)
+    assert closed[-1] == "thread ended"
+
+
+def test_a_source_that_is_not_ready_records_nothing():
+    from cdc_watch.poller import NotReady
+
+    _clock, store, _source, poller, hooked = make([NotReady(), {"a": 1}])
+    assert poller.poll_once() is None
+    assert store.current().sources["test:one"].last is None and hooked == []
+    assert poller.poll_once().ok

@@ -34,7 +34,7 @@ def problems(path) -> list[str]:
 def test_a_ca_file_that_is_not_pem_fails_check_config_with_its_location(tmp_path, tls, capsys):
     config = tmp_path / "c.yaml"
     write_config(config, f"{{ca_file: {tls.not_pem}}}")
-    assert cli.main(["check-config", "--config.file", str(config)]) == cli.EXIT_CONFIG
+    assert cli.check_config(config) == cli.EXIT_CONFIG
     err = capsys.readouterr().err
     assert f"connect_clusters[prod].tls.ca_file: {tls.not_pem} is not a usable PEM CA bundle" in err
 
