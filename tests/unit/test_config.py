@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import types
+import typing
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from pydantic import BaseModel
 
 from cdc_watch.config import ConfigError, load_config, parse_config, parse_duration
 
@@ -169,3 +175,59 @@ def test_config_file_default_comes_from_cdc_watch_config(monkeypatch):
 def test_the_docker_image_sets_the_config_default_to_its_mounted_file():
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "ENV CDC_WATCH_CONFIG=/etc/cdc-watch/config.yaml" in dockerfile
+
+
+# A commented-out setting in the example ("# key: value", at its YAML indentation plus "# ").
+_COMMENTED_SETTING = re.compile(r"^(\s*)# (\s*(?:- )?[A-Za-z_][A-Za-z0-9_]*:(?: |$).*)$")
+
+
+def _models_in(annotation: Any) -> list[tuple[str, type[BaseModel]]]:
+    """The config sections inside a field's type: ("one" | "many" | "map", model)."""
+    args = typing.get_args(annotation)
+    origin = typing.get_origin(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [("one", annotation)]
+    if origin in (typing.Union, types.UnionType):
+        return [found for arg in args for found in _models_in(arg)]
+    if origin is typing.Annotated:
+        return _models_in(args[0])
+    if origin in (tuple, list):
+        return [("many", model) for _, model in _models_in(args[0])]
+    if origin is dict:
+        return [("map", model) for _, model in _models_in(args[1])]
+    return []
+
+
+def _setting_paths(model: type[BaseModel], data: Any = None, prefix: str = ""):
+    """Dotted paths of every field of `model` (data None), or of those present in `data`."""
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if data is not None:
+            keys = [k for k in (key, "url" if key == "urls" else None) if k and isinstance(data, dict) and k in data]
+            if not keys:
+                continue
+        path = f"{prefix}{key}"
+        yield path
+        value = data[keys[0]] if data is not None else None
+        for kind, sub in _models_in(info.annotation):
+            if data is None:
+                yield from _setting_paths(sub, None, f"{path}.*." if kind == "map" else f"{path}.")
+            elif kind == "one":
+                yield from _setting_paths(sub, value if isinstance(value, dict) else {}, f"{path}.")
+            elif kind == "many":
+                for item in value if isinstance(value, list) else []:
+                    yield from _setting_paths(sub, item, f"{path}.")
+            else:
+                for item in value.values() if isinstance(value, dict) else []:
+                    yield from _setting_paths(sub, item, f"{path}.*.")
+
+
+def test_example_config_shows_every_setting():
+    from cdc_watch.config import Config
+
+    lines = (REPO / "config.example.yaml").read_text().splitlines()
+    activated = "\n".join(m.group(1) + m.group(2) if (m := _COMMENTED_SETTING.match(line)) else line for line in lines)
+    shown = set(_setting_paths(Config, yaml.safe_load(activated)))
+    every = set(_setting_paths(Config))
+    assert len(every) > 100
+    assert sorted(every - shown) == [], "add these settings to config.example.yaml (commented out if optional)"
