@@ -120,6 +120,22 @@ def test_restart_failed_only_brings_a_failed_task_back(cli, stack, connector):
     cli.wait_state(connector.name, "RUNNING", "RUNNING", timeout=120)
 
 
+def test_restart_restarts_the_connector_and_its_tasks(cli, stack, connector):
+    load = stack.faults.write_load(20, duration=2)
+    load.join(10)
+    cli.wait(lambda: (stack.streaming_metrics(connector.topic_prefix) or {}).get("TotalNumberOfEventsSeen", 0) >= load.rows,
+             "the load's events on the streaming MBean")
+    seen_before = stack.streaming_metrics(connector.topic_prefix)["TotalNumberOfEventsSeen"]
+    code, out, err = cli("restart", connector.name)
+    assert code == ExitCode.OK, err
+    assert "restarting the connector instance and task(s) 0" in out
+    # A new task instance registers a new streaming MBean, whose counters start again.
+    cli.wait(lambda: (stack.streaming_metrics(connector.topic_prefix) or {}).get("TotalNumberOfEventsSeen", seen_before) < seen_before,
+             "a new task instance (its streaming MBean counting from zero)", timeout=120)
+    cli.wait_state(connector.name, "RUNNING", "RUNNING", timeout=120)
+    stack.wait_streaming(connector, 120)
+
+
 def _definition(stack, name: str, **changes: str | None) -> dict:
     config = stack.connector_config(name, name.replace("-", "_"), 300000 + uuid.uuid4().int % 1_000_000)
     for key, value in changes.items():

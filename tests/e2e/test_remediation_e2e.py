@@ -81,6 +81,38 @@ def test_non_retriable_failure_is_never_restarted_and_the_alert_says_why(
     assert all(password not in r.getMessage() and password not in str(r.__dict__) for r in caplog.records)
 
 
+def test_a_task_failed_on_a_purged_binlog_is_never_restarted_and_the_alert_says_why(stack, daemon_factory, stack_env):
+    # errors.max.retries=0: Debezium gives up at once instead of retrying in a loop under RUNNING.
+    purged = stack.create_connector(extra_config={"errors.max.retries": "0"})
+    try:
+        failed = stack.faults.purge_binlog_past(purged, expect_failed=True)
+        assert "Could not find first log file name" in failed["trace"]
+        daemon = daemon_factory(stack_config_yaml(stack, poll_interval="1s", extra=remediation_yaml() + ALERT_AT_ONCE))
+        labels = {"connect_cluster": "devstack", "connector": purged.name}
+        daemon.wait_for(
+            lambda: daemon.value("cdc_remediation_suppressed_total", reason="non_retriable", **labels),
+            30, "the restart to be suppressed as non_retriable",
+        )
+
+        def failed_alert():
+            for entry in daemon.app.alerting.alerts.firing():
+                if entry.key.alert == "CdcTaskFailed" and entry.key.label("connector") == purged.name:
+                    return entry
+            return None
+
+        alert = daemon.wait_for(failed_alert, 30, "CdcTaskFailed to fire")
+        assert alert.evidence.kind == "binlog_purged"
+        assert "snapshot" in (alert.evidence.hint or "")
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            assert daemon.value("cdc_remediation_restarts_total", **labels) is None
+            time.sleep(0.5)
+        assert task_state(stack, purged.name) == "FAILED"
+    finally:
+        stack.faults.heal_all()
+        stack.delete_connector(purged.name)
+
+
 def test_failing_again_after_every_restart_follows_the_backoff_schedule(stack, connector, daemon_factory, stack_env):
     stack.faults.task_failed_retriable(connector)  # the database stays down: every restart fails again
     daemon = daemon_factory(stack_config_yaml(stack, poll_interval="1s", extra=remediation_yaml()))
