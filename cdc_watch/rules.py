@@ -398,10 +398,19 @@ def _running_debezium(state: ConnectClusterState) -> list[ConnectorStatus]:
     ]
 
 
+def _polled_at(snapshot: Snapshot, source: str, default: float) -> float:
+    """Start of the source's last poll (wall clock), or `default` when it has none."""
+    status = snapshot.sources.get(source)
+    return status.last.started_at if status is not None and status.last is not None else default
+
+
 def _not_streaming(snapshot: Snapshot, _cfg: RulesConfig, memory: Any, now: float) -> Observation:
     """RUNNING but not streaming: MBean missing, Connected=false, or position still while the head moves.
 
-    Memory: {"cluster|connector": [file, position, since, database written_bytes at since]}.
+    Memory: {"cluster|connector": [file, position, since, database written_bytes at since]},
+    `since` being the start of the Jolokia poll that first showed the position. The position
+    counts as still only once a later Jolokia poll shows it again: between two Jolokia polls
+    the database poll alone sees the head move past a reading that is merely not yet renewed.
     """
     both, blind = _jolokia_states(snapshot)
     databases, db_blind = _databases(snapshot)
@@ -424,16 +433,17 @@ def _not_streaming(snapshot: Snapshot, _cfg: RulesConfig, memory: Any, now: floa
                 db = databases.get(row.database) if row is not None else None
                 item = f"{cluster}|{connector.name}"
                 where = [streaming.binlog_filename, streaming.binlog_position]
+                read_at = _polled_at(snapshot, f"jolokia:{cluster}", now)
                 prior = old.get(item)
                 if db is not None and isinstance(prior, list) and len(prior) == 4 and prior[:2] == where:
                     new_memory[item] = prior
-                    if db.written_bytes > prior[3] and now > prior[2]:
+                    if db.written_bytes > prior[3] and read_at > prior[2]:
                         problem = (
                             ("position", f"{where[0]}:{where[1]} unchanged since {format_duration(now - prior[2])} ago"),
                             ("head moved", f"{db.written_bytes - prior[3]} bytes"),
                         )
                 elif db is not None:
-                    new_memory[item] = [*where, now, db.written_bytes]
+                    new_memory[item] = [*where, read_at, db.written_bytes]
             elif present is None and streaming is None:
                 blind.add(labels)  # cannot tell (endpoint failed, no data)
                 continue

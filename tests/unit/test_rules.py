@@ -110,3 +110,32 @@ def test_bad_worker_memory_never_makes_an_evaluation_raise():
     new, _ = rules.evaluate(state, snapshot_for(Step(0, {"prod": {"orders": ("RUNNING", {0: "FAILED@w1:8083"})}}), (("connect:prod", "connect"),), 100.0), 100.0, RulesConfig())
     assert all(item.count("|") == 2 for item in new.memory["CdcWorkerLost"]["prod"])
     assert rules.check_memory(memory) == ({"CdcWorkerLost": {}}, ["CdcWorkerLost"])
+
+
+def test_a_database_poll_between_two_jolokia_polls_is_not_a_still_position() -> None:
+    """Seen on the devstack under write load: each MySQL poll saw the head move past the
+    position of a Jolokia reading that was simply not renewed yet, so CdcNotStreaming went
+    pending on every other evaluation. Only a later Jolokia poll can show a still position."""
+    from tests.scenarios.alerts import ALL_SOURCES, DB_OK, db_step
+
+    cfg = RulesConfig()
+    start = 1000.0
+
+    def observe(jolokia_at: float, mysql_at: float, written: int, memory):
+        step = db_step(0, db={**DB_OK, "written": written})
+        sources = dict(full_snapshot(step, ALL_SOURCES, mysql_at, start).sources)
+        sources["jolokia:prod"] = full_snapshot(step, ALL_SOURCES, jolokia_at, start).sources["jolokia:prod"]
+        from cdc_watch.snapshot import Snapshot
+
+        return rules._not_streaming(Snapshot(MappingProxyType(sources)), cfg, memory, mysql_at)
+
+    first = observe(start, start, 0, None)
+    labels = next(iter(first.verdicts))
+    assert first.verdicts[labels] is None
+    # The database polled again (head moved) but Jolokia did not: no verdict against the stream.
+    between = observe(start, start + 1, 5000, first.memory)
+    assert between.verdicts[labels] is None
+    # A later Jolokia poll still shows the same position while the head moved: that is still.
+    later = observe(start + 2, start + 2, 9000, between.memory)
+    assert later.verdicts[labels] is not None
+    assert dict(later.verdicts[labels].facts)["head moved"] == "9000 bytes"
