@@ -23,7 +23,7 @@ import httpx
 import pymysql
 import pymysql.cursors
 
-from .proc import StackError, port_open, read_pid, reap, spawn, stop_pid, wait_for
+from .proc import StackError, is_alive, port_open, read_pid, reap, spawn, stop_pid, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 JAVA_SRC = Path(__file__).resolve().parent / "java" / "DevstackConnect.java"
@@ -97,6 +97,13 @@ SECRET_KEYS = (
     "CDC_DEVSTACK_DEBEZIUM_PASSWORD",
     "CDC_DEVSTACK_MONITOR_PASSWORD",
 )
+
+
+def _pid_file_alive(pid_file: Path) -> bool:
+    try:
+        return is_alive(int(pid_file.read_text().strip()))
+    except (OSError, ValueError):
+        return False
 
 
 def _site_packages_dir(package: str) -> Path:
@@ -303,7 +310,9 @@ class Stack:
         pid_file, marker = self._pid_file(piece), self._marker(piece)
 
         def check():
-            if read_pid(pid_file, marker) is None:
+            # The pid file was just written by spawn(); right after the fork the child's command
+            # line is still this Python's (before exec), so liveness alone is asked here.
+            if read_pid(pid_file, marker) is None and not _pid_file_alive(pid_file):
                 raise StackError(piece, f"process exited while waiting for {what}", self.log_path(piece))
             return predicate()
 
