@@ -17,6 +17,10 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "scripts"))
+
+from gen_alert_rules import dump  # noqa: E402  (multi-line strings as literal blocks, as in the rule files)
+
 RULES_DIR = REPO / "alert_rules"
 TARGET = REPO / "deploy" / "kubernetes" / "prometheusrule.yaml"
 
@@ -37,19 +41,6 @@ def rule_groups(rules_dir: Path = RULES_DIR) -> list[dict]:
     return groups
 
 
-class _Dumper(yaml.SafeDumper):
-    """Multi-line strings (long PromQL, descriptions) as literal blocks, like the rule files."""
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    if "\n" in value and all(line == line.rstrip() for line in value.splitlines()):
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
-
-
-_Dumper.add_representer(str, _str)
-
-
 def render(rules_dir: Path = RULES_DIR) -> str:
     manifest = {
         "apiVersion": "monitoring.coreos.com/v1",
@@ -57,7 +48,7 @@ def render(rules_dir: Path = RULES_DIR) -> str:
         "metadata": {"name": "cdc-watch", "labels": {"app.kubernetes.io/name": "cdc-watch"}},
         "spec": {"groups": rule_groups(rules_dir)},
     }
-    return HEADER + yaml.dump(manifest, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000, allow_unicode=True)
+    return HEADER + dump(manifest)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from cdc_watch.app import App
+from tests.support.capture import CaptureServer
 
 
 class RunningDaemon:
@@ -97,12 +98,13 @@ alerting:
 """
 
 
-def full_config(stack, alerting: str | None = None, extra: str = "") -> str:
-    """Connect REST, Jolokia and the database: every source the rules read."""
+def full_config(stack, alerting: str | None = None, extra: str = "", poll: float = E2E_POLL) -> str:
+    """Connect REST, Jolokia and the database: every source the rules read, each polled every
+    `poll` seconds. `alerting` replaces the default alerting section (Slack and short `for`s)."""
     urls = ", ".join(stack.jolokia_urls())
     cluster = f"""    jolokia:
       urls: [{urls}]
-      poll_interval: {E2E_POLL:.0f}s
+      poll_interval: {poll:.0f}s
       timeout: 3s
 """
     databases = f"""
@@ -112,12 +114,21 @@ databases:
     port: {stack.ports.mariadb}
     user: cdc_monitor
     password: ${{CDC_DEVSTACK_MONITOR_PASSWORD}}
-    poll_interval: {E2E_POLL:.0f}s
+    poll_interval: {poll:.0f}s
     connect_timeout: 2s
     read_timeout: 5s
 """
     tail = databases + (alerting_yaml() if alerting is None else alerting) + extra
-    return stack_config_yaml(stack, poll_interval=f"{E2E_POLL:.0f}s", extra_cluster=cluster, extra=tail)
+    return stack_config_yaml(stack, poll_interval=f"{poll:.0f}s", extra_cluster=cluster, extra=tail)
+
+
+@pytest.fixture
+def capture(monkeypatch):
+    """The local Slack/Sentry capture endpoint; the daemon's Slack webhook is its `alerts` path."""
+    server = CaptureServer().start()
+    monkeypatch.setenv("CDC_TEST_SLACK_WEBHOOK", server.webhook_url("alerts"))
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -7,34 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import stack_config_yaml
+from tests.e2e.conftest import full_config
 
 pytestmark = pytest.mark.stack
 
 
-def binlog_config(stack) -> str:
-    urls = ", ".join(stack.jolokia_urls())
-    cluster = f"""    jolokia:
-      urls: [{urls}]
-      poll_interval: 1s
-      timeout: 3s
-"""
-    databases = f"""
-databases:
-  - name: devdb
-    host: 127.0.0.1
-    port: {stack.ports.mariadb}
-    user: ${{CDC_DEVSTACK_MONITOR_USER}}
-    password: ${{CDC_DEVSTACK_MONITOR_PASSWORD}}
-    poll_interval: 1s
-    connect_timeout: 2s
-    read_timeout: 5s
-"""
-    return stack_config_yaml(stack, poll_interval="1s", extra_cluster=cluster, extra=databases)
-
-
 def test_purged_binlog_is_unavailable_while_connect_says_running(stack, stack_env, connector, daemon_factory):
-    daemon = daemon_factory(binlog_config(stack).replace("user: ${CDC_DEVSTACK_MONITOR_USER}", "user: cdc_monitor"))
+    daemon = daemon_factory(full_config(stack, alerting="", poll=1))
     c = {"connect_cluster": "devstack", "connector": connector.name}
     daemon.wait_for(lambda: daemon.value("cdc_connector_binlog_available", **c) == 1, 60, "binlog available before the fault")
     assert daemon.value("cdc_mysql_up", database="devdb") == 1
@@ -53,7 +32,7 @@ def test_purged_binlog_is_unavailable_while_connect_says_running(stack, stack_en
 
 
 def test_lag_grows_while_paused_and_recovers_after_resume(stack, stack_env, connector, daemon_factory):
-    daemon = daemon_factory(binlog_config(stack).replace("user: ${CDC_DEVSTACK_MONITOR_USER}", "user: cdc_monitor"))
+    daemon = daemon_factory(full_config(stack, alerting="", poll=1))
     c = {"connect_cluster": "devstack", "connector": connector.name}
     daemon.wait_for(lambda: daemon.value("cdc_connector_binlog_position_live", **c) == 1, 60, "a live position from the MBean")
     load = stack.faults.write_load(rows_per_second=20)

@@ -145,14 +145,6 @@ receivers:
 
 
 @pytest.fixture
-def capture(monkeypatch):
-    server = CaptureServer().start()
-    monkeypatch.setenv("CDC_TEST_SLACK_WEBHOOK", server.webhook_url("daemon"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def purged_connector(stack):
     """A second fresh connector, for the purge fault (the `connector` fixture takes the others)."""
     handle = stack.create_connector()

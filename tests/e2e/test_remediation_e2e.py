@@ -32,6 +32,22 @@ def task_state(stack, name: str) -> str | None:
     return tasks[0]["state"] if tasks else None
 
 
+def firing_alert(daemon, alert: str, connector: str):
+    """The daemon's firing alert of that name about that connector, or None."""
+    for entry in daemon.app.alerting.alerts.firing():
+        if entry.key.alert == alert and entry.key.label("connector") == connector:
+            return entry
+    return None
+
+
+def assert_never_restarted(daemon, labels: dict[str, str], seconds: float = 6) -> None:
+    """Several more polls (1 s apart): still no restart of any result."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert daemon.value("cdc_remediation_restarts_total", **labels) is None
+        time.sleep(0.5)
+
+
 def test_retriable_failure_is_restarted_once_the_database_is_back(stack, connector, daemon_factory, stack_env):
     stack.faults.task_failed_retriable(connector)  # database down, task FAILED: Communications link failure
     stack.faults.db_start()
@@ -58,20 +74,10 @@ def test_non_retriable_failure_is_never_restarted_and_the_alert_says_why(
         30, "the restart to be suppressed as non_retriable",
     )
 
-    def failed_alert():
-        for entry in daemon.app.alerting.alerts.firing():
-            if entry.key.alert == "CdcTaskFailed" and entry.key.label("connector") == connector.name:
-                return entry
-        return None
-
-    alert = daemon.wait_for(failed_alert, 30, "CdcTaskFailed to fire")
+    alert = daemon.wait_for(lambda: firing_alert(daemon, "CdcTaskFailed", connector.name), 30, "CdcTaskFailed to fire")
     assert alert.evidence.kind == "access_denied"
     assert "password" in (alert.evidence.hint or "")
-    # Several more polls: still never restarted, still counted once.
-    deadline = time.monotonic() + 6
-    while time.monotonic() < deadline:
-        assert daemon.value("cdc_remediation_restarts_total", **labels) is None
-        time.sleep(0.5)
+    assert_never_restarted(daemon, labels)  # and still counted once:
     assert daemon.value("cdc_remediation_suppressed_total", reason="non_retriable", **labels) == 1
     assert task_state(stack, connector.name) == "FAILED"
     logged = [r for r in caplog.records if r.getMessage() == "not restarting: non_retriable"]
@@ -94,19 +100,10 @@ def test_a_task_failed_on_a_purged_binlog_is_never_restarted_and_the_alert_says_
             30, "the restart to be suppressed as non_retriable",
         )
 
-        def failed_alert():
-            for entry in daemon.app.alerting.alerts.firing():
-                if entry.key.alert == "CdcTaskFailed" and entry.key.label("connector") == purged.name:
-                    return entry
-            return None
-
-        alert = daemon.wait_for(failed_alert, 30, "CdcTaskFailed to fire")
+        alert = daemon.wait_for(lambda: firing_alert(daemon, "CdcTaskFailed", purged.name), 30, "CdcTaskFailed to fire")
         assert alert.evidence.kind == "binlog_purged"
         assert "snapshot" in (alert.evidence.hint or "")
-        deadline = time.monotonic() + 6
-        while time.monotonic() < deadline:
-            assert daemon.value("cdc_remediation_restarts_total", **labels) is None
-            time.sleep(0.5)
+        assert_never_restarted(daemon, labels)
         assert task_state(stack, purged.name) == "FAILED"
     finally:
         stack.faults.heal_all()
