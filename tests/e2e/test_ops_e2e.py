@@ -186,7 +186,9 @@ def test_register_creates_updates_and_delete_removes(cli, stack, tmp_path):
         code, out, err = cli("register", str(path))
         assert code == ExitCode.OK, err
         assert f"{name}: updated" in out
-        assert stack.rest("GET", f"/connectors/{name}/config").json()["snapshot.mode"] == "when_needed"
+        # The herder applies the new config once it has read it back from the config topic.
+        cli.wait(lambda: stack.rest("GET", f"/connectors/{name}/config").json().get("snapshot.mode") == "when_needed",
+                 f"the updated config of {name}", timeout=30)
 
         assert cli("delete", name)[0] == ExitCode.USAGE  # no --yes
         code, out, err = cli("delete", name, "--yes")
