@@ -33,7 +33,8 @@ def test_running_connector_and_a_task_failed_within_two_poll_intervals(stack, st
     assert daemon.value("cdc_connector_state", connector=connector.name, state="RUNNING") == 1
     assert daemon.value("cdc_connect_up", connect_cluster="devstack") == 1
     assert daemon.value("cdc_connector_info", connector=connector.name, **{"class": "io.debezium.connector.mysql.MySqlConnector"}) == 1
-    assert daemon.get("/-/ready").status_code == 200
+    # Ready once every source has been polled; the offsets source follows the first Connect poll.
+    daemon.wait_for(lambda: daemon.get("/-/ready").status_code == 200, 15, "/-/ready 200")
 
     stack.faults.task_failed_non_retriable(connector)
     failed_at = time.monotonic()
