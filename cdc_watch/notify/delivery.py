@@ -214,12 +214,17 @@ class ChannelQueue:
                 self._inflight = None
             return True
         item.attempts += 1
-        if not outcome.retry or item.attempts > self.max_retries:
+        # Past max_retries a droppable item is given up; a firing or resolved message keeps
+        # being retried (every MAX_BACKOFF_SECONDS), so an outage of the channel never loses
+        # the RESOLVED of an alert it announced. A refusal (4xx) gives up either way.
+        exhausted = item.attempts > self.max_retries
+        if not outcome.retry or (exhausted and item.droppable):
             with self._cond:
                 self._inflight = None
             self._log.error("notification not delivered; giving up", extra={"channel": self.name, "error": outcome.detail, "attempts": item.attempts})
             return False
-        delay = outcome.retry_after if outcome.retry_after is not None else min(MAX_BACKOFF_SECONDS, 2.0 ** (item.attempts - 1))
+        backoff = MAX_BACKOFF_SECONDS if exhausted else min(MAX_BACKOFF_SECONDS, 2.0 ** (item.attempts - 1))
+        delay = outcome.retry_after if outcome.retry_after is not None else backoff
         with self._cond:
             self._inflight = None
             self._not_before = self.clock.monotonic() + delay

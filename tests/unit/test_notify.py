@@ -180,12 +180,32 @@ def test_bot_token_429_is_retried_after_retry_after_and_counted(slack_env):
     assert "cdc_notification_queue_length 0" in metrics
 
 
-def test_gives_up_after_max_retries_and_counts_errors(slack_env):
+def test_a_firing_message_outlives_max_retries_at_the_capped_backoff(slack_env):
     h = Harness({**WEBHOOK, "max_retries": 2})
     slack_env.fail_next(5, 500)
     h.step(failed(0))
     h.step(failed(0), advance=60)
-    assert len(slack_env.requests) == 3 and h.delivery.sent["slack"] == 0 and h.delivery.errors["slack"] == 3
+    assert len(slack_env.requests) == 6 and h.delivery.sent["slack"] == 1 and h.delivery.errors["slack"] == 5
+    assert h.waits == [1.0, 2.0, 60.0, 60.0, 60.0]  # 1s, 2s, then every 60s past max_retries
+    assert len(slack_env.received("/slack/")) == 1
+
+
+def test_a_refused_firing_message_is_given_up_at_once(slack_env):
+    h = Harness({**WEBHOOK, "max_retries": 2})
+    slack_env.fail_next(1, 404)
+    h.step(failed(0))
+    h.step(failed(0), advance=60)
+    assert len(slack_env.requests) == 1 and h.delivery.sent["slack"] == 0 and h.delivery.errors["slack"] == 1
+    assert h.delivery.pending() == 0
+
+
+def test_a_droppable_item_is_given_up_after_max_retries(slack_env, sentry_cleanup):
+    h = Harness({"sentry": {"dsn": "${SENTRY_DSN}"}, "max_retries": 2})
+    slack_env.fail_next(5, 500, path=ENVELOPES)
+    logging.getLogger("cdc_watch.sources.connect").warning("poll failed")  # a log event: droppable
+    h.delivery.run_pending()
+    assert len(slack_env.requests) == 3 and h.delivery.sent["sentry"] == 0 and h.delivery.errors["sentry"] == 3
+    assert h.delivery.pending() == 0
 
 
 def test_rate_limit_delays_rather_than_drops(slack_env):
