@@ -166,7 +166,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     MetricSpec("cdc_alerts_pending", G, (), "Alerts whose condition holds but whose `for` has not elapsed yet.", "alerts"),
     MetricSpec("cdc_notifications_total", C, ("channel",), "Notifications delivered, by channel (slack, sentry).", "alerts"),
     MetricSpec("cdc_notification_errors_total", C, ("channel",), "Failed notification delivery attempts (including retried ones and notifications dropped because the queue was full), by channel.", "alerts"),
-    MetricSpec("cdc_notification_queue_length", G, (), "Notifications waiting in the delivery queue.", "alerts"),
+    MetricSpec("cdc_notification_queue_length", G, ("channel",), "Notifications waiting for delivery, by channel (each channel has its own queue).", "alerts"),
     # --- Remediation (safe auto-restart) -------------------------------------------------
     MetricSpec("cdc_remediation_mode", G, ("mode",), "1 for the remediation mode in use, 0 for the others (off, dry_run, on).", "remediation"),
     MetricSpec("cdc_remediation_restarts_total", C, ("connect_cluster", "connector", "result"), "Restart decisions carried out, by result: restarted, would_restart (dry run), conflict (409 or rebalance; retried later, not counted as an attempt), not_found, error.", "remediation"),

@@ -322,7 +322,7 @@ SELF = Dashboard(
         Panel("Poll errors per second", (("sum by (source, reason) (rate(cdc_source_poll_errors_total[5m]))", "{{source}} {{reason}}"),), "reqps", fault_only=True),
         Panel("Polls per second", (("sum by (source) (rate(cdc_source_polls_total[5m]))", "{{source}}"),), "reqps"),
         Panel("Alerts pending", (("cdc_alerts_pending", "pending"),), "short", kind="stat", width=8, height=4),
-        Panel("Notification queue", (("cdc_notification_queue_length", "queued"),), "short", kind="stat", width=8, height=4),
+        Panel("Notification queue", (("cdc_notification_queue_length", "{{channel}}"),), "short", kind="stat", width=8, height=4),
         Panel("Remediation mode", (("cdc_remediation_mode == 1", "{{mode}}"),), "short", kind="stat", width=8, height=4),
         Panel(
             "Notifications per second",

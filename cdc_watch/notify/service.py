@@ -285,7 +285,7 @@ class AlertService:
             for channel in sorted(self.delivery.channels):
                 out.add("cdc_notifications_total", labels(("channel", channel)), sent.get(channel, 0))
                 out.add("cdc_notification_errors_total", labels(("channel", channel)), errors.get(channel, 0))
-            out.add("cdc_notification_queue_length", "", self.delivery.pending())
+                out.add("cdc_notification_queue_length", labels(("channel", channel)), self.delivery.pending(channel))
 
 
 def _outbox_item(raw: Any) -> dict[str, Any] | None:

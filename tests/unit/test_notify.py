@@ -177,7 +177,7 @@ def test_bot_token_429_is_retried_after_retry_after_and_counted(slack_env):
     metrics = h.metrics()
     assert 'cdc_notifications_total{channel="slack"} 1' in metrics
     assert 'cdc_notification_errors_total{channel="slack"} 1' in metrics
-    assert "cdc_notification_queue_length 0" in metrics
+    assert 'cdc_notification_queue_length{channel="slack"} 0' in metrics
 
 
 def test_a_firing_message_outlives_max_retries_at_the_capped_backoff(slack_env):
@@ -373,7 +373,8 @@ def test_a_rate_limited_sentry_never_delays_slack(slack_env, sentry_cleanup):
     metrics = h.metrics()
     assert 'cdc_notifications_total{channel="slack"} 1' in metrics and 'cdc_notification_errors_total{channel="slack"} 0' in metrics
     assert 'cdc_notifications_total{channel="sentry"} 0' in metrics and 'cdc_notification_errors_total{channel="sentry"} 1' in metrics
-    assert "cdc_notification_queue_length 101" in metrics  # 100 warnings and the alert's event
+    assert 'cdc_notification_queue_length{channel="sentry"} 101' in metrics  # 100 warnings and the alert's event
+    assert 'cdc_notification_queue_length{channel="slack"} 0' in metrics
     h.delivery.run_pending()
     assert len(slack_env.received(ENVELOPES)) == 101 and h.delivery.sent["sentry"] == 101
 
