@@ -46,6 +46,7 @@ class Facts:
     privileges: Mapping[str, tuple[PrivilegeCheck, ...]]  # user -> the five Debezium privileges
     lock_tables: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))  # user -> granted
     unknown_checks: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # check -> missing grant
+    check_errors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # check -> SQL error that stopped it
     users_note: str = ""  # why no user's privileges were checked, if none were
 
 
@@ -81,6 +82,9 @@ def _retention_line(facts: Facts, min_retention: float) -> Line:
     if missing:
         return Line("binlog_retention", Status.WARN, f"cannot read the retention: the monitoring user needs {missing}")
     seconds = facts.retention_seconds
+    error = facts.check_errors.get("retention")
+    if error and seconds is None:
+        return Line("binlog_retention", Status.WARN, f"cannot read the retention: {error}")
     if seconds is None:
         if aurora:
             return Line("binlog_retention", Status.FAIL,
@@ -111,8 +115,13 @@ def _privilege_lines(facts: Facts) -> list[Line]:
     if missing:
         lines.append(Line("privileges", Status.WARN, f"cannot read the connector user's grants: the monitoring user needs {missing}"))
         return lines
+    error = facts.check_errors.get("grants")
+    if error:
+        # Users checked before the error still get their lines below.
+        lines.append(Line("privileges", Status.WARN, f"cannot read every grant: {error}"))
     if not facts.privileges:
-        lines.append(Line("privileges", Status.WARN, facts.users_note or "no connector user to check; pass --user"))
+        if not error:
+            lines.append(Line("privileges", Status.WARN, facts.users_note or "no connector user to check; pass --user"))
         return lines
     for user, checks in sorted(facts.privileges.items()):
         for check in checks:
@@ -137,6 +146,9 @@ def _access_lines(facts: Facts) -> list[Line]:
         if grant:
             lines.append(Line(f"monitor.{check}", Status.WARN,
                               f"the monitoring user cannot run {check.replace('_', ' ')} checks: grant it {grant}"))
+        elif check in facts.check_errors:
+            lines.append(Line(f"monitor.{check}", Status.WARN,
+                              f"{check.replace('_', ' ')} could not be read: {facts.check_errors[check]}"))
     return lines
 
 

@@ -118,6 +118,7 @@ def gather(db: Database, users: Sequence[str], users_note: str,
         privileges=state.privileges,
         lock_tables=dict(source.lock_tables),
         unknown_checks=state.unknown_checks,
+        check_errors=state.check_errors,
         users_note=users_note,
     )
 

@@ -130,6 +130,24 @@ def test_unknown_retention_and_grants_warn_with_the_grant_needed():
     assert "privilege.reload" not in lines
 
 
+def test_sql_errors_of_a_check_are_shown_on_its_line():
+    facts = facts_from("mariadb-10.11-healthy.json", retention_seconds=None, privileges=MappingProxyType({}), check_errors=MappingProxyType({
+        "retention": "error 1205 Lock wait timeout exceeded", "grants": "debezium: error 1146 Table 'mysql.global_priv' doesn't exist",
+        "binary_logs": "error 1381 You are not using binary logging"}))
+    lines = by_check(checklist.evaluate(facts))
+    assert lines["binlog_retention"].status is Status.WARN and "error 1205" in lines["binlog_retention"].detail
+    assert lines["privileges"].status is Status.WARN and "debezium: error 1146" in lines["privileges"].detail
+    assert lines["monitor.binary_logs"].status is Status.WARN and "error 1381" in lines["monitor.binary_logs"].detail
+    assert "monitor.binlog_status" not in lines
+
+
+def test_a_grants_error_for_one_user_keeps_the_other_users_lines():
+    facts = facts_from("mariadb-10.11-healthy.json", check_errors=MappingProxyType({"grants": "other: error 1205 Lock wait timeout exceeded"}))
+    lines = checklist.evaluate(facts)
+    assert by_check(lines)["privileges"].status is Status.WARN
+    assert by_check(lines)["privilege.reload"].status is Status.PASS and by_check(lines)["privilege.reload"].user == "debezium"
+
+
 def test_gtid_recommended_on_mysql():
     off = by_check(checklist.evaluate(facts_from("mysql-5.7.json", gtid_mode=False)))["gtid"]
     on = by_check(checklist.evaluate(facts_from("mysql-5.7.json", gtid_mode=True)))["gtid"]
@@ -226,6 +244,17 @@ def test_command_counts_a_mysql_80_role_only_when_it_is_active(config_file):
     statuses = {c["check"]: c["status"] for c in json.loads(out)["checks"]}
     assert statuses["privilege.replication_slave"] == "pass"
     assert statuses["privilege.replication_client"] == "pass"
+
+
+def test_command_shows_the_sql_error_that_stopped_a_check(config_file):
+    replies = load("mariadb-10.11-healthy.json")
+    replies['SHOW GRANTS FOR %s@%s | ["debezium", "%"]'] = {"error": [1205, "Lock wait timeout exceeded; try restarting transaction"]}
+    code, out, _ = run(config_file, ["--database", "orders", "--user", "debezium", "-o", "json"], FakeConnector(replies), no_connect)
+    checks = {c["check"]: c for c in json.loads(out)["checks"]}
+    assert code == ExitCode.OK
+    assert checks["privileges"]["status"] == "warn"
+    assert checks["privileges"]["detail"] == "cannot read every grant: debezium: error 1205 Lock wait timeout exceeded; try restarting transaction"
+    assert not any(name.startswith("privilege.") for name in checks)
 
 
 def test_command_finds_the_connector_user_through_connect(config_file):
