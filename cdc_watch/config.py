@@ -78,13 +78,18 @@ def resolve_secret(value: Any, info: ValidationInfo | None) -> SecretStr:
         name = match.group(1)
         if name not in os.environ:
             raise ValueError(f"environment variable {name} is not set")
+        if not os.environ[name]:
+            raise ValueError(f"environment variable {name} is empty")
         return SecretStr(os.environ[name])
     if isinstance(value, dict) and set(value) == {"file"}:
         path = _resolve_path(Path(str(value["file"])), info)
         try:
-            return SecretStr(path.read_text(encoding="utf-8").rstrip("\r\n"))
+            secret = path.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
             raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+        if not secret:
+            raise ValueError(f"secret file {path} is empty")
+        return SecretStr(secret)
     raise ValueError('write secrets as "${ENV_VAR}" or {file: /path/to/secret}')
 
 

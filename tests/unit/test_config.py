@@ -91,6 +91,21 @@ def test_secret_from_env_and_file(monkeypatch, tmp_path):
     assert "from-env" not in repr(config)
 
 
+def test_an_empty_secret_is_refused(monkeypatch, tmp_path):
+    """An unfilled placeholder (an empty Secret value, an empty file) fails at load, not at the first login."""
+    monkeypatch.setenv("EMPTY_PW", "")
+    empty_file = tmp_path / "pw"
+    empty_file.write_text("\n")
+    problems = problems_of({"connect_clusters": [
+        {"name": "a", "url": "http://a", "auth": {"username": "u", "password": "${EMPTY_PW}"}},
+        {"name": "b", "url": "http://b", "auth": {"username": "u", "password": {"file": str(empty_file)}}},
+    ]})
+    assert problems == [
+        "connect_clusters[a].auth.password: environment variable EMPTY_PW is empty",
+        f"connect_clusters[b].auth.password: secret file {empty_file} is empty",
+    ]
+
+
 def test_duplicate_cluster_names_and_empty_cluster_list():
     assert any("repeated: x" in p for p in problems_of({"connect_clusters": [{"name": "x", "url": "http://a"}, {"name": "x", "url": "http://b"}]}))
     assert problems_of({"connect_clusters": []})[0].startswith("connect_clusters:")
