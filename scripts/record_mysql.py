@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets as secrets_module
 import sys
 from pathlib import Path
 
@@ -104,7 +105,8 @@ def main() -> int:
     # Privileges through a default role (MariaDB form: GRANT role TO user, SET DEFAULT ROLE).
     stack.sql("CREATE ROLE IF NOT EXISTS cdc_rec_role")
     stack.sql("GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO cdc_rec_role")
-    stack.sql("CREATE USER IF NOT EXISTS 'cdc_rec_user'@'%' IDENTIFIED BY 'not-a-real-secret'")
+    role_user_password = secrets_module.token_urlsafe(18)
+    stack.sql("CREATE USER IF NOT EXISTS 'cdc_rec_user'@'%%' IDENTIFIED BY %s", args=(role_user_password,))
     stack.sql("GRANT SELECT, RELOAD, SHOW DATABASES ON *.* TO 'cdc_rec_user'@'%'")
     stack.sql("GRANT cdc_rec_role TO 'cdc_rec_user'@'%'")
     stack.sql("SET DEFAULT ROLE cdc_rec_role FOR 'cdc_rec_user'@'%'")
@@ -121,13 +123,12 @@ def main() -> int:
         stack.sql("DROP USER IF EXISTS 'cdc_rec_user'@'%'")
         stack.sql("DROP ROLE IF EXISTS cdc_rec_role")
 
-    secrets = [v for k, v in stack.env().items() if k.endswith("PASSWORD")]
+    secrets = [v for k, v in stack.env().items() if k.endswith("PASSWORD")] + [role_user_password]
     for name, body in files.items():
         text = json.dumps(body, indent=1, sort_keys=True, default=str) + "\n"
         leaked = [s for s in secrets if s and s in text]
         if leaked:
             raise SystemExit(f"{name}: a real password appears in the recording; not written")
-        text = text.replace("not-a-real-secret", "REDACTED")
         # SHOW GRANTS prints password hashes; a native-password hash is enough to log in.
         text = re.sub(r"(IDENTIFIED (?:BY PASSWORD|VIA \S+ USING)) '[^']*'", r"\1 'REDACTED'", text)
         (OUT / name).write_text(text)

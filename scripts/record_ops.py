@@ -13,6 +13,7 @@ real password still appears in any recorded file.
 from __future__ import annotations
 
 import json
+import secrets as secrets_module
 import sys
 import time
 import uuid
@@ -125,11 +126,12 @@ def main() -> int:
         record("validate_ok", "PUT", f"/connector-plugins/{MYSQL_CLASS}/config/validate", body=config, accept=(200,))
         bad = dict(config)
         bad.pop("database.server.id")
-        bad["database.password"] = "not-the-password"
-        secrets.append("not-the-password")
+        wrong = secrets_module.token_urlsafe(12)  # a password the database does not know
+        bad["database.password"] = wrong
+        secrets.append(wrong)
         record("validate_missing_field", "PUT", f"/connector-plugins/{MYSQL_CLASS}/config/validate", body=bad,
                accept=(200,))
-        wrong_password = dict(config, **{"database.password": "not-the-password"})
+        wrong_password = dict(config, **{"database.password": wrong})
         record("validate_wrong_password", "PUT", f"/connector-plugins/{MYSQL_CLASS}/config/validate",
                body=wrong_password, accept=(200,))
         record("validate_unknown_class_500", "PUT", "/connector-plugins/com.example.NoSuchConnector/config/validate",
