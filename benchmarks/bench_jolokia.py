@@ -20,11 +20,18 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from cdc_watch.config import parse_config  # noqa: E402
-from cdc_watch.exporter import render  # noqa: E402
-from cdc_watch.model import ConnectClusterState, ConnectorSettings, ConnectorStatus, PollResult, State, TaskStatus  # noqa: E402
-from cdc_watch.snapshot import SnapshotStore  # noqa: E402
-from cdc_watch.sources import jolokia_parse as parse  # noqa: E402
-from cdc_watch.sources.jolokia_metrics import jolokia_metrics  # noqa: E402
+from cdc_watch.core.model import PollResult
+from cdc_watch.core.snapshot import SnapshotStore
+from cdc_watch.exporter.jolokia import jolokia_metrics
+from cdc_watch.exporter.render import render
+from cdc_watch.sources.connect.model import (
+    ConnectClusterState,
+    ConnectorSettings,
+    ConnectorStatus,
+    State,
+    TaskStatus,
+)
+from cdc_watch.sources.jolokia import parse
 
 RECORDED = REPO / "tests" / "fixtures" / "recorded" / "jolokia" / "bulk_worker_with_debezium.json"
 WORKER = "127.0.0.1:28083"

@@ -15,10 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cdc_watch import rules  # noqa: E402
-from cdc_watch.alerts import AlertState  # noqa: E402
 from cdc_watch.config import RulesConfig  # noqa: E402
 from cdc_watch.notify.plan import NotifyState, PlanSettings, plan  # noqa: E402
+from cdc_watch.rules import table as rules
+from cdc_watch.rules.model import AlertState
 from tests.scenarios.alerts import ALL_SOURCES, Step  # noqa: E402
 from tests.support.snapshots import full_snapshot  # noqa: E402
 

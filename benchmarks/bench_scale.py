@@ -104,10 +104,11 @@ def measure(n: int, case: str) -> dict:
     """Measuring process: poll the server, render, report figures as JSON."""
     sys.path.insert(0, str(REPO))
     from cdc_watch.config import parse_config
-    from cdc_watch.exporter import connect_metrics, render, self_metrics
-    from cdc_watch.model import PollResult
-    from cdc_watch.snapshot import SnapshotStore
-    from cdc_watch.sources.connect import ConnectSource
+    from cdc_watch.core.model import PollResult
+    from cdc_watch.core.snapshot import SnapshotStore
+    from cdc_watch.exporter.connect import connect_metrics
+    from cdc_watch.exporter.render import render, self_metrics
+    from cdc_watch.sources.connect.poll import ConnectSource
 
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(n), case], stdout=subprocess.PIPE, text=True)
     try:

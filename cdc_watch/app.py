@@ -15,20 +15,27 @@ from pathlib import Path
 
 import httpx
 
-from cdc_watch.clock import Clock, SystemClock
 from cdc_watch.config import DEFAULT_LISTEN_ADDRESS, Config, ConfigError, load_config
-from cdc_watch.exporter import ConfigStatus, Contributor, config_metrics, connect_metrics, render, self_metrics
-from cdc_watch.poller import Poller, ResultHook, Source, where_raised
-from cdc_watch.snapshot import Snapshot, SnapshotStore
-from cdc_watch.sources.connect import ConnectOffsetsSource, ConnectSource
-from cdc_watch.sources.mysql import MySQLSource, endpoint_of
-from cdc_watch.mysql_metrics import mysql_metrics
-from cdc_watch.statefile import StateFile
-from cdc_watch.sources.jolokia import JolokiaSource
-from cdc_watch.sources.jolokia_metrics import jolokia_metrics
+from cdc_watch.core.clock import Clock, SystemClock
+from cdc_watch.core.model import PollResult
+from cdc_watch.core.poller import Poller, ResultHook, Source, where_raised
+from cdc_watch.core.snapshot import Snapshot, SnapshotStore
+from cdc_watch.core.statefile import StateFile
+from cdc_watch.exporter.connect import connect_metrics
+from cdc_watch.exporter.jolokia import jolokia_metrics
+from cdc_watch.exporter.mysql import mysql_metrics
+from cdc_watch.exporter.render import (
+    ConfigStatus,
+    Contributor,
+    config_metrics,
+    render,
+    self_metrics,
+)
 from cdc_watch.notify.wiring import build_alerting
-from cdc_watch.model import PollResult
-from cdc_watch.remediation_runner import RemediationRunner
+from cdc_watch.remediation.runner import RemediationRunner
+from cdc_watch.sources.connect.poll import ConnectOffsetsSource, ConnectSource
+from cdc_watch.sources.jolokia.poll import JolokiaSource
+from cdc_watch.sources.mysql.poll import MySQLSource, endpoint_of
 from cdc_watch.web import WebHooks, WebServer
 
 log = logging.getLogger(__name__)

@@ -15,11 +15,12 @@ import os
 import sys
 from pathlib import Path
 
-from cdc_watch import __version__, logs
-from cdc_watch.config import DEFAULT_LISTEN_ADDRESS, ConfigError, load_config
+from cdc_watch import __version__
 from cdc_watch.commands import connectors as connectors_command
 from cdc_watch.commands import preflight as preflight_command
 from cdc_watch.commands import silence as silence_command
+from cdc_watch.config import DEFAULT_LISTEN_ADDRESS, ConfigError, load_config
+from cdc_watch.core import logs
 
 EXIT_OK = 0
 EXIT_CONFIG = 2

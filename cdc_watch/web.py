@@ -10,14 +10,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from cdc_watch import __version__
-from cdc_watch.exposition import CONTENT_TYPE
+from cdc_watch.core.snapshot import Snapshot
+from cdc_watch.exporter.exposition import CONTENT_TYPE
 from cdc_watch.notify import api as alerting_api
-from cdc_watch.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 

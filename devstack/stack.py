@@ -13,7 +13,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,16 @@ import httpx
 import pymysql
 import pymysql.cursors
 
-from .proc import StackError, is_alive, port_open, read_pid, reap, spawn, stop_pid, wait_for
+from .proc import (
+    StackError,
+    is_alive,
+    port_open,
+    read_pid,
+    reap,
+    spawn,
+    stop_pid,
+    wait_for,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 JAVA_SRC = Path(__file__).resolve().parent / "java" / "DevstackConnect.java"

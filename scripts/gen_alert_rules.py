@@ -35,8 +35,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from cdc_watch import rules  # noqa: E402
 from cdc_watch.config import AlertingConfig, RulesConfig  # noqa: E402
+from cdc_watch.rules import table as rules
 
 TARGET = REPO / "alert_rules" / "cdc-watch.rules.yml"
 DEFAULT_JOB = "cdc-watch"

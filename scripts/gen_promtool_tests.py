@@ -43,11 +43,18 @@ if str(REPO) not in sys.path:
 
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-from cdc_watch import rules  # noqa: E402
 from cdc_watch.config import AlertingConfig, Config, RulesConfig  # noqa: E402
-from cdc_watch.exporter import ConfigStatus, Contributor, config_metrics, connect_metrics, render, self_metrics  # noqa: E402
-from cdc_watch.mysql_metrics import mysql_metrics  # noqa: E402
-from cdc_watch.sources.jolokia_metrics import jolokia_metrics  # noqa: E402
+from cdc_watch.exporter.connect import connect_metrics
+from cdc_watch.exporter.jolokia import jolokia_metrics
+from cdc_watch.exporter.mysql import mysql_metrics
+from cdc_watch.exporter.render import (
+    ConfigStatus,
+    Contributor,
+    config_metrics,
+    render,
+    self_metrics,
+)
+from cdc_watch.rules import table as rules
 from tests.scenarios.alerts import SCENARIOS, Scenario, key  # noqa: E402
 from tests.support.snapshots import full_snapshot  # noqa: E402
 

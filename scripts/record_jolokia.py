@@ -19,7 +19,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cdc_watch.sources.jolokia_parse import bulk_request  # noqa: E402
+from cdc_watch.sources.jolokia.parse import bulk_request
 from devstack import Stack  # noqa: E402
 
 OUT = REPO / "tests" / "fixtures" / "recorded" / "jolokia"

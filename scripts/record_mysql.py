@@ -23,7 +23,7 @@ import pymysql
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cdc_watch.sources import mysql_parse as parse  # noqa: E402
+from cdc_watch.sources.mysql import parse
 from devstack import Stack  # noqa: E402
 
 OUT = REPO / "tests" / "fixtures" / "recorded" / "mysql"

@@ -16,9 +16,10 @@ from typing import Any
 import yaml
 
 from cdc_watch.commands import CommandError, ExitCode
-from cdc_watch.model import ConnectorStatus, ErrorReason, SourceFailure, State, TaskStatus
-from cdc_watch.redact import REDACTED, excerpt, is_secret_key, scrub, secret_values
-from cdc_watch.sources.connect_parse import is_rebalance_error, parse_status
+from cdc_watch.core.model import ErrorReason, SourceFailure
+from cdc_watch.core.redact import REDACTED, excerpt, is_secret_key, scrub, secret_values
+from cdc_watch.sources.connect.model import ConnectorStatus, State, TaskStatus
+from cdc_watch.sources.connect.parse import is_rebalance_error, parse_status
 from cdc_watch.sources.http import Reply
 
 UNREACHABLE_REASONS = frozenset({ErrorReason.TIMEOUT, ErrorReason.CONNECT, ErrorReason.TLS})

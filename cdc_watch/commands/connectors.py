@@ -21,10 +21,15 @@ import httpx
 from cdc_watch.commands import CommandError, ExitCode
 from cdc_watch.commands import connect_views as views
 from cdc_watch.config import ConfigError, ConnectCluster, load_config, parse_duration
-from cdc_watch.model import ErrorReason, SourceFailure
-from cdc_watch.redact import secret_values
-from cdc_watch.sources.connect import ConnectClient, ConnectSource, connector_path
-from cdc_watch.sources.connect_parse import build_connector, is_rebalance_error, parse_offsets, parse_status
+from cdc_watch.core.model import ErrorReason, SourceFailure
+from cdc_watch.core.redact import secret_values
+from cdc_watch.sources.connect.parse import (
+    build_connector,
+    is_rebalance_error,
+    parse_offsets,
+    parse_status,
+)
+from cdc_watch.sources.connect.poll import ConnectClient, ConnectSource, connector_path
 from cdc_watch.sources.http import Reply
 
 ACTIONS = ("list", "status", "restart", "pause", "resume", "stop", "delete", "offsets", "register")

@@ -15,16 +15,15 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from cdc_watch import binlog
-from cdc_watch import preflight as checklist
+from cdc_watch.analysis import checklist
 from cdc_watch.commands import CommandError, ExitCode
 from cdc_watch.commands.connect_views import exit_code_for, to_json
 from cdc_watch.config import Config, ConfigError, Database, load_config, parse_duration
-from cdc_watch.model import SourceFailure
-from cdc_watch.snapshot import Snapshot
-from cdc_watch.sources import mysql_parse as parse
-from cdc_watch.sources.connect import ConnectSource
-from cdc_watch.sources.mysql import MySQLSource, endpoint_of
+from cdc_watch.core.model import SourceFailure
+from cdc_watch.core.snapshot import Snapshot
+from cdc_watch.sources.connect.poll import ConnectSource
+from cdc_watch.sources.mysql import matching, parse
+from cdc_watch.sources.mysql.poll import MySQLSource, endpoint_of
 
 Common = Callable[[argparse.ArgumentParser], None]
 
@@ -90,7 +89,7 @@ def connector_users(config: Config, db: Database,
         finally:
             source.close()
         for name, connector in state.connectors.items():
-            if binlog.assign_database(endpoints, cluster.name, name, connector.settings) != db.name:
+            if matching.assign_database(endpoints, cluster.name, name, connector.settings) != db.name:
                 continue
             if connector.settings is not None and connector.settings.database_user:
                 users.add(connector.settings.database_user)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from cdc_watch.alerts import AlertKey, Evidence, Labels, Severity
+from cdc_watch.rules.model import AlertKey, Evidence, Labels, Severity
 
 
 class MessageKind(StrEnum):

@@ -23,11 +23,20 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from cdc_watch import rules
-from cdc_watch.alerts import AlertEntry, AlertKey, AlertState, Change, Labels, Severity, Transition, make_labels
 from cdc_watch.config import RulesConfig
 from cdc_watch.notify.messages import AlertView, Message, MessageKind, Notice
 from cdc_watch.notify.silences import Silence, silenced
+from cdc_watch.rules import table as rules
+from cdc_watch.rules.model import (
+    AlertEntry,
+    AlertKey,
+    AlertState,
+    Change,
+    Labels,
+    Severity,
+    Transition,
+    make_labels,
+)
 
 
 @dataclass(frozen=True, slots=True)

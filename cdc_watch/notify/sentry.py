@@ -26,11 +26,12 @@ from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
 from sentry_sdk.transport import Transport
 from sentry_sdk.utils import Dsn
 
-from cdc_watch import __version__, redact
-from cdc_watch.alerts import Severity
+from cdc_watch import __version__
 from cdc_watch.config import SentrySettings
+from cdc_watch.core import redact
 from cdc_watch.notify.delivery import Outcome, outcome_for_status
 from cdc_watch.notify.messages import Message, MessageKind
+from cdc_watch.rules.model import Severity
 
 LEVELS = {Severity.CRITICAL: "fatal", Severity.WARNING: "warning", Severity.INFO: "info"}
 MAX_DEPTH = 12

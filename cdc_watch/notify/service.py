@@ -29,18 +29,18 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cdc_watch import rules
-from cdc_watch.alerts import AlertState, Change, Severity, Transition
-from cdc_watch.clock import Clock
 from cdc_watch.config import AlertingConfig, Config
-from cdc_watch.exposition import MetricsWriter, labels
-from cdc_watch.model import PollResult
+from cdc_watch.core.clock import Clock
+from cdc_watch.core.model import PollResult
+from cdc_watch.core.snapshot import Snapshot
+from cdc_watch.core.statefile import StateFile
+from cdc_watch.exporter.exposition import MetricsWriter, labels
 from cdc_watch.notify.delivery import Delivery
 from cdc_watch.notify.messages import Message, MessageKind, payload_from_json
 from cdc_watch.notify.plan import NotifyState, PlanSettings, plan, plan_notice
 from cdc_watch.notify.silences import Silence, prune
-from cdc_watch.snapshot import Snapshot
-from cdc_watch.statefile import StateFile
+from cdc_watch.rules import table as rules
+from cdc_watch.rules.model import AlertState, Change, Severity, Transition
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cdc_watch.alerts import AlertKey
+from cdc_watch.rules.model import AlertKey
 
 MATCH_FIELDS = ("alert", "connect_cluster", "connector", "database")
 _ID = re.compile(r"^[a-z0-9]{1,32}$")

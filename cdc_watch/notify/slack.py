@@ -19,11 +19,17 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from cdc_watch import redact
-from cdc_watch.alerts import Severity
 from cdc_watch.config import SlackSettings
+from cdc_watch.core import redact
 from cdc_watch.notify.delivery import Outcome, outcome_for_status
-from cdc_watch.notify.messages import AlertView, Message, MessageKind, Notice, payload_from_json
+from cdc_watch.notify.messages import (
+    AlertView,
+    Message,
+    MessageKind,
+    Notice,
+    payload_from_json,
+)
+from cdc_watch.rules.model import Severity
 
 TEXT_LIMIT = 2900  # Slack's section text limit is 3000 characters
 HEADER_LIMIT = 150

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cdc_watch.clock import Clock
 from cdc_watch.config import AlertingConfig, Config
+from cdc_watch.core.clock import Clock
+from cdc_watch.core.snapshot import Snapshot
+from cdc_watch.core.statefile import StateFile
 from cdc_watch.notify.delivery import Channel, Delivery
 from cdc_watch.notify.sentry import SentryAlerts, SentryChannel, init_sentry
 from cdc_watch.notify.service import AlertService, config_secrets
 from cdc_watch.notify.slack import SlackChannel
-from cdc_watch.snapshot import Snapshot
-from cdc_watch.statefile import StateFile
 
 
 def build_alerting(

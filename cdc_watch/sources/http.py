@@ -26,8 +26,8 @@ import httpx
 
 from cdc_watch import __version__
 from cdc_watch.config import HttpEndpoint
-from cdc_watch.model import ErrorReason, SourceFailure
-from cdc_watch.redact import excerpt
+from cdc_watch.core.model import ErrorReason, SourceFailure
+from cdc_watch.core.redact import excerpt
 
 USER_AGENT = f"cdc-watch/{__version__}"
 DEADLINE = "cdc_watch.deadline"  # request extension: monotonic time by which it must be done

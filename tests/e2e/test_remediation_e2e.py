@@ -66,7 +66,7 @@ def test_non_retriable_failure_is_never_restarted_and_the_alert_says_why(
     stack, connector, daemon_factory, stack_env, caplog
 ):
     stack.faults.task_failed_non_retriable(connector)  # password changed: Access denied
-    caplog.set_level(logging.INFO, logger="cdc_watch.remediation_runner")
+    caplog.set_level(logging.INFO, logger="cdc_watch.remediation.runner")
     daemon = daemon_factory(stack_config_yaml(stack, poll_interval="1s", extra=remediation_yaml() + ALERT_AT_ONCE))
     labels = {"connect_cluster": "devstack", "connector": connector.name}
     daemon.wait_for(

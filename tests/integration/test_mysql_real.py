@@ -7,12 +7,18 @@ import time
 
 import pytest
 
-from cdc_watch.clock import SystemClock
 from cdc_watch.config import parse_config
-from cdc_watch.model import ConnectClusterState, ConnectorSettings, ConnectorStatus, ErrorReason, PollResult, SourceFailure, State
-from cdc_watch.snapshot import SnapshotStore
-from cdc_watch.sources.mysql import MySQLSource
-from cdc_watch.sources.mysql_parse import Flavour, binlog_seq
+from cdc_watch.core.clock import SystemClock
+from cdc_watch.core.model import ErrorReason, PollResult, SourceFailure
+from cdc_watch.core.snapshot import SnapshotStore
+from cdc_watch.sources.connect.model import (
+    ConnectClusterState,
+    ConnectorSettings,
+    ConnectorStatus,
+    State,
+)
+from cdc_watch.sources.mysql.parse import Flavour, binlog_seq
+from cdc_watch.sources.mysql.poll import MySQLSource
 
 pytestmark = pytest.mark.stack
 

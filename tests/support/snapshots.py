@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from cdc_watch.model import (
-    ConnectClusterState,
-    ConnectorSettings,
-    ConnectorStatus,
+from cdc_watch.core.model import (
     ErrorReason,
     PollResult,
     SourceError,
     SourceStatus,
+)
+from cdc_watch.core.snapshot import Snapshot
+from cdc_watch.sources.connect.model import (
+    ConnectClusterState,
+    ConnectorSettings,
+    ConnectorStatus,
     State,
     TaskStatus,
 )
-from cdc_watch.snapshot import Snapshot
 
 TRACE = (
     "org.apache.kafka.connect.errors.ConnectException: Error reading MySQL variables: Communications link failure\n"
@@ -66,9 +68,21 @@ def snapshot_for(step, sources, at: float, trace: str | None = None) -> Snapshot
 
 
 # ------------------------------------------------------------------ Jolokia and MySQL inputs
-from cdc_watch.binlog import DatabaseState, Endpoint, FileSeen, Identity  # noqa: E402
-from cdc_watch.jolokia_model import Group, JolokiaClusterState, SnapshotMetrics, StreamingMetrics  # noqa: E402
-from cdc_watch.sources.mysql_parse import BinlogFile, Flavour, HeadPosition, PrivilegeCheck, ServerInfo, SettingCheck  # noqa: E402
+from cdc_watch.sources.jolokia.model import (
+    Group,
+    JolokiaClusterState,
+    SnapshotMetrics,
+    StreamingMetrics,
+)
+from cdc_watch.sources.mysql.model import DatabaseState, Endpoint, FileSeen, Identity
+from cdc_watch.sources.mysql.parse import (
+    BinlogFile,
+    Flavour,
+    HeadPosition,
+    PrivilegeCheck,
+    ServerInfo,
+    SettingCheck,
+)
 
 DB_HOST = "db1.example"
 

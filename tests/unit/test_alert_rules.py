@@ -18,8 +18,8 @@ from types import ModuleType
 import pytest
 import yaml
 
-from cdc_watch import rules
-from cdc_watch.catalogue import BY_NAME as METRICS
+from cdc_watch.exporter.catalogue import BY_NAME as METRICS
+from cdc_watch.rules import table as rules
 from tests.scenarios.alerts import SCENARIOS
 
 REPO = Path(__file__).resolve().parents[2]

@@ -20,9 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cdc_watch import __version__, app as app_module, cli
+from cdc_watch import __version__, cli
+from cdc_watch import app as app_module
 from cdc_watch.app import STOP_BUDGET_SECONDS, App
-from cdc_watch.clock import FakeClock
+from cdc_watch.core.clock import FakeClock
 from cdc_watch.web import WebHooks, WebServer
 from tests.support.fake_http import FakeHTTP, Reply
 from tests.support.recorded import body

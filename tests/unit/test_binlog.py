@@ -7,11 +7,18 @@ from types import MappingProxyType, SimpleNamespace
 
 import pytest
 
-from cdc_watch import binlog
-from cdc_watch.binlog import DatabaseState, Endpoint, FileSeen, Identity, PositionStatus
-from cdc_watch.model import ConnectClusterState, ConnectorSettings, ConnectorStatus, State
-from cdc_watch.positions import Origin, connector_positions
-from cdc_watch.sources.mysql_parse import BinlogFile, Flavour, HeadPosition, ServerInfo
+from cdc_watch.analysis import binlog
+from cdc_watch.analysis.binlog import PositionStatus
+from cdc_watch.analysis.positions import Origin, connector_positions
+from cdc_watch.sources.connect.model import (
+    ConnectClusterState,
+    ConnectorSettings,
+    ConnectorStatus,
+    State,
+)
+from cdc_watch.sources.mysql import tracking
+from cdc_watch.sources.mysql.model import DatabaseState, Endpoint, FileSeen, Identity
+from cdc_watch.sources.mysql.parse import BinlogFile, Flavour, HeadPosition, ServerInfo
 
 NOW = 1_750_000_000.0
 U1 = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
@@ -66,12 +73,12 @@ def live(file: str | None, pos: int | None, gtids: str | None = None):
     ],
 )
 def test_byte_distance_across_files(file, pos, expected):
-    assert binlog.byte_distance(FILES, file, pos, HEAD) == expected
+    assert tracking.byte_distance(FILES, file, pos, HEAD) == expected
 
 
 def test_numeric_suffixes_past_six_digits():
     files = (BinlogFile("b.999999", 100), BinlogFile("b.1000000", 50))
-    assert binlog.byte_distance(files, "b.999999", 40, HeadPosition("b.1000000", 50)) == 60 + 50
+    assert tracking.byte_distance(files, "b.999999", 40, HeadPosition("b.1000000", 50)) == 60 + 50
 
 
 @pytest.mark.parametrize(
@@ -152,18 +159,18 @@ def test_purge_eta_from_write_rate_when_first_seen_is_not_exact():
 
 
 def test_update_seen_exactness():
-    first = binlog.update_seen(None, FILES, NOW, watching=True)
+    first = tracking.update_seen(None, FILES, NOW, watching=True)
     assert not any(s.exact for s in first.values())
-    later = binlog.update_seen(first, (*FILES[1:], BinlogFile("mysql-bin.000043", 1)), NOW + 5, watching=True)
+    later = tracking.update_seen(first, (*FILES[1:], BinlogFile("mysql-bin.000043", 1)), NOW + 5, watching=True)
     assert "mysql-bin.000040" not in later
     assert later["mysql-bin.000043"] == FileSeen(NOW + 5, True)
     assert later["mysql-bin.000041"] == first["mysql-bin.000041"]
-    assert binlog.seen_from_json(binlog.seen_to_json(later)) == later
+    assert tracking.seen_from_json(tracking.seen_to_json(later)) == later
 
 
 def test_files_first_seen_after_a_gap_are_inexact_with_the_last_listing_as_first_seen():
-    first = binlog.update_seen(None, FILES[:2], NOW, watching=False)
-    gap = binlog.update_seen(first, FILES, NOW + 3600, watching=False, since=NOW)
+    first = tracking.update_seen(None, FILES[:2], NOW, watching=False)
+    gap = tracking.update_seen(first, FILES, NOW + 3600, watching=False, since=NOW)
     assert gap["mysql-bin.000042"] == FileSeen(NOW, False)  # appeared at the earliest right after NOW
     assert gap["mysql-bin.000041"] == first["mysql-bin.000041"]
     # Not exact, so the purge ETA of 000041 does not trust it (write rate, else unknown).
@@ -193,7 +200,7 @@ def test_file_position_recorded_on_the_server_before_a_failover_is_other_server(
 
 
 def test_privilege_summary_over_connector_users():
-    from cdc_watch.sources.mysql_parse import PrivilegeCheck
+    from cdc_watch.sources.mysql.parse import PrivilegeCheck
 
     def checks(**ok: bool):
         return tuple(PrivilegeCheck(p, v, "") for p, v in ok.items())
@@ -207,9 +214,9 @@ def test_privilege_summary_over_connector_users():
 
 def test_identity_changes():
     old = Identity(U1, "1", False)
-    assert binlog.identity_changed(None, old) == []
-    assert binlog.identity_changed(old, Identity("x" * 36, "1", False)) == ["server_uuid"]
-    assert binlog.identity_changed(old, Identity(U1, "2", True)) == ["server_id", "read_only"]
+    assert tracking.identity_changed(None, old) == []
+    assert tracking.identity_changed(old, Identity("x" * 36, "1", False)) == ["server_uuid"]
+    assert tracking.identity_changed(old, Identity(U1, "2", True)) == ["server_id", "read_only"]
 
 
 def cluster(**connectors: ConnectorSettings | None) -> ConnectClusterState:
@@ -245,7 +252,7 @@ def test_paused_connector_lag_uses_committed_offset_not_read_ahead():
 
 def test_join_reads_task_states_for_the_position_choice():
     settings = ConnectorSettings(MYSQL_CLASS, "orders", "db.example", 3306, "debezium")
-    from cdc_watch.model import TaskStatus
+    from cdc_watch.sources.connect.model import TaskStatus
 
     state = ConnectClusterState(
         "prod", "u", "3.9.0", "", "",
@@ -263,4 +270,4 @@ def test_gtid_available_position_with_unlisted_file_has_no_eta():
 
 def test_head_file_not_yet_listed_still_gives_a_distance():
     files = FILES[:2]  # SHOW BINARY LOGS ran just before the rotation SHOW MASTER STATUS saw
-    assert binlog.byte_distance(files, "mysql-bin.000041", 1500, HEAD) == 500 + 500
+    assert tracking.byte_distance(files, "mysql-bin.000041", 1500, HEAD) == 500 + 500

@@ -7,11 +7,12 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from cdc_watch.catalogue import BY_NAME, CATALOGUE, MetricType, render_markdown
-from cdc_watch.exporter import connect_metrics, render, self_metrics
-from cdc_watch.model import PollResult
-from cdc_watch.snapshot import SnapshotStore
-from cdc_watch.sources import connect_parse as parse
+from cdc_watch.core.model import PollResult
+from cdc_watch.core.snapshot import SnapshotStore
+from cdc_watch.exporter.catalogue import BY_NAME, CATALOGUE, MetricType, render_markdown
+from cdc_watch.exporter.connect import connect_metrics
+from cdc_watch.exporter.render import render, self_metrics
+from cdc_watch.sources.connect import parse
 from tests.support.recorded import body
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
@@ -55,7 +56,7 @@ def test_connect_samples_carry_exactly_their_catalogue_labels():
 def test_unreachable_cluster_exports_up_zero_and_no_stale_connectors():
     store = SnapshotStore()
     store.register([("connect:prod", "connect")])
-    from cdc_watch.model import ErrorReason, SourceError
+    from cdc_watch.core.model import ErrorReason, SourceError
 
     store.record(PollResult("connect:prod", "connect", 1.0, 0.2, None, SourceError(ErrorReason.TIMEOUT, "timed out")))
     text = render(store.current(), (self_metrics, connect_metrics)).decode()
@@ -65,7 +66,7 @@ def test_unreachable_cluster_exports_up_zero_and_no_stale_connectors():
 
 
 def test_poll_errors_have_a_zero_series_for_every_reason_before_any_failure():
-    from cdc_watch.model import ErrorReason
+    from cdc_watch.core.model import ErrorReason
 
     store = SnapshotStore()
     store.register([("connect:prod", "connect"), ("mysql:db1", "mysql")])

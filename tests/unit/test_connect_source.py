@@ -8,11 +8,11 @@ import json
 import pytest
 
 from cdc_watch.config import parse_config
-from cdc_watch.model import ErrorReason, SourceError, SourceFailure, State
-from cdc_watch.sources import connect_parse as parse
-from cdc_watch.sources.connect import ConnectOffsetsSource, ConnectSource
-from cdc_watch.snapshot import SnapshotStore
-from cdc_watch.model import PollResult
+from cdc_watch.core.model import ErrorReason, PollResult, SourceError, SourceFailure
+from cdc_watch.core.snapshot import SnapshotStore
+from cdc_watch.sources.connect import parse
+from cdc_watch.sources.connect.model import State
+from cdc_watch.sources.connect.poll import ConnectOffsetsSource, ConnectSource
 from tests.support.fake_http import FakeHTTP, Reply
 from tests.support.recorded import body, recorded
 
@@ -285,8 +285,8 @@ def offsets_world(fake: FakeHTTP, expanded: str = "connectors_expand_two_workers
 
 
 def test_offsets_source_waits_for_the_first_connect_poll_instead_of_failing(fake):
-    from cdc_watch.clock import FakeClock
-    from cdc_watch.poller import NotReady, Poller
+    from cdc_watch.core.clock import FakeClock
+    from cdc_watch.core.poller import NotReady, Poller
 
     cl = cluster(fake.url)
     store = SnapshotStore()
@@ -338,7 +338,8 @@ def test_one_connector_timing_out_keeps_its_previous_offsets_and_the_others(fake
     assert all(second[n][0][1]["pos"] == first[n][0][1]["pos"] + 1000 for n in others)
     assert caplog.text.count("offsets not read") == 1  # logged once, not on every poll
 
-    from cdc_watch.exporter import connect_metrics, render
+    from cdc_watch.exporter.connect import connect_metrics
+    from cdc_watch.exporter.render import render
 
     store.record(PollResult("connect_offsets:prod", "connect_offsets", 3.0, 0.1, third))
     assert 'cdc_connect_offsets_stale{connect_cluster="prod"} 1' in render(store.current(), (connect_metrics,)).decode()
@@ -360,7 +361,8 @@ def poll_with_previous(source: ConnectSource, store: SnapshotStore):
 
 
 def test_a_connector_whose_status_is_missing_keeps_its_last_status_for_a_grace_period(fake, caplog):
-    from cdc_watch.exporter import connect_metrics, render
+    from cdc_watch.exporter.connect import connect_metrics
+    from cdc_watch.exporter.render import render
 
     serve_cluster(fake, "connectors_expand_two_workers")
     store = SnapshotStore()
@@ -409,7 +411,8 @@ def states_of(state) -> dict[str, tuple[State, tuple[State, ...]]]:
 
 
 def rendered(state) -> str:
-    from cdc_watch.exporter import connect_metrics, render
+    from cdc_watch.exporter.connect import connect_metrics
+    from cdc_watch.exporter.render import render
 
     store = SnapshotStore()
     store.register([("connect:prod", "connect")])

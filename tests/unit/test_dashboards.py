@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cdc_watch.catalogue import BY_NAME
+from cdc_watch.exporter.catalogue import BY_NAME
 from dashboards.generate import dashboards, render
 
 HERE = Path(__file__).resolve().parents[2] / "dashboards"

@@ -7,7 +7,7 @@ import math
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from cdc_watch.exposition import MetricsWriter, format_value, labels
+from cdc_watch.exporter.exposition import MetricsWriter, format_value, labels
 
 
 def parse(body: bytes) -> dict[str, list]:

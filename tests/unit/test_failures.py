@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from cdc_watch.failures import KINDS, Classification, FailureCategory, classify, exception_blocks
+from cdc_watch.analysis.failures import (
+    KINDS,
+    Classification,
+    FailureCategory,
+    classify,
+    exception_blocks,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "recorded" / "remediation"
 

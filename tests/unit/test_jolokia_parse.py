@@ -10,9 +10,16 @@ from types import MappingProxyType
 
 import pytest
 
-from cdc_watch.jolokia_model import Group, HistoryStatus
-from cdc_watch.model import ConnectClusterState, ConnectorSettings, ConnectorStatus, ErrorReason, SourceError, State, TaskStatus
-from cdc_watch.sources import jolokia_parse as parse
+from cdc_watch.core.model import ErrorReason, SourceError
+from cdc_watch.sources.connect.model import (
+    ConnectClusterState,
+    ConnectorSettings,
+    ConnectorStatus,
+    State,
+    TaskStatus,
+)
+from cdc_watch.sources.jolokia import parse
+from cdc_watch.sources.jolokia.model import Group, HistoryStatus
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "recorded" / "jolokia"
 W1 = "127.0.0.1:18083"

@@ -12,12 +12,19 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from cdc_watch.config import parse_config
-from cdc_watch.exporter import render
-from cdc_watch.model import ConnectClusterState, ConnectorSettings, ConnectorStatus, ErrorReason, PollResult, SourceFailure, State, TaskStatus
-from cdc_watch.snapshot import SnapshotStore
-from cdc_watch.sources import jolokia_parse as parse
-from cdc_watch.sources.jolokia import JolokiaSource
-from cdc_watch.sources.jolokia_metrics import jolokia_metrics
+from cdc_watch.core.model import ErrorReason, PollResult, SourceFailure
+from cdc_watch.core.snapshot import SnapshotStore
+from cdc_watch.exporter.jolokia import jolokia_metrics
+from cdc_watch.exporter.render import render
+from cdc_watch.sources.connect.model import (
+    ConnectClusterState,
+    ConnectorSettings,
+    ConnectorStatus,
+    State,
+    TaskStatus,
+)
+from cdc_watch.sources.jolokia import parse
+from cdc_watch.sources.jolokia.poll import JolokiaSource
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "recorded" / "jolokia"
 W1, W2 = "127.0.0.1:18083", "127.0.0.1:18084"
@@ -206,7 +213,7 @@ def test_metrics_from_a_successful_poll():
 def test_failed_poll_exports_every_configured_endpoint_as_down():
     cfg = config({"urls": [URL1, URL2]})
     store = store_with(cfg, connect_state())
-    from cdc_watch.model import SourceError
+    from cdc_watch.core.model import SourceError
 
     store.record(PollResult("jolokia:dev", "jolokia", 2000.0, 0.1, error=SourceError(ErrorReason.CONNECT, "down")))
     fams = families(render(store.current(), [jolokia_metrics(lambda: cfg)]))
@@ -228,9 +235,9 @@ def test_missing_streaming_mbean_is_exported_as_zero():
 
 
 def test_one_failed_connect_poll_keeps_the_join_on_the_last_good_data_for_a_while():
-    from cdc_watch.clock import FakeClock
-    from cdc_watch.model import SourceError
-    from cdc_watch.sources.jolokia import CONNECT_STALE_POLLS
+    from cdc_watch.core.clock import FakeClock
+    from cdc_watch.core.model import SourceError
+    from cdc_watch.sources.jolokia.poll import CONNECT_STALE_POLLS
 
     cfg = config({"urls": [URL1]})
     store = store_with(cfg, connect_state())  # good Connect poll at t=1000

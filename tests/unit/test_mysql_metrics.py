@@ -7,17 +7,23 @@ from dataclasses import replace
 from types import MappingProxyType, SimpleNamespace
 
 from prometheus_client.parser import text_string_to_metric_families
-
-from cdc_watch.catalogue import BY_NAME
-from cdc_watch.clock import FakeClock
-from cdc_watch.config import parse_config
-from cdc_watch.exporter import render
-from cdc_watch.model import ConnectClusterState, ConnectorSettings, ConnectorStatus, ErrorReason, PollResult, SourceError, State
-from cdc_watch.mysql_metrics import mysql_metrics
-from cdc_watch.snapshot import SnapshotStore
-from cdc_watch.sources.mysql import MySQLSource
-from cdc_watch.sources.mysql_parse import PRIVILEGES, PrivilegeCheck
 from test_mysql_fakes import FakeConnector, load
+
+from cdc_watch.config import parse_config
+from cdc_watch.core.clock import FakeClock
+from cdc_watch.core.model import ErrorReason, PollResult, SourceError
+from cdc_watch.core.snapshot import SnapshotStore
+from cdc_watch.exporter.catalogue import BY_NAME
+from cdc_watch.exporter.mysql import mysql_metrics
+from cdc_watch.exporter.render import render
+from cdc_watch.sources.connect.model import (
+    ConnectClusterState,
+    ConnectorSettings,
+    ConnectorStatus,
+    State,
+)
+from cdc_watch.sources.mysql.parse import PRIVILEGES, PrivilegeCheck
+from cdc_watch.sources.mysql.poll import MySQLSource
 
 MYSQL_CLASS = "io.debezium.connector.mysql.MySqlConnector"
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from cdc_watch.sources import mysql_parse as parse
 from test_mysql_fakes import load
+
+from cdc_watch.sources.mysql import parse
 
 
 def variables(fixture: str):

@@ -8,24 +8,22 @@ from types import MappingProxyType
 
 import pymysql.err
 import pytest
+from test_mysql_fakes import FakeConnector, key, load
 
-from cdc_watch.clock import FakeClock
 from cdc_watch.config import parse_config
-from cdc_watch.model import (
+from cdc_watch.core.clock import FakeClock
+from cdc_watch.core.model import ErrorReason, PollResult, SourceFailure
+from cdc_watch.core.snapshot import SnapshotStore
+from cdc_watch.core.statefile import StateFile
+from cdc_watch.sources.connect.model import (
     ConnectClusterState,
     ConnectorSettings,
     ConnectorStatus,
-    ErrorReason,
-    PollResult,
-    SourceFailure,
     State,
 )
-from cdc_watch.snapshot import SnapshotStore
-from cdc_watch.sources import mysql_parse as parse
-from cdc_watch.binlog import FileSeen
-from cdc_watch.sources.mysql import MySQLSource, state_section
-from cdc_watch.statefile import StateFile
-from test_mysql_fakes import FakeConnector, key, load
+from cdc_watch.sources.mysql import parse
+from cdc_watch.sources.mysql.model import FileSeen
+from cdc_watch.sources.mysql.poll import MySQLSource, state_section
 
 MYSQL_CLASS = "io.debezium.connector.mysql.MySqlConnector"
 
@@ -352,8 +350,8 @@ def test_files_first_seen_after_a_gap_in_the_listings_are_inexact(monkeypatch, t
 
 
 def test_failover_while_cdc_watch_was_down_still_raises_the_alert(monkeypatch, tmp_path):
-    from cdc_watch import rules
     from cdc_watch.config import RulesConfig
+    from cdc_watch.rules import table as rules
 
     path = tmp_path / "state.json"
     replies = load("mysql-8.0.json")

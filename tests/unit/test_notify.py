@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 import sentry_sdk
 
-from cdc_watch.clock import FakeClock
 from cdc_watch.config import parse_config
-from cdc_watch.exposition import MetricsWriter
+from cdc_watch.core.clock import FakeClock
+from cdc_watch.core.statefile import StateFile
+from cdc_watch.exporter.exposition import MetricsWriter
 from cdc_watch.notify.delivery import Delivery, Outcome
 from cdc_watch.notify.sentry import close_sentry
 from cdc_watch.notify.wiring import build_alerting
-from cdc_watch.statefile import StateFile
 from tests.scenarios.alerts import Step
 from tests.support.capture import CaptureServer
 from tests.support.snapshots import snapshot_for

@@ -8,14 +8,14 @@ import json
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from cdc_watch.clock import FakeClock
 from cdc_watch.commands import silence as silence_command
 from cdc_watch.config import AlertingConfig, RulesConfig
-from cdc_watch.exposition import MetricsWriter
+from cdc_watch.core.clock import FakeClock
+from cdc_watch.core.statefile import StateFile
+from cdc_watch.exporter.exposition import MetricsWriter
 from cdc_watch.notify import api
 from cdc_watch.notify.delivery import Delivery
 from cdc_watch.notify.service import AlertService
-from cdc_watch.statefile import StateFile
 from tests.scenarios.alerts import Step
 from tests.support.snapshots import snapshot_for
 

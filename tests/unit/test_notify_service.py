@@ -11,14 +11,15 @@ from types import MappingProxyType
 import httpx
 import pytest
 
-from cdc_watch.clock import FakeClock
 from cdc_watch.config import AlertingConfig, RulesConfig
-from cdc_watch.model import ConnectClusterState, PollResult
+from cdc_watch.core.clock import FakeClock
+from cdc_watch.core.model import PollResult
+from cdc_watch.core.snapshot import SnapshotStore
+from cdc_watch.core.statefile import StateFile
 from cdc_watch.notify.delivery import Delivery
 from cdc_watch.notify.service import AlertService
-from cdc_watch.remediation_runner import RemediationNotice, RemediationRunner
-from cdc_watch.snapshot import SnapshotStore
-from cdc_watch.statefile import StateFile
+from cdc_watch.remediation.runner import RemediationNotice, RemediationRunner
+from cdc_watch.sources.connect.model import ConnectClusterState
 from tests.support.snapshots import cluster_state, snapshot_for
 from tests.unit.test_notify import WEBHOOK, Harness, capture, failed, slack_env  # noqa: F401 - fixtures
 

@@ -8,8 +8,8 @@ import logging
 import pytest
 
 from cdc_watch.app import App
-from cdc_watch.clock import FakeClock
-from cdc_watch.model import PollResult
+from cdc_watch.core.clock import FakeClock
+from cdc_watch.core.model import PollResult
 from tests.support.snapshots import cluster_state
 from tests.unit.test_notify import capture  # noqa: F401 - fixture
 

@@ -17,8 +17,7 @@ import httpx
 import pytest
 
 from cdc_watch.cli import build_parser
-from cdc_watch.commands import ExitCode
-from cdc_watch.commands import connectors
+from cdc_watch.commands import ExitCode, connectors
 
 RECORDED = Path(__file__).resolve().parent.parent / "fixtures" / "recorded" / "connect_ops"
 URL = "http://connect.test:8083"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from cdc_watch.clock import FakeClock
-from cdc_watch.model import ErrorReason, SourceFailure
-from cdc_watch.poller import Poller
-from cdc_watch.snapshot import SnapshotStore
+from cdc_watch.core.clock import FakeClock
+from cdc_watch.core.model import ErrorReason, SourceFailure
+from cdc_watch.core.poller import Poller
+from cdc_watch.core.snapshot import SnapshotStore
 
 
 class ScriptedSource:
@@ -130,7 +130,7 @@ def test_the_poller_closes_its_source_when_it_stops():
 
 
 def test_a_source_that_is_not_ready_records_nothing():
-    from cdc_watch.poller import NotReady
+    from cdc_watch.core.poller import NotReady
 
     _clock, store, _source, poller, hooked = make([NotReady(), {"a": 1}])
     assert poller.poll_once() is None

@@ -10,15 +10,21 @@ from types import MappingProxyType
 
 import pymysql.err
 import pytest
+from test_mysql_fakes import FakeConnector, load
 
-from cdc_watch import preflight as checklist
+from cdc_watch.analysis import checklist
+from cdc_watch.analysis.checklist import Status
 from cdc_watch.cli import build_parser
 from cdc_watch.commands import ExitCode
 from cdc_watch.commands import preflight as command
-from cdc_watch.model import ConnectClusterState, ConnectorSettings, ConnectorStatus, ErrorReason, SourceFailure, State
-from cdc_watch.preflight import Status
-from cdc_watch.sources import mysql_parse as parse
-from test_mysql_fakes import FakeConnector, load
+from cdc_watch.core.model import ErrorReason, SourceFailure
+from cdc_watch.sources.connect.model import (
+    ConnectClusterState,
+    ConnectorSettings,
+    ConnectorStatus,
+    State,
+)
+from cdc_watch.sources.mysql import parse
 
 MONITOR_PASSWORD = "m0nitor-pa55-word"
 MYSQL_CLASS = "io.debezium.connector.mysql.MySqlConnector"

@@ -6,8 +6,8 @@ import json
 import random
 import re
 
-from cdc_watch import redact
-from cdc_watch.redact import REDACTED, excerpt, scrub, secret_values
+from cdc_watch.core import redact
+from cdc_watch.core.redact import REDACTED, excerpt, scrub, secret_values
 from tests.support.recorded import ROOT
 
 

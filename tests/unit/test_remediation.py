@@ -8,12 +8,11 @@ from types import MappingProxyType
 
 import pytest
 
-from cdc_watch.binlog import DatabaseState, Endpoint, Identity
-from cdc_watch.clock import FakeClock
 from cdc_watch.config import RemediationConfig
-from cdc_watch.jolokia_model import JolokiaClusterState, StreamingMetrics
-from cdc_watch.model import ConnectClusterState, ConnectorSettings, ConnectorStatus, PollResult, State, TaskStatus
-from cdc_watch.remediation import (
+from cdc_watch.core.clock import FakeClock
+from cdc_watch.core.model import PollResult
+from cdc_watch.core.snapshot import SnapshotStore
+from cdc_watch.remediation.policy import (
     ConnectorRecord,
     Decision,
     Method,
@@ -25,9 +24,17 @@ from cdc_watch.remediation import (
     backoff_delay,
     evaluate,
 )
-from cdc_watch.snapshot import SnapshotStore
-from cdc_watch.sources import connect_parse
-from cdc_watch.sources.mysql_parse import BinlogFile, Flavour, HeadPosition, ServerInfo
+from cdc_watch.sources.connect import parse as connect_parse
+from cdc_watch.sources.connect.model import (
+    ConnectClusterState,
+    ConnectorSettings,
+    ConnectorStatus,
+    State,
+    TaskStatus,
+)
+from cdc_watch.sources.jolokia.model import JolokiaClusterState, StreamingMetrics
+from cdc_watch.sources.mysql.model import DatabaseState, Endpoint, Identity
+from cdc_watch.sources.mysql.parse import BinlogFile, Flavour, HeadPosition, ServerInfo
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "recorded" / "remediation"
 

@@ -11,14 +11,20 @@ from types import MappingProxyType
 import httpx
 import pytest
 
-from cdc_watch.clock import FakeClock
 from cdc_watch.config import parse_config
-from cdc_watch.exposition import MetricsWriter
-from cdc_watch.model import ConnectClusterState, ConnectorStatus, PollResult, State, TaskStatus
-from cdc_watch.remediation import Outcome, Suppression
-from cdc_watch.remediation_runner import RemediationNotice, RemediationRunner
-from cdc_watch.snapshot import SnapshotStore
-from cdc_watch.statefile import StateFile
+from cdc_watch.core.clock import FakeClock
+from cdc_watch.core.model import PollResult
+from cdc_watch.core.snapshot import SnapshotStore
+from cdc_watch.core.statefile import StateFile
+from cdc_watch.exporter.exposition import MetricsWriter
+from cdc_watch.remediation.policy import Outcome, Suppression
+from cdc_watch.remediation.runner import RemediationNotice, RemediationRunner
+from cdc_watch.sources.connect.model import (
+    ConnectClusterState,
+    ConnectorStatus,
+    State,
+    TaskStatus,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "recorded" / "remediation"
 
@@ -176,7 +182,7 @@ def test_transport_error_backs_off_and_the_third_in_a_row_counts_as_an_attempt(t
     assert outcome is Outcome.ERROR and 'result="error"} 1' in h.metrics()
     assert 'cdc_remediation_attempts{connect_cluster="prod",connector="inv"} 0' in h.metrics()
     assert f'cdc_remediation_next_allowed_timestamp_seconds{{connect_cluster="prod",connector="inv"}} {int(start) + 30}' in h.metrics()
-    with caplog.at_level(logging.INFO, logger="cdc_watch.remediation_runner"):
+    with caplog.at_level(logging.INFO, logger="cdc_watch.remediation.runner"):
         for _ in range(9):  # polls every 10 s for 90 s
             h.clock.advance(10)
             h.poll(failed())
@@ -241,7 +247,7 @@ def test_close_is_bounded_while_a_restart_call_hangs(tmp_path, caplog):
     gate, result = _gated(h)
     h.runner.on_result(result, h.store.record(result))
     assert gate.entered.wait(10)
-    with caplog.at_level(logging.WARNING, logger="cdc_watch.remediation_runner"):
+    with caplog.at_level(logging.WARNING, logger="cdc_watch.remediation.runner"):
         h.runner.close(budget=0.1)
     assert "restart call still in flight at shutdown; abandoning it" in caplog.messages
     gate.release.set()
@@ -281,7 +287,7 @@ def test_disabled_does_nothing(tmp_path):
 
 def test_non_retriable_suppression_is_logged_with_hint_and_counted(tmp_path, caplog):
     h = Harness(tmp_path)
-    with caplog.at_level(logging.INFO, logger="cdc_watch.remediation_runner"):
+    with caplog.at_level(logging.INFO, logger="cdc_watch.remediation.runner"):
         ((decision, outcome),) = h.poll(failed(trace=NON_RETRIABLE))
         h.clock.advance(10)
         assert h.poll(failed(trace=NON_RETRIABLE)) == []

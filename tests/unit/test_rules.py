@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-
-from cdc_watch import rules
 from types import MappingProxyType
 
-from cdc_watch.alerts import AlertState, Change, Phase
-from cdc_watch.clock import FakeClock
+import pytest
+
 from cdc_watch.config import RulesConfig
+from cdc_watch.core.clock import FakeClock
+from cdc_watch.rules import table as rules
+from cdc_watch.rules.model import AlertState, Change, Phase
 from tests.scenarios.alerts import SCENARIOS, Scenario, Step
 from tests.support.snapshots import cluster_state, full_snapshot, snapshot_for
 
@@ -54,8 +54,8 @@ def test_task_failed_evidence_says_why_and_keeps_secrets_out() -> None:
     state = cluster_state("prod", {"orders": ("RUNNING", {0: "FAILED@w1:8083"})}, trace=trace)
     from types import MappingProxyType
 
-    from cdc_watch.model import PollResult, SourceStatus
-    from cdc_watch.snapshot import Snapshot
+    from cdc_watch.core.model import PollResult, SourceStatus
+    from cdc_watch.core.snapshot import Snapshot
 
     status = SourceStatus("connect:prod", "connect").with_result(PollResult("connect:prod", "connect", 0, 0.1, data=state))
     cfg = RulesConfig.model_validate({"overrides": {"CdcTaskFailed": {"for": "0s"}}})
@@ -72,7 +72,7 @@ def test_every_rule_has_promql_over_catalogue_metrics_and_a_runbook_anchor() -> 
     import re
     from pathlib import Path
 
-    from cdc_watch.catalogue import BY_NAME as METRICS
+    from cdc_watch.exporter.catalogue import BY_NAME as METRICS
 
     cfg = RulesConfig()
     runbook = (Path(__file__).resolve().parents[2] / "docs" / "runbook.md").read_text()
@@ -125,7 +125,7 @@ def test_a_database_poll_between_two_jolokia_polls_is_not_a_still_position() -> 
         step = db_step(0, db={**DB_OK, "written": written})
         sources = dict(full_snapshot(step, ALL_SOURCES, mysql_at, start).sources)
         sources["jolokia:prod"] = full_snapshot(step, ALL_SOURCES, jolokia_at, start).sources["jolokia:prod"]
-        from cdc_watch.snapshot import Snapshot
+        from cdc_watch.core.snapshot import Snapshot
 
         return rules._not_streaming(Snapshot(MappingProxyType(sources)), cfg, memory, mysql_at)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from cdc_watch.statefile import StateFile
+from cdc_watch.core.statefile import StateFile
 
 
 def test_sections_round_trip(tmp_path):

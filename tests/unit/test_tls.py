@@ -7,8 +7,8 @@ import pytest
 
 from cdc_watch import cli
 from cdc_watch.config import ConfigError, load_config, parse_config
-from cdc_watch.model import ErrorReason, SourceFailure
-from cdc_watch.sources.connect import ConnectSource
+from cdc_watch.core.model import ErrorReason, SourceFailure
+from cdc_watch.sources.connect.poll import ConnectSource
 from tests.support.fake_http import FakeHTTP, Reply
 from tests.support.recorded import body
 from tests.support.tls import make_tls

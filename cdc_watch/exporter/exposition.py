@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from cdc_watch.catalogue import BY_NAME, CATALOGUE
+from cdc_watch.exporter.catalogue import BY_NAME, CATALOGUE
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

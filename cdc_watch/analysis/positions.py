@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from cdc_watch.sources.mysql_parse import binlog_seq, normalize_gtid_text
+from cdc_watch.sources.mysql.parse import binlog_seq, normalize_gtid_text
 
 
 class Origin(StrEnum):

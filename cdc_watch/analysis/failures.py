@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from . import redact
+from cdc_watch.core import redact
 
 
 class FailureCategory(StrEnum):

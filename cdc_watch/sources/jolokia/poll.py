@@ -13,13 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from cdc_watch.clock import Clock, SystemClock
 from cdc_watch.config import ConnectCluster, JolokiaSettings
-from cdc_watch.jolokia_model import EndpointReading, JolokiaClusterState
-from cdc_watch.model import ConnectClusterState, ErrorReason, SourceError, SourceFailure
-from cdc_watch.snapshot import Snapshot
-from cdc_watch.sources import jolokia_parse as parse
+from cdc_watch.core.clock import Clock, SystemClock
+from cdc_watch.core.model import ErrorReason, SourceError, SourceFailure
+from cdc_watch.core.snapshot import Snapshot
+from cdc_watch.sources.connect.model import ConnectClusterState
 from cdc_watch.sources.http import build_client, request_json
+from cdc_watch.sources.jolokia import parse
+from cdc_watch.sources.jolokia.model import EndpointReading, JolokiaClusterState
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from cdc_watch.model import SourceError
+from cdc_watch.core.model import SourceError
 
 Values = Mapping[str, float | None]
 """Numeric attributes of one MBean, keyed by JMX attribute name; None = no sample."""

@@ -14,7 +14,12 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from cdc_watch.sources.mysql_parse import Flavour, PrivilegeCheck, ServerInfo, SettingCheck
+from cdc_watch.sources.mysql.parse import (
+    Flavour,
+    PrivilegeCheck,
+    ServerInfo,
+    SettingCheck,
+)
 
 DEFAULT_MIN_RETENTION_SECONDS = 24 * 3600.0
 

@@ -22,7 +22,9 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from cdc_watch.jolokia_model import (
+from cdc_watch.core.model import ErrorReason, SourceError
+from cdc_watch.sources.connect.model import ConnectClusterState, State
+from cdc_watch.sources.jolokia.model import (
     DebeziumMBean,
     EndpointReading,
     Group,
@@ -34,7 +36,6 @@ from cdc_watch.jolokia_model import (
     StreamingMetrics,
     Values,
 )
-from cdc_watch.model import ConnectClusterState, ErrorReason, SourceError, State
 
 # ------------------------------------------------------------------------------ endpoints
 

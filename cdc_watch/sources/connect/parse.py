@@ -13,16 +13,15 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from cdc_watch.model import (
+from cdc_watch.core.model import ErrorReason, SourceFailure
+from cdc_watch.core.redact import scrub, secret_values
+from cdc_watch.sources.connect.model import (
     ConnectClusterState,
     ConnectorSettings,
     ConnectorStatus,
-    ErrorReason,
-    SourceFailure,
     State,
     TaskStatus,
 )
-from cdc_watch.redact import scrub, secret_values
 
 REBALANCE_MESSAGES = (
     "rebalance is expected",

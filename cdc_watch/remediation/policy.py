@@ -31,12 +31,14 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from cdc_watch import failures
+from cdc_watch.analysis import failures
+from cdc_watch.analysis.failures import Classification, FailureCategory
 from cdc_watch.config import RemediationConfig
-from cdc_watch.failures import Classification, FailureCategory
-from cdc_watch.model import ConnectClusterState, ConnectorStatus, State
-from cdc_watch.snapshot import Snapshot
-from cdc_watch.sources.connect_parse import version_tuple
+from cdc_watch.core.snapshot import Snapshot
+from cdc_watch.sources.connect.model import ConnectClusterState, ConnectorStatus, State
+from cdc_watch.sources.connect.parse import version_tuple
+from cdc_watch.sources.mysql import matching
+from cdc_watch.sources.mysql import model as mysql_model
 
 KIP745_SINCE = (3, 0)  # POST /connectors/{c}/restart?includeTasks=&onlyFailed=
 ERRORS_PER_ATTEMPT = 3  # consecutive failed restart calls that count as one attempt
@@ -221,18 +223,18 @@ def _binlog_availability(snapshot: Snapshot, cluster: str, connector: str, state
     when no database source is configured or it cannot tell.
     """
     try:
-        from cdc_watch import binlog
+        from cdc_watch.analysis import binlog
     except ImportError:  # the MySQL source is not part of this build
         return None
     databases = {}
     for status in snapshot.sources.values():
         data = status.last.data if status.last is not None and status.last.ok else None
-        if isinstance(data, binlog.DatabaseState):
+        if isinstance(data, mysql_model.DatabaseState):
             databases[data.endpoint.database] = data
     if not databases:
         return None
     settings = state.connectors[connector].settings
-    database = binlog.assign_database([db.endpoint for db in databases.values()], cluster, connector, settings)
+    database = matching.assign_database([db.endpoint for db in databases.values()], cluster, connector, settings)
     if database is None or database not in databases:
         return None
     row = binlog.join_connector(

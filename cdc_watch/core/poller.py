@@ -15,10 +15,10 @@ import traceback
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from cdc_watch.clock import Clock
-from cdc_watch.model import ErrorReason, PollResult, SourceError, SourceFailure
-from cdc_watch.redact import scrub
-from cdc_watch.snapshot import Snapshot, SnapshotStore
+from cdc_watch.core.clock import Clock
+from cdc_watch.core.model import ErrorReason, PollResult, SourceError, SourceFailure
+from cdc_watch.core.redact import scrub
+from cdc_watch.core.snapshot import Snapshot, SnapshotStore
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,12 @@ from urllib.parse import quote
 import httpx
 
 from cdc_watch.config import ConnectCluster
-from cdc_watch.model import ConnectClusterState, ErrorReason, SourceFailure
-from cdc_watch.poller import NotReady
-from cdc_watch.redact import strip_userinfo
-from cdc_watch.snapshot import Snapshot
-from cdc_watch.sources import connect_parse as parse
+from cdc_watch.core.model import ErrorReason, SourceFailure
+from cdc_watch.core.poller import NotReady
+from cdc_watch.core.redact import strip_userinfo
+from cdc_watch.core.snapshot import Snapshot
+from cdc_watch.sources.connect import parse
+from cdc_watch.sources.connect.model import ConnectClusterState
 from cdc_watch.sources.http import Reply, build_client, error_message, request_json
 
 log = logging.getLogger(__name__)

@@ -7,11 +7,12 @@ computed as of each database's last poll (the values are cached, as the HELP tex
 
 from __future__ import annotations
 
-from cdc_watch.binlog import POSITION_STATUSES, DatabaseState, PositionStatus, join
-from cdc_watch.exposition import MetricsWriter, labels
-from cdc_watch.positions import Origin
-from cdc_watch.snapshot import Snapshot
-from cdc_watch.sources.mysql_parse import binlog_seq
+from cdc_watch.analysis.binlog import POSITION_STATUSES, PositionStatus, join
+from cdc_watch.analysis.positions import Origin
+from cdc_watch.core.snapshot import Snapshot
+from cdc_watch.exporter.exposition import MetricsWriter, labels
+from cdc_watch.sources.mysql.model import DatabaseState
+from cdc_watch.sources.mysql.parse import binlog_seq
 
 
 def mysql_metrics(snapshot: Snapshot, out: MetricsWriter) -> None:

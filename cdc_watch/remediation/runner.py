@@ -27,11 +27,13 @@ from dataclasses import dataclass
 
 import httpx
 
-from cdc_watch.clock import Clock
 from cdc_watch.config import Config, ConnectCluster, RemediationConfig
-from cdc_watch.exposition import MetricsWriter, labels
-from cdc_watch.model import PollResult, SourceFailure
-from cdc_watch.remediation import (
+from cdc_watch.core.clock import Clock
+from cdc_watch.core.model import PollResult, SourceFailure
+from cdc_watch.core.snapshot import Snapshot
+from cdc_watch.core.statefile import StateFile
+from cdc_watch.exporter.exposition import MetricsWriter, labels
+from cdc_watch.remediation.policy import (
     Decision,
     Method,
     Outcome,
@@ -40,10 +42,8 @@ from cdc_watch.remediation import (
     apply_outcome,
     evaluate,
 )
-from cdc_watch.snapshot import Snapshot
-from cdc_watch.sources.connect import ConnectClient, connector_path
-from cdc_watch.sources.connect_parse import is_rebalance_error
-from cdc_watch.statefile import StateFile
+from cdc_watch.sources.connect.parse import is_rebalance_error
+from cdc_watch.sources.connect.poll import ConnectClient, connector_path
 
 log = logging.getLogger(__name__)
 

@@ -28,15 +28,14 @@ from typing import Any
 import pymysql
 import pymysql.err
 
-from cdc_watch import binlog
-from cdc_watch.binlog import DatabaseState, Endpoint, FileSeen, Identity
-from cdc_watch.clock import Clock, SystemClock
 from cdc_watch.config import Database
-from cdc_watch.model import ErrorReason, SourceFailure
-from cdc_watch.redact import scrub
-from cdc_watch.snapshot import Snapshot
-from cdc_watch.sources import mysql_parse as parse
-from cdc_watch.statefile import StateFile
+from cdc_watch.core.clock import Clock, SystemClock
+from cdc_watch.core.model import ErrorReason, SourceFailure
+from cdc_watch.core.redact import scrub
+from cdc_watch.core.snapshot import Snapshot
+from cdc_watch.core.statefile import StateFile
+from cdc_watch.sources.mysql import matching, parse, tracking
+from cdc_watch.sources.mysql.model import DatabaseState, Endpoint, FileSeen, Identity
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +131,7 @@ def classify(exc: BaseException, where: str) -> SourceFailure:
 
 
 class MySQLSource:
-    """Polls one configured database; `poll` returns a `binlog.DatabaseState`."""
+    """Polls one configured database; `poll` returns a `mysql_model.DatabaseState`."""
 
     kind = "mysql"
 
@@ -162,7 +161,7 @@ class MySQLSource:
         # _account_privileges' signature, which the preflight command overrides.
         self._login_roles: tuple[parse.RoleSettings, Mapping[str, tuple[parse.Account, ...]]] = (parse.RoleSettings(), {})
         saved = self.state_file.section(state_section(db.name)) or {}
-        self._seen: dict[str, FileSeen] = binlog.seen_from_json(saved.get("files"))
+        self._seen: dict[str, FileSeen] = tracking.seen_from_json(saved.get("files"))
         self._identity = _identity_from_json(saved.get("identity"))
         self._previous_identity = _identity_from_json(saved.get("previous_identity"))
         failovers, listed_at = saved.get("failovers"), saved.get("listed_at")
@@ -266,7 +265,7 @@ class MySQLSource:
             variables.get("server_id", ""),
             variables.get("read_only", "").upper() in ("ON", "1"),
         )
-        changed = binlog.identity_changed(self._identity, identity)
+        changed = tracking.identity_changed(self._identity, identity)
         reset = False
         if changed:
             self._failovers += 1
@@ -283,7 +282,7 @@ class MySQLSource:
             # Watching: the previous listing was recent, so a file not in it appeared since.
             listed = None if reset else self._listed_at
             watching = listed is not None and now - listed <= LISTING_GAP_POLLS * self.interval
-            seen = binlog.update_seen(self._seen, files, now, watching, listed)
+            seen = tracking.update_seen(self._seen, files, now, watching, listed)
             self._listed_at = now
         else:
             seen = dict(self._seen)
@@ -291,7 +290,7 @@ class MySQLSource:
             self.state_file.save(
                 state_section(self.db.name),
                 {
-                    "files": binlog.seen_to_json(seen),
+                    "files": tracking.seen_to_json(seen),
                     "identity": _identity_to_json(identity),
                     "previous_identity": _identity_to_json(self._previous_identity),
                     "failovers": self._failovers,
@@ -362,7 +361,7 @@ class MySQLSource:
             raise SourceFailure(ErrorReason.DECODE, f"{self._where()}: unexpected SHOW BINARY LOGS reply") from None
 
     def _track_writes(self, files: tuple[parse.BinlogFile, ...], head: parse.HeadPosition | None, now: float) -> None:
-        moved = binlog.head_movement(files, self._last_head, head)
+        moved = tracking.head_movement(files, self._last_head, head)
         if moved is not None and self._last_at is not None and now > self._last_at:
             self._written += moved
             instant = moved / (now - self._last_at)
@@ -379,7 +378,7 @@ class MySQLSource:
         users: set[str] = set()
         if snapshot is None:
             return []
-        matcher = binlog.DatabaseMatcher(self.endpoints)
+        matcher = matching.DatabaseMatcher(self.endpoints)
         for status in snapshot.by_kind("connect"):
             state = status.last.data if status.up and status.last is not None else None
             if state is None:

@@ -10,12 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cdc_watch.config import Config
-from cdc_watch.exporter import Contributor
-from cdc_watch.exposition import MetricsWriter, labels
-from cdc_watch.exposition import escape_label_value as _esc
-from cdc_watch.jolokia_model import HISTORY_STATES, Group, JolokiaClusterState, StreamingMetrics
-from cdc_watch.snapshot import Snapshot
-from cdc_watch.sources.jolokia import endpoints
+from cdc_watch.core.snapshot import Snapshot
+from cdc_watch.exporter.exposition import MetricsWriter, labels
+from cdc_watch.exporter.exposition import escape_label_value as _esc
+from cdc_watch.exporter.render import Contributor
+from cdc_watch.sources.jolokia.model import (
+    HISTORY_STATES,
+    Group,
+    JolokiaClusterState,
+    StreamingMetrics,
+)
+from cdc_watch.sources.jolokia.poll import endpoints
 
 MS = 0.001
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from cdc_watch.model import ConnectClusterState, PollResult, SourceStatus
+from cdc_watch.core.model import PollResult, SourceStatus
+from cdc_watch.sources.connect.model import ConnectClusterState
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,8 +27,12 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from cdc_watch import failures, redact
-from cdc_watch.alerts import (
+from cdc_watch.analysis import failures
+from cdc_watch.analysis.binlog import ConnectorBinlog, PositionStatus, join
+from cdc_watch.config import RulesConfig
+from cdc_watch.core import redact
+from cdc_watch.core.snapshot import Snapshot
+from cdc_watch.rules.model import (
     AlertEntry,
     AlertKey,
     AlertState,
@@ -40,11 +44,9 @@ from cdc_watch.alerts import (
     Transition,
     make_labels,
 )
-from cdc_watch.config import RulesConfig
-from cdc_watch.binlog import ConnectorBinlog, DatabaseState, PositionStatus, join
-from cdc_watch.jolokia_model import Group, JolokiaClusterState
-from cdc_watch.model import ConnectClusterState, ConnectorStatus, State
-from cdc_watch.snapshot import Snapshot
+from cdc_watch.sources.connect.model import ConnectClusterState, ConnectorStatus, State
+from cdc_watch.sources.jolokia.model import Group, JolokiaClusterState
+from cdc_watch.sources.mysql.model import DatabaseState
 
 TRACE_LINE_LIMIT = 300
 TRACE_LINES = 4

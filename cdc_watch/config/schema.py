@@ -1,4 +1,4 @@
-"""Configuration: YAML in, a validated and frozen `Config` out, or every problem listed.
+"""The configuration schema: frozen pydantic models for every section, with their defaults.
 
 Rules: unknown keys are errors; durations are written "30s" / "5m" / "1h"; secrets are
 written as "${ENV_VAR}" or {file: /path}, never literally, and a missing one is an error that
@@ -18,34 +18,24 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from cdc_watch.redact import strip_userinfo
+from cdc_watch.core.redact import strip_userinfo
 
 DEFAULT_LISTEN_ADDRESS = ":10108"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
-
-
-class ConfigError(Exception):
-    """A config that cannot be used; `problems` holds one "location: message" per issue."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 def parse_duration(value: Any) -> float:
@@ -340,7 +330,7 @@ class RulesConfig(Section):
     @field_validator("overrides")
     @classmethod
     def _known_rules(cls, overrides: dict[str, RuleOverride]) -> dict[str, RuleOverride]:
-        from cdc_watch.rules import BY_NAME  # the rule table imports this module
+        from cdc_watch.rules.table import BY_NAME
 
         unknown = sorted(set(overrides) - set(BY_NAME))
         if unknown:
@@ -468,61 +458,3 @@ class Config(Section):
         if dupes:
             raise ValueError(f"database names must be unique; repeated: {', '.join(dupes)}")
         return self
-
-
-def _location(loc: tuple[Any, ...], raw: Any) -> str:
-    """Dotted location; list indexes become the item's `name` when it has one."""
-    parts: list[str] = []
-    node = raw
-    for item in loc:
-        if isinstance(item, int) and isinstance(node, list):
-            entry = node[item] if item < len(node) else None
-            label = entry.get("name") if isinstance(entry, dict) else None
-            siblings = [e.get("name") for e in node if isinstance(e, dict)]
-            if siblings.count(label) != 1:
-                label = None
-            parts[-1:] = [f"{parts[-1]}[{label if isinstance(label, str) else item}]"] if parts else [str(item)]
-            node = entry
-        else:
-            parts.append(str(item))
-            node = node.get(item) if isinstance(node, dict) else None
-    return ".".join(parts) or "(top level)"
-
-
-def parse_config(raw: Any, base_dir: Path | None = None) -> Config:
-    """Validate a decoded config; relative file paths resolve against `base_dir` (else the
-    working directory)."""
-    if raw is None:
-        raise ConfigError(["(top level): the file is empty"])
-    if not isinstance(raw, dict):
-        raise ConfigError(["(top level): expected a mapping of settings"])
-    try:
-        return Config.model_validate(raw, context={"base_dir": base_dir})
-    except ValidationError as exc:
-        problems = []
-        errors = exc.errors(include_url=False, include_input=False)
-        failed_paths = {tuple(e["loc"]) for e in errors}
-        for err in errors:
-            loc = tuple(err["loc"])
-            # pydantic adds "too short" to a list whose every item failed; the items say why.
-            if err["type"] == "too_short" and any(p[: len(loc)] == loc and p != loc for p in failed_paths):
-                continue
-            message = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                message = "unknown key"
-            problems.append(f"{_location(loc, raw)}: {message}")
-        raise ConfigError(problems) from None
-
-
-def load_config(path: Path) -> Config:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise ConfigError([f"{path}: not valid YAML at {where}: {getattr(exc, 'problem', exc)}"]) from None
-    return parse_config(raw, path.resolve().parent)

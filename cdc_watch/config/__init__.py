@@ -1,0 +1,44 @@
+"""Configuration: the schema (frozen pydantic models) and its loading from YAML with `${ENV}` and
+file secrets. The names most callers need are re-exported here."""
+
+from cdc_watch.config.load import ConfigError, load_config, parse_config
+from cdc_watch.config.schema import (
+    DEFAULT_LISTEN_ADDRESS,
+    TLS,
+    AlertingConfig,
+    BasicAuth,
+    Config,
+    ConnectCluster,
+    Database,
+    HttpEndpoint,
+    JolokiaSettings,
+    RemediationConfig,
+    RuleOverride,
+    RulesConfig,
+    SentrySettings,
+    SilenceRule,
+    SlackSettings,
+    parse_duration,
+)
+
+__all__ = [
+    "ConfigError",
+    "load_config",
+    "parse_config",
+    "DEFAULT_LISTEN_ADDRESS",
+    "AlertingConfig",
+    "BasicAuth",
+    "Config",
+    "ConnectCluster",
+    "Database",
+    "HttpEndpoint",
+    "JolokiaSettings",
+    "RemediationConfig",
+    "RuleOverride",
+    "RulesConfig",
+    "SentrySettings",
+    "SilenceRule",
+    "SlackSettings",
+    "TLS",
+    "parse_duration",
+]

@@ -1,0 +1,1 @@
+"""The /metrics exposition: the catalogue, the text writer, and one contributor per source."""

@@ -1,0 +1,1 @@
+"""Self-healing: the restart policy (pure) and the runner that performs it."""

@@ -1,0 +1,1 @@
+"""The health rules: the alert model, the rule table, evaluation and its PromQL twin."""

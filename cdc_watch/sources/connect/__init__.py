@@ -1,0 +1,1 @@
+"""Kafka Connect REST source: `poll` (client and sources), `parse` (pure), `model` (typed values)."""

@@ -1,0 +1,1 @@
+"""Jolokia source (Connect and Debezium JMX): `poll`, `parse` (pure), `model` (typed values)."""
