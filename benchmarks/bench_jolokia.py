@@ -74,8 +74,14 @@ def main() -> None:
     text = json.dumps(scaled_reply(n))
     connectors = {
         f"conn-{i:05d}": ConnectorStatus(
-            f"conn-{i:05d}", "source", State.RUNNING, WORKER, (TaskStatus(0, State.RUNNING, WORKER),),
-            ConnectorSettings(connector_class="io.debezium.connector.mysql.MySqlConnector", topic_prefix=f"prefix-{i:05d}"),
+            f"conn-{i:05d}",
+            "source",
+            State.RUNNING,
+            WORKER,
+            (TaskStatus(0, State.RUNNING, WORKER),),
+            ConnectorSettings(
+                connector_class="io.debezium.connector.mysql.MySqlConnector", topic_prefix=f"prefix-{i:05d}"
+            ),
         )
         for i in range(n)
     }
@@ -85,7 +91,13 @@ def main() -> None:
     parse_s, reading = cpu(lambda: parse.parse_bulk_reply(endpoint, body))
     join_s, state = cpu(lambda: parse.join("bench", [reading], connect))
     assert len(state.streaming) == n and len(state.tasks) == n, "synthetic reply did not scale"
-    cfg = parse_config({"connect_clusters": [{"name": "bench", "url": "http://w:8083", "jolokia": {"urls": ["http://w:8778/jolokia"]}}]})
+    cfg = parse_config(
+        {
+            "connect_clusters": [
+                {"name": "bench", "url": "http://w:8083", "jolokia": {"urls": ["http://w:8778/jolokia"]}}
+            ]
+        }
+    )
     store = SnapshotStore()
     store.register([("jolokia:bench", "jolokia")])
     store.record(PollResult("jolokia:bench", "jolokia", 1.0, 0.1, data=state))

@@ -15,21 +15,30 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cdc_watch.config import RulesConfig  # noqa: E402
-from cdc_watch.notify.plan import NotifyState, PlanSettings, plan  # noqa: E402
+from cdc_watch.config import RulesConfig
+from cdc_watch.notify.plan import NotifyState, PlanSettings, plan
 from cdc_watch.rules import table as rules
 from cdc_watch.rules.model import AlertState
-from tests.scenarios.alerts import ALL_SOURCES, Step  # noqa: E402
-from tests.support.snapshots import full_snapshot  # noqa: E402
+from tests.scenarios.alerts import ALL_SOURCES, Step
+from tests.support.snapshots import full_snapshot
 
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    connectors = {f"c{i}": ("FAILED" if i % 50 == 0 else "RUNNING", {0: ("FAILED" if i % 20 == 0 else "RUNNING") + "@w1:8083"}) for i in range(n)}
+    connectors = {
+        f"c{i}": ("FAILED" if i % 50 == 0 else "RUNNING", {0: ("FAILED" if i % 20 == 0 else "RUNNING") + "@w1:8083"})
+        for i in range(n)
+    }
     step = Step(
         0,
         {"prod": connectors},
-        databases={"db1": {"files": ("mysql-bin.000003", "mysql-bin.000004", "mysql-bin.000005"), "head": ("mysql-bin.000005", 5000), "written": 1000}},
+        databases={
+            "db1": {
+                "files": ("mysql-bin.000003", "mysql-bin.000004", "mysql-bin.000005"),
+                "head": ("mysql-bin.000005", 5000),
+                "written": 1000,
+            }
+        },
         offsets={f"c{i}": ("mysql-bin.000004", 100) for i in range(n)},
         jolokia={f"c{i}": {"position": ("mysql-bin.000005", 4000), "behind": 1.0} for i in range(n)},
     )
@@ -44,7 +53,9 @@ def main() -> None:
         notify, messages = plan(notify, state, transitions, 1_750_000_000.0 + 60 * i, settings)
         timings.append(time.perf_counter() - t0)
     print(f"connectors: {n}  alert entries: {len(state.entries)}  firing: {len(state.firing())}")
-    print(f"evaluate+plan: first {timings[0] * 1000:.1f} ms, median {sorted(timings)[len(timings) // 2] * 1000:.1f} ms, max {max(timings) * 1000:.1f} ms")
+    print(
+        f"evaluate+plan: first {timings[0] * 1000:.1f} ms, median {sorted(timings)[len(timings) // 2] * 1000:.1f} ms, max {max(timings) * 1000:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -51,7 +51,11 @@ def recorded_entry(case: str = "healthy") -> tuple[dict, dict]:
     expanded = json.loads((RECORDED / f"{CASES[case]}.json").read_text())["body"]
     entries = sorted(expanded.items())
     if case != "healthy":
-        entries = [(n, e) for n, e in entries if any(t.get("state") == "FAILED" and t.get("trace") for t in e["status"]["tasks"])]
+        entries = [
+            (n, e)
+            for n, e in entries
+            if any(t.get("state") == "FAILED" and t.get("trace") for t in e["status"]["tasks"])
+        ]
     _name, entry = entries[0]
     return root, entry
 
@@ -66,12 +70,18 @@ def build_reply(n: int, case: str = "healthy") -> dict:
         worker = f"10.0.{i % 8}.{10 + i % 3}:8083"
         entry["status"]["connector"]["worker_id"] = worker
         task0 = next(t for t in entry["status"]["tasks"] if case == "healthy" or t.get("trace"))
-        entry["status"]["tasks"] = [dict(task0, id=t, worker_id=f"10.0.{(i + t) % 8}.{10 + t % 3}:8083") for t in range(TASKS)]
+        entry["status"]["tasks"] = [
+            dict(task0, id=t, worker_id=f"10.0.{(i + t) % 8}.{10 + t % 3}:8083") for t in range(TASKS)
+        ]
         if case == "failed*":
             for task in entry["status"]["tasks"]:
                 task["trace"] = f"{name} task {task['id']}: {task['trace']}"
         entry["info"]["name"] = name
-        entry["info"]["config"] = dict(entry["info"]["config"], name=name, **{"topic.prefix": f"db{i}", "tasks.max": str(TASKS), "database.password": f"bench-pw-{i:05d}"})
+        entry["info"]["config"] = dict(
+            entry["info"]["config"],
+            name=name,
+            **{"topic.prefix": f"db{i}", "tasks.max": str(TASKS), "database.password": f"bench-pw-{i:05d}"},
+        )
         entry["info"]["tasks"] = [{"connector": name, "task": t} for t in range(TASKS)]
         reply[name] = entry
     return reply
@@ -80,13 +90,16 @@ def build_reply(n: int, case: str = "healthy") -> dict:
 def serve(n: int, case: str) -> None:
     """Server process: prints its port, then answers until killed."""
     root, _ = recorded_entry(case)
-    bodies = {"/": json.dumps(root).encode(), "/connectors?expand=status&expand=info": json.dumps(build_reply(n, case)).encode()}
+    bodies = {
+        "/": json.dumps(root).encode(),
+        "/connectors?expand=status&expand=info": json.dumps(build_reply(n, case)).encode(),
+    }
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *_args: object) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             body = bodies.get(self.path)
             self.send_response(200 if body else 404)
             payload = body or b"{}"
@@ -113,7 +126,9 @@ def measure(n: int, case: str) -> dict:
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(n), case], stdout=subprocess.PIPE, text=True)
     try:
         port = int(server.stdout.readline())
-        cluster = parse_config({"connect_clusters": [{"name": "bench", "url": f"http://127.0.0.1:{port}", "timeout": "30s"}]}).connect_clusters[0]
+        cluster = parse_config(
+            {"connect_clusters": [{"name": "bench", "url": f"http://127.0.0.1:{port}", "timeout": "30s"}]}
+        ).connect_clusters[0]
         source = ConnectSource(cluster)
         store = SnapshotStore()
         store.register([(source.name, source.kind)])
@@ -152,10 +167,14 @@ def measure(n: int, case: str) -> dict:
 
 
 def main() -> None:
-    print(f"{'connectors':>10} {'case':>8} {'poll+parse CPU':>15} {'(cold)':>10} {'render':>9} {'/metrics':>10} {'samples':>8} {'peak RSS':>9}")
+    print(
+        f"{'connectors':>10} {'case':>8} {'poll+parse CPU':>15} {'(cold)':>10} {'render':>9} {'/metrics':>10} {'samples':>8} {'peak RSS':>9}"
+    )
     for n in SIZES:
         for case in CASES:
-            out = subprocess.run([sys.executable, __file__, "--one", str(n), case], capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--one", str(n), case], capture_output=True, text=True, check=True
+            )
             r = json.loads(out.stdout.strip().splitlines()[-1])
             print(
                 f"{r['connectors']:>10} {r['case']:>8} {r['poll_cpu_ms']:>12.1f} ms {r['cold_cpu_ms']:>7.1f} ms {r['render_ms']:>6.1f} ms"

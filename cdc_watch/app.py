@@ -91,13 +91,21 @@ class App:
         # Alerting owns a section of the state file; other parts reuse this StateFile.
         self.state_file = StateFile(self.config.state_file)
         self.alerting = build_alerting(
-            self.config, lambda: self.config.alerting, self.state_file, self.clock,
-            snapshot=self.store.current, config_now=lambda: self.config,
+            self.config,
+            lambda: self.config.alerting,
+            self.state_file,
+            self.clock,
+            snapshot=self.store.current,
+            config_now=lambda: self.config,
         )
         # Restarts failed connectors/tasks per config.remediation (on its own worker thread);
         # its notices go to Slack through the alerting delivery queue.
         self.remediation = RemediationRunner(
-            self.config, self.state_file, self.clock, notify=self.alerting.notify_remediation, transport_for=transport_for
+            self.config,
+            self.state_file,
+            self.clock,
+            notify=self.alerting.notify_remediation,
+            transport_for=transport_for,
         )
         self.contributors: Sequence[Contributor] = (
             self_metrics,
@@ -141,7 +149,11 @@ class App:
         """Every poll result: the health rules, remediation, then the caller's hook, if any.
 
         Each hook is guarded on its own: a bug in one (say alerting) never skips the others."""
-        for name, hook in (("alerting", self.alerting.on_result), ("remediation", self.remediation.on_result), ("caller", self.on_result)):
+        for name, hook in (
+            ("alerting", self.alerting.on_result),
+            ("remediation", self.remediation.on_result),
+            ("caller", self.on_result),
+        ):
             if hook is None:
                 continue
             try:
@@ -151,7 +163,10 @@ class App:
                 while tb is not None and tb.tb_next is not None:
                     tb = tb.tb_next
                 where = f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}" if tb is not None else "?"
-                log.error("poll hook failed", extra={"hook": name, "source": result.source, "error": f"{type(exc).__name__} at {where}"})
+                log.error(
+                    "poll hook failed",
+                    extra={"hook": name, "source": result.source, "error": f"{type(exc).__name__} at {where}"},
+                )
 
     @staticmethod
     def _stop_pollers(pollers: list[Poller], deadline: float) -> None:

@@ -45,14 +45,23 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cdc-watch", description="Monitor, alert on and heal Kafka Connect + Debezium MySQL pipelines.")
+    parser = argparse.ArgumentParser(
+        prog="cdc-watch", description="Monitor, alert on and heal Kafka Connect + Debezium MySQL pipelines."
+    )
     parser.add_argument("--version", action="version", version=f"cdc-watch {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the daemon")
     _add_common(run)
-    run.add_argument("--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN_ADDRESS, help="address for /metrics and the landing page (default: %(default)s)")
-    run.add_argument("--web.enable-lifecycle", dest="enable_lifecycle", action="store_true", help="enable POST /-/reload")
+    run.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        default=DEFAULT_LISTEN_ADDRESS,
+        help="address for /metrics and the landing page (default: %(default)s)",
+    )
+    run.add_argument(
+        "--web.enable-lifecycle", dest="enable_lifecycle", action="store_true", help="enable POST /-/reload"
+    )
 
     check = commands.add_parser("check-config", help="validate the configuration file and exit (0 valid, 2 invalid)")
     _add_common(check)
@@ -82,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         app = App(args.config_file, args.listen_address, enable_lifecycle=args.enable_lifecycle)
     except ConfigError as exc:
-        logging.getLogger("cdc_watch").error("invalid configuration", extra={"config": str(args.config_file), "problems": "; ".join(exc.problems)})
+        logging.getLogger("cdc_watch").error(
+            "invalid configuration", extra={"config": str(args.config_file), "problems": "; ".join(exc.problems)}
+        )
         return EXIT_CONFIG
     except (OSError, ValueError) as exc:
         logging.getLogger("cdc_watch").error("cannot start", extra={"error": str(exc)})

@@ -33,7 +33,7 @@ class WebHooks:
 
 
 def parse_listen_address(address: str) -> tuple[str, int]:
-    """":10108" -> ("0.0.0.0", 10108); "127.0.0.1:9000"; "[::1]:9000"."""
+    """ ":10108" -> ("0.0.0.0", 10108); "127.0.0.1:9000"; "[::1]:9000"."""
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"invalid listen address {address!r}; expected [host]:port")
@@ -50,7 +50,9 @@ def landing_page(snapshot: Snapshot, config_file: str, reload_ok: bool) -> str:
         error = f"{last.error.reason}: {last.error.message}" if last and last.error else ""
         state = "up" if status.up else ("pending" if last is None else "down")
         rows.append(
-            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (name, status.kind, state, when, duration, error)) + "</tr>"
+            "<tr>"
+            + "".join(f"<td>{html.escape(str(v))}</td>" for v in (name, status.kind, state, when, duration, error))
+            + "</tr>"
         )
     config_state = "loaded" if reload_ok else "last reload FAILED, previous configuration in use"
     return f"""<!doctype html>
@@ -70,7 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = f"cdc-watch/{__version__}"
     hooks: WebHooks  # set on the subclass built per server
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         log.debug("http request", extra={"client": self.client_address[0], "line": format % args})
 
     def _send(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
@@ -81,10 +83,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
+    def do_HEAD(self) -> None:
         self.do_GET()
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         try:
             if path == "/metrics":
@@ -112,14 +114,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _api(self, method: str, path: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(min(length, 65536)) if length else b""
-        reply = alerting_api.handle(self.hooks.alerting, method, path, body, self.client_address[0], self.hooks.enable_lifecycle)
-        status, payload, content_type = reply if reply is not None else (404, b"Not found.\n", "text/plain; charset=utf-8")
+        reply = alerting_api.handle(
+            self.hooks.alerting, method, path, body, self.client_address[0], self.hooks.enable_lifecycle
+        )
+        status, payload, content_type = (
+            reply if reply is not None else (404, b"Not found.\n", "text/plain; charset=utf-8")
+        )
         self._send(status, payload, content_type)
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._api("DELETE", self.path.split("?", 1)[0])
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
         if path.startswith("/api/v1/"):
             self._api("POST", path)
@@ -148,7 +154,9 @@ class WebServer:
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         # A short poll interval: shutdown waits for the loop to notice, within the stop budget.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="http", daemon=True
+        )
 
     @property
     def port(self) -> int:

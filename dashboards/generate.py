@@ -79,16 +79,30 @@ def _panel(panel: Panel, panel_id: int, x: int, y: int) -> dict:
         "datasource": DS,
         "gridPos": {"h": panel.height, "w": panel.width, "x": x, "y": y},
         "targets": [
-            {"refId": chr(ord("A") + i), "datasource": DS, "expr": expr, "legendFormat": legend, **({"instant": True, "format": "table"} if panel.kind == "table" else {})}
+            {
+                "refId": chr(ord("A") + i),
+                "datasource": DS,
+                "expr": expr,
+                "legendFormat": legend,
+                **({"instant": True, "format": "table"} if panel.kind == "table" else {}),
+            }
             for i, (expr, legend) in enumerate(panel.targets)
         ],
         "fieldConfig": {"defaults": defaults, "overrides": []},
         "options": {},
     }
     if panel.kind == "timeseries":
-        body["options"] = {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}, "tooltip": {"mode": "multi", "sort": "desc"}}
+        body["options"] = {
+            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+            "tooltip": {"mode": "multi", "sort": "desc"},
+        }
     elif panel.kind == "stat":
-        body["options"] = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}, "colorMode": "value", "graphMode": "none", "textMode": "auto"}
+        body["options"] = {
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            "colorMode": "value",
+            "graphMode": "none",
+            "textMode": "auto",
+        }
     elif panel.kind == "table":
         body["options"] = {"showHeader": True}
         body["transformations"] = [{"id": "merge", "options": {}}]
@@ -105,7 +119,17 @@ def render(dashboard: Dashboard) -> dict:
         x += panel.width
         row_height = max(row_height, panel.height)
     variables = [
-        {"name": "datasource", "label": "data source", "type": "datasource", "query": "prometheus", "current": {}, "hide": 0, "refresh": 1, "regex": "", "options": []}
+        {
+            "name": "datasource",
+            "label": "data source",
+            "type": "datasource",
+            "query": "prometheus",
+            "current": {},
+            "hide": 0,
+            "refresh": 1,
+            "regex": "",
+            "options": [],
+        }
     ] + [_variable(v) for v in dashboard.variables]
     return {
         "uid": dashboard.uid,
@@ -121,7 +145,16 @@ def render(dashboard: Dashboard) -> dict:
         "time": {"from": "now-6h", "to": "now"},
         "templating": {"list": variables},
         "annotations": {"list": []},
-        "links": [{"type": "dashboards", "tags": ["cdc_watch"], "title": "cdc_watch", "asDropdown": True, "includeVars": True, "keepTime": True}],
+        "links": [
+            {
+                "type": "dashboards",
+                "tags": ["cdc_watch"],
+                "title": "cdc_watch",
+                "asDropdown": True,
+                "includeVars": True,
+                "keepTime": True,
+            }
+        ],
         "panels": panels,
     }
 

@@ -120,7 +120,11 @@ def health_rules(cfg: RulesConfig, runbook_base: str) -> list[dict[str, Any]]:
         if not rules.enabled(rule, cfg):
             continue
         body = rules.prometheus_rule(rule, cfg, runbook_base)
-        shaped: dict[str, Any] = {"alert": body["alert"], "expr": _aggregated(body["expr"], rule.labels), "for": body["for"]}
+        shaped: dict[str, Any] = {
+            "alert": body["alert"],
+            "expr": _aggregated(body["expr"], rule.labels),
+            "for": body["for"],
+        }
         if "keep_firing_for" in body:
             shaped["keep_firing_for"] = body["keep_firing_for"]
         shaped["labels"] = body["labels"]
@@ -136,13 +140,19 @@ def self_rules(runbook_base: str, job: str = DEFAULT_JOB) -> list[dict[str, Any]
             "expr": _aggregated(r.expr.format(job=job), r.labels),
             "for": r.for_,
             "labels": {"severity": r.severity},
-            "annotations": {"summary": r.summary, "description": r.description, "runbook_url": f"{runbook_base}#{r.anchor}"},
+            "annotations": {
+                "summary": r.summary,
+                "description": r.description,
+                "runbook_url": f"{runbook_base}#{r.anchor}",
+            },
         }
         for r in SELF_RULES
     ]
 
 
-def rule_file(cfg: RulesConfig | None = None, runbook_base: str | None = None, job: str = DEFAULT_JOB) -> dict[str, Any]:
+def rule_file(
+    cfg: RulesConfig | None = None, runbook_base: str | None = None, job: str = DEFAULT_JOB
+) -> dict[str, Any]:
     cfg = cfg if cfg is not None else RulesConfig()
     base = runbook_base if runbook_base is not None else AlertingConfig().runbook_url
     return {
@@ -177,9 +187,15 @@ def render(cfg: RulesConfig | None = None, runbook_base: str | None = None, job:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the committed file is stale")
-    parser.add_argument("--config", type=Path, help="take thresholds, `for` overrides and runbook_url from this cdc_watch config")
-    parser.add_argument("--job", default=DEFAULT_JOB, help=f"Prometheus scrape job of cdc_watch (default {DEFAULT_JOB})")
-    parser.add_argument("--output", type=Path, default=TARGET, help="where to write (default alert_rules/cdc-watch.rules.yml)")
+    parser.add_argument(
+        "--config", type=Path, help="take thresholds, `for` overrides and runbook_url from this cdc_watch config"
+    )
+    parser.add_argument(
+        "--job", default=DEFAULT_JOB, help=f"Prometheus scrape job of cdc_watch (default {DEFAULT_JOB})"
+    )
+    parser.add_argument(
+        "--output", type=Path, default=TARGET, help="where to write (default alert_rules/cdc-watch.rules.yml)"
+    )
     args = parser.parse_args(argv)
     cfg, base = None, None
     if args.config is not None:

@@ -136,7 +136,13 @@ def contributors() -> Sequence[Contributor]:
     alerts, deliveries, restarts), not inputs of the health rules, so they are left out here;
     the self rules that read them are tested by SELF_TESTS.
     """
-    config = Config.model_validate({"connect_clusters": [{"name": "prod", "urls": ["http://w1:8083"], "jolokia": {"urls": ["http://w1:8778/jolokia"]}}]})
+    config = Config.model_validate(
+        {
+            "connect_clusters": [
+                {"name": "prod", "urls": ["http://w1:8083"], "jolokia": {"urls": ["http://w1:8778/jolokia"]}}
+            ]
+        }
+    )
     return (
         self_metrics,
         config_metrics(lambda: ConfigStatus(last_reload_ok=True, loaded_at=0.0)),
@@ -149,7 +155,9 @@ def contributors() -> Sequence[Contributor]:
 SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
 
 
-def samples_at(scenario: Scenario, step_index: int, at: float, contribs: Sequence[Contributor]) -> dict[SeriesKey, float]:
+def samples_at(
+    scenario: Scenario, step_index: int, at: float, contribs: Sequence[Contributor]
+) -> dict[SeriesKey, float]:
     """What a scrape at `at` returns while the step's state holds (the daemon keeps polling: each
     poll sees the same state, so poll timestamps move on while the state does not)."""
     step = scenario.steps[step_index]
@@ -171,13 +179,13 @@ def _fmt(value: float) -> str:
     return repr(value)
 
 
-def _int(value: float | None | str) -> int | None:
+def _int(value: float | str | None) -> int | None:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return int(value)
     return None
 
 
-def encode(values: Sequence[float | None | str]) -> str:
+def encode(values: Sequence[float | str | None]) -> str:
     """Per-second values (None = no sample, "stale" = staleness marker) in promtool notation:
     `vxN` for a value held N more seconds, `a+dxN` / `a-dxN` for integers moving by d each second
     (poll timestamps), `_xN` for no samples, `stale` for a staleness marker."""
@@ -192,7 +200,11 @@ def encode(values: Sequence[float | None | str]) -> str:
         if j == i and start is not None and following is not None:
             delta = following - start
             j = i + 1
-            while j + 1 < len(values) and _int(values[j + 1]) is not None and _int(values[j + 1]) - _int(values[j]) == delta:  # type: ignore[operator]
+            while (
+                j + 1 < len(values)
+                and _int(values[j + 1]) is not None
+                and _int(values[j + 1]) - _int(values[j]) == delta
+            ):  # type: ignore[operator]
                 j += 1
             sign = "+" if delta >= 0 else "-"
             parts.append(f"{start}{sign}{abs(delta)}x{j - i}")
@@ -211,7 +223,9 @@ def series_selector(name: str, labels: Iterable[tuple[str, str]]) -> str:
     return f"{name}{{{inner}}}"
 
 
-def _step_values(scenario: Scenario, index: int, first: int, last: int, contribs: Sequence[Contributor]) -> list[dict[SeriesKey, float]]:
+def _step_values(
+    scenario: Scenario, index: int, first: int, last: int, contribs: Sequence[Contributor]
+) -> list[dict[SeriesKey, float]]:
     """Scrapes at every second first..last of one step.
 
     Rendering every second is exact but slow over hour-long scenarios, so the step is rendered at
@@ -225,7 +239,9 @@ def _step_values(scenario: Scenario, index: int, first: int, last: int, contribs
     b = samples_at(scenario, index, float(first + 1), contribs)
     z = samples_at(scenario, index, float(last), contribs)
     span = last - first
-    if a.keys() == b.keys() == z.keys() and all(a[k] == b[k] == z[k] or abs(a[k] + (b[k] - a[k]) * span - z[k]) < 1e-6 for k in a):
+    if a.keys() == b.keys() == z.keys() and all(
+        a[k] == b[k] == z[k] or abs(a[k] + (b[k] - a[k]) * span - z[k]) < 1e-6 for k in a
+    ):
         return [{k: a[k] if a[k] == b[k] else a[k] + (b[k] - a[k]) * i for k in a} for i in range(span + 1)]
     return [a, b] + [samples_at(scenario, index, float(t), contribs) for t in range(first + 2, last + 1)]
 
@@ -253,7 +269,7 @@ def input_series(scenario: Scenario, contribs: Sequence[Contributor]) -> list[di
     keys = sorted({k for samples in per_second for k in samples})
     out = []
     for series in keys:
-        values: list[float | None | str] = []
+        values: list[float | str | None] = []
         present_before = False
         for t in range(0, end + 1, every):
             value = per_second[t].get(series)
@@ -267,7 +283,9 @@ def input_series(scenario: Scenario, contribs: Sequence[Contributor]) -> list[di
     return out
 
 
-def expected_alert(alert: str, labels: tuple[tuple[str, str], ...], cfg: RulesConfig, runbook_base: str) -> dict[str, Any]:
+def expected_alert(
+    alert: str, labels: tuple[tuple[str, str], ...], cfg: RulesConfig, runbook_base: str
+) -> dict[str, Any]:
     rule = rules.BY_NAME[alert]
     body = rules.prometheus_rule(rule, cfg, runbook_base)
     description = body["annotations"]["description"]
@@ -279,7 +297,9 @@ def expected_alert(alert: str, labels: tuple[tuple[str, str], ...], cfg: RulesCo
     }
 
 
-def alert_tests(scenario: Scenario, cfg: RulesConfig, runbook_base: str, firing_at: dict[float, frozenset]) -> list[dict[str, Any]]:
+def alert_tests(
+    scenario: Scenario, cfg: RulesConfig, runbook_base: str, firing_at: dict[float, frozenset]
+) -> list[dict[str, Any]]:
     names = [r.name for r in rules.RULES if rules.enabled(r, cfg)]
     checks = {step.at: firing_at.get(step.at, step.firing) for step in scenario.steps}
     for at, firing in EXTRA_CHECKS.get(scenario.name, {}).items():
@@ -322,7 +342,13 @@ SELF_TESTS: tuple[tuple[str, list[dict[str, str]], list[tuple[int, str, list[dic
     (
         "cdc_watch down: scrape fails from 10s; `for` 2m -> fires at 130s, not at 129s; back at 200s",
         [{"series": _UP, "values": "1x9 0x189 1x100"}],
-        [(9, "CdcWatchDown", []), (129, "CdcWatchDown", []), (130, "CdcWatchDown", [_TARGET]), (199, "CdcWatchDown", [_TARGET]), (200, "CdcWatchDown", [])],
+        [
+            (9, "CdcWatchDown", []),
+            (129, "CdcWatchDown", []),
+            (130, "CdcWatchDown", [_TARGET]),
+            (199, "CdcWatchDown", [_TARGET]),
+            (200, "CdcWatchDown", []),
+        ],
     ),
     (
         "stale data: source up but its last success stops at t=0 (poll stuck); > 600s old at 601s, `for` 1m -> 661s",
@@ -330,7 +356,11 @@ SELF_TESTS: tuple[tuple[str, list[dict[str, str]], list[tuple[int, str, list[dic
             {"series": _SRC.format("up"), "values": "1x700"},
             {"series": _SRC.format("last_success_timestamp_seconds"), "values": "0x700"},
         ],
-        [(600, "CdcWatchStaleData", []), (660, "CdcWatchStaleData", []), (661, "CdcWatchStaleData", [{"source": "connect:prod"}])],
+        [
+            (600, "CdcWatchStaleData", []),
+            (660, "CdcWatchStaleData", []),
+            (661, "CdcWatchStaleData", [{"source": "connect:prod"}]),
+        ],
     ),
     (
         "stale data is not raised for a source that is down (CdcSourceUnreadable says so)",
@@ -354,7 +384,12 @@ SELF_TESTS: tuple[tuple[str, list[dict[str, str]], list[tuple[int, str, list[dic
             {"series": _NOTE.format("notification_errors_total"), "values": "0x60 1+1x339 340x300"},
             {"series": _NOTE.format("notifications_total"), "values": "5x399 6x300"},
         ],
-        [(360, "CdcWatchNotificationsFailing", []), (361, "CdcWatchNotificationsFailing", [{"channel": "slack"}]), (399, "CdcWatchNotificationsFailing", [{"channel": "slack"}]), (401, "CdcWatchNotificationsFailing", [])],
+        [
+            (360, "CdcWatchNotificationsFailing", []),
+            (361, "CdcWatchNotificationsFailing", [{"channel": "slack"}]),
+            (399, "CdcWatchNotificationsFailing", [{"channel": "slack"}]),
+            (401, "CdcWatchNotificationsFailing", []),
+        ],
     ),
     (
         "a retried notification that then got through is not a failing channel",
@@ -367,7 +402,12 @@ SELF_TESTS: tuple[tuple[str, list[dict[str, str]], list[tuple[int, str, list[dic
     (
         "config reload rejected: fires at once, resolves when a reload succeeds",
         [{"series": _RELOAD, "values": "1x9 0x20 1x10"}],
-        [(9, "CdcWatchConfigReloadFailed", []), (10, "CdcWatchConfigReloadFailed", [_TARGET]), (30, "CdcWatchConfigReloadFailed", [_TARGET]), (31, "CdcWatchConfigReloadFailed", [])],
+        [
+            (9, "CdcWatchConfigReloadFailed", []),
+            (10, "CdcWatchConfigReloadFailed", [_TARGET]),
+            (30, "CdcWatchConfigReloadFailed", [_TARGET]),
+            (31, "CdcWatchConfigReloadFailed", []),
+        ],
     ),
 )
 
@@ -387,7 +427,11 @@ def self_groups(runbook_base: str) -> list[tuple[str, dict[str, Any]]]:
                 exp.append(
                     {
                         "exp_labels": {**labels, "severity": rule.severity},
-                        "exp_annotations": {"summary": rule.summary, "description": description, "runbook_url": f"{runbook_base}#{rule.anchor}"},
+                        "exp_annotations": {
+                            "summary": rule.summary,
+                            "description": description,
+                            "runbook_url": f"{runbook_base}#{rule.anchor}",
+                        },
                     }
                 )
             tests.append({"eval_time": f"{at}s", "alertname": alert, "exp_alerts": exp})
@@ -434,14 +478,28 @@ def files() -> dict[Path, str]:
         if scenario.config:
             cfg = RulesConfig.model_validate(scenario.config)
             rules_path = TESTS_DIR / f"{scenario.name}.rules.yml"
-            out[rules_path] = GEN.render(cfg, base).replace("# GENERATED by scripts/gen_alert_rules.py", "# GENERATED by scripts/gen_promtool_tests.py (alerting.rules of the scenario)", 1)
+            out[rules_path] = GEN.render(cfg, base).replace(
+                "# GENERATED by scripts/gen_alert_rules.py",
+                "# GENERATED by scripts/gen_promtool_tests.py (alerting.rules of the scenario)",
+                1,
+            )
             every = interval_of(scenario)
-            out[TESTS_DIR / f"{scenario.name}.test.yml"] = _test_file([rules_path.name], [(title + f" (alerting.rules: {scenario.config})", group)], "Scenario with its own rules config.", every)
+            out[TESTS_DIR / f"{scenario.name}.test.yml"] = _test_file(
+                [rules_path.name],
+                [(title + f" (alerting.rules: {scenario.config})", group)],
+                "Scenario with its own rules config.",
+                every,
+            )
         else:
             default.setdefault(interval_of(scenario), []).append((title, group))
     for every, groups in sorted(default.items()):
         path = SCENARIO_TESTS if every == 1 else TESTS_DIR / f"scenarios-{every}s.test.yml"
-        out[path] = _test_file(["../cdc-watch.rules.yml"], groups, f"From tests/scenarios/alerts.py; scrape and evaluation every {every}s.", every)
+        out[path] = _test_file(
+            ["../cdc-watch.rules.yml"],
+            groups,
+            f"From tests/scenarios/alerts.py; scrape and evaluation every {every}s.",
+            every,
+        )
     out[SELF_TESTS_FILE] = _test_file(["../cdc-watch.rules.yml"], self_groups(base), "Rules about cdc_watch itself.")
     return out
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -32,8 +32,10 @@ def _check_no_secrets(text: str, secrets: list[str]) -> None:
 
 
 def _write(name: str, header: str, request: object, reply: object, secrets: list[str]) -> None:
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    text = json.dumps({"_recorded": f"{header} ({stamp})", "request": request, "reply": reply}, indent=1, sort_keys=False)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    text = json.dumps(
+        {"_recorded": f"{header} ({stamp})", "request": request, "reply": reply}, indent=1, sort_keys=False
+    )
     _check_no_secrets(text, secrets)
     (OUT / name).write_text(text + "\n")
     print(f"wrote {OUT / name}")
@@ -48,18 +50,45 @@ def main() -> None:
     version = http.get(stack.jolokia_url + "/version").json()["value"]
     where = f"devstack Jolokia {version['agent']} (protocol {version['protocol']}) in Connect 3.9.0 + Debezium 3.0.7"
     # Worker 1 runs the sample Debezium connector; worker 2 runs nothing (every Debezium read 404s).
-    _write("bulk_worker_with_debezium.json", f"{where}, worker 1, sample connector streaming",
-           body, http.post(stack.jolokia_url, json=body).json(), secrets)
+    _write(
+        "bulk_worker_with_debezium.json",
+        f"{where}, worker 1, sample connector streaming",
+        body,
+        http.post(stack.jolokia_url, json=body).json(),
+        secrets,
+    )
     if stack.worker_running(2):
-        _write("bulk_worker_idle.json", f"{where}, worker 2, no tasks",
-               body, http.post(stack.jolokia2_url, json=body).json(), secrets)
+        _write(
+            "bulk_worker_idle.json",
+            f"{where}, worker 2, no tasks",
+            body,
+            http.post(stack.jolokia2_url, json=body).json(),
+            secrets,
+        )
     # Jolokia 1.x defaults (no config): canonical keys, stack traces in errors.
-    plain = [{"type": "read", "mbean": "debezium.mysql:type=connector-metrics,context=streaming,server=gone-prefix"},
-             {"type": "read", "mbean": "kafka.connect:type=connect-worker-metrics,connector=*", "attribute": ["no-such-attribute"]},
-             {"type": "read", "mbean": "kafka.connect:type=connector-task-metrics,*"}]
-    _write("errors_default_params.json", f"{where}, worker 1, agent defaults (no config)",
-           plain, http.post(stack.jolokia_url, json=plain).json(), secrets)
-    _write("version.json", f"{where}, worker 1, GET /version", None, http.get(stack.jolokia_url + "/version").json(), secrets)
+    plain = [
+        {"type": "read", "mbean": "debezium.mysql:type=connector-metrics,context=streaming,server=gone-prefix"},
+        {
+            "type": "read",
+            "mbean": "kafka.connect:type=connect-worker-metrics,connector=*",
+            "attribute": ["no-such-attribute"],
+        },
+        {"type": "read", "mbean": "kafka.connect:type=connector-task-metrics,*"},
+    ]
+    _write(
+        "errors_default_params.json",
+        f"{where}, worker 1, agent defaults (no config)",
+        plain,
+        http.post(stack.jolokia_url, json=plain).json(),
+        secrets,
+    )
+    _write(
+        "version.json",
+        f"{where}, worker 1, GET /version",
+        None,
+        http.get(stack.jolokia_url + "/version").json(),
+        secrets,
+    )
 
 
 if __name__ == "__main__":

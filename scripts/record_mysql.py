@@ -38,7 +38,11 @@ def run(conn, sql: str, args: tuple | None = None) -> dict:
         with conn.cursor() as cur:
             cur.execute(sql, args)
             columns = [d[0] for d in cur.description] if cur.description else []
-            rows = [[v.decode() if isinstance(v, bytes) else v for v in r] for r in cur.fetchall()] if cur.description else []
+            rows = (
+                [[v.decode() if isinstance(v, bytes) else v for v in r] for r in cur.fetchall()]
+                if cur.description
+                else []
+            )
             while cur.nextset():
                 pass
             return {"columns": columns, "rows": rows}
@@ -48,7 +52,9 @@ def run(conn, sql: str, args: tuple | None = None) -> dict:
 
 def monitor_connection(stack: Stack):
     db = stack.mariadb
-    return pymysql.connect(host=db.host, port=db.port, user=db.monitor_user, password=db.monitor_password, autocommit=True)
+    return pymysql.connect(
+        host=db.host, port=db.port, user=db.monitor_user, password=db.monitor_password, autocommit=True
+    )
 
 
 def scenario(stack: Stack, statements: list[tuple[str, tuple | None]]) -> dict:
@@ -78,7 +84,10 @@ def main() -> int:
     # Several binlog files: rotate twice so SHOW BINARY LOGS lists more than one.
     stack.sql("FLUSH BINARY LOGS")
     stack.sql("FLUSH BINARY LOGS")
-    files["mariadb-10.11-rotated.json"] = {"_recorded": header + " after FLUSH BINARY LOGS twice", "replies": scenario(stack, base)}
+    files["mariadb-10.11-rotated.json"] = {
+        "_recorded": header + " after FLUSH BINARY LOGS twice",
+        "replies": scenario(stack, base),
+    }
 
     # The connector user lost a privilege.
     stack.sql(f"REVOKE RELOAD ON *.* FROM '{db.debezium_user}'@'%'")
@@ -112,12 +121,16 @@ def main() -> int:
     stack.sql("SET DEFAULT ROLE cdc_rec_role FOR 'cdc_rec_user'@'%'")
     try:
         files["mariadb-10.11-role.json"] = {
-            "_recorded": header + "; user cdc_rec_user holds REPLICATION SLAVE and BINLOG MONITOR through default role cdc_rec_role",
-            "replies": scenario(stack, [
-                (parse.ACCOUNTS_QUERY, ("cdc_rec_user",)),
-                ("SHOW GRANTS FOR %s@%s", ("cdc_rec_user", "%")),
-                ("SHOW GRANTS FOR %s", ("cdc_rec_role",)),
-            ]),
+            "_recorded": header
+            + "; user cdc_rec_user holds REPLICATION SLAVE and BINLOG MONITOR through default role cdc_rec_role",
+            "replies": scenario(
+                stack,
+                [
+                    (parse.ACCOUNTS_QUERY, ("cdc_rec_user",)),
+                    ("SHOW GRANTS FOR %s@%s", ("cdc_rec_user", "%")),
+                    ("SHOW GRANTS FOR %s", ("cdc_rec_role",)),
+                ],
+            ),
         }
     finally:
         stack.sql("DROP USER IF EXISTS 'cdc_rec_user'@'%'")

@@ -47,8 +47,15 @@ def main() -> int:
             return {redact(k): redact(v) for k, v in value.items()}
         return value
 
-    def record(name: str, method: str, path: str, params: dict | None = None, body: Any = None,
-               accept: tuple[int, ...] | None = None, tries: int = 30) -> dict:
+    def record(
+        name: str,
+        method: str,
+        path: str,
+        params: dict | None = None,
+        body: Any = None,
+        accept: tuple[int, ...] | None = None,
+        tries: int = 30,
+    ) -> dict:
         for _ in range(tries):
             kwargs: dict[str, Any] = {"params": params}
             if body is not None:
@@ -76,9 +83,14 @@ def main() -> int:
     # removed the file they name: every run uses new names, saved under the stable ones.
     run = uuid.uuid4().hex[:4]
     new_name = f"ops-new-{run}"
-    stable_names = {f"ops-running-{run}": "ops-running", f"ops_running_{run}": "ops_running",
-                    f"ops-failing-{run}": "ops-failing", f"ops_failing_{run}": "ops_failing",
-                    new_name: "ops-new", f"ops_new_{run}": "ops_new"}
+    stable_names = {
+        f"ops-running-{run}": "ops-running",
+        f"ops_running_{run}": "ops_running",
+        f"ops-failing-{run}": "ops-failing",
+        f"ops_failing_{run}": "ops_failing",
+        new_name: "ops-new",
+        f"ops_new_{run}": "ops_new",
+    }
     running = stack.create_connector(name=f"ops-running-{run}", topic_prefix=f"ops_running_{run}")
     failing = stack.create_connector(name=f"ops-failing-{run}", topic_prefix=f"ops_failing_{run}")
     try:
@@ -101,13 +113,28 @@ def main() -> int:
         record("list_expanded", "GET", "/connectors", params={"expand": ["status", "info"]}, accept=(200,))
         record("list_plain", "GET", "/connectors", accept=(200,))
         stack.faults.restore_debezium_password()
-        record("restart_failed_only_202", "POST", f"/connectors/{failing.name}/restart",
-               params={"includeTasks": "true", "onlyFailed": "true"}, accept=(202,))
+        record(
+            "restart_failed_only_202",
+            "POST",
+            f"/connectors/{failing.name}/restart",
+            params={"includeTasks": "true", "onlyFailed": "true"},
+            accept=(202,),
+        )
         stack.wait_task_state(failing.name, "RUNNING", 120)
-        record("restart_failed_only_nothing_202", "POST", f"/connectors/{failing.name}/restart",
-               params={"includeTasks": "true", "onlyFailed": "true"}, accept=(202,))
-        record("restart_all_202", "POST", f"/connectors/{failing.name}/restart",
-               params={"includeTasks": "true", "onlyFailed": "false"}, accept=(202,))
+        record(
+            "restart_failed_only_nothing_202",
+            "POST",
+            f"/connectors/{failing.name}/restart",
+            params={"includeTasks": "true", "onlyFailed": "true"},
+            accept=(202,),
+        )
+        record(
+            "restart_all_202",
+            "POST",
+            f"/connectors/{failing.name}/restart",
+            params={"includeTasks": "true", "onlyFailed": "false"},
+            accept=(202,),
+        )
         stack.wait_task_state(failing.name, "RUNNING", 120)
 
         record("pause_202", "PUT", f"/connectors/{running.name}/pause", accept=(202,))
@@ -129,13 +156,27 @@ def main() -> int:
         wrong = secrets_module.token_urlsafe(12)  # a password the database does not know
         bad["database.password"] = wrong
         secrets.append(wrong)
-        record("validate_missing_field", "PUT", f"/connector-plugins/{MYSQL_CLASS}/config/validate", body=bad,
-               accept=(200,))
+        record(
+            "validate_missing_field",
+            "PUT",
+            f"/connector-plugins/{MYSQL_CLASS}/config/validate",
+            body=bad,
+            accept=(200,),
+        )
         wrong_password = dict(config, **{"database.password": wrong})
-        record("validate_wrong_password", "PUT", f"/connector-plugins/{MYSQL_CLASS}/config/validate",
-               body=wrong_password, accept=(200,))
-        record("validate_unknown_class_500", "PUT", "/connector-plugins/com.example.NoSuchConnector/config/validate",
-               body={"connector.class": "com.example.NoSuchConnector", "name": new_name})
+        record(
+            "validate_wrong_password",
+            "PUT",
+            f"/connector-plugins/{MYSQL_CLASS}/config/validate",
+            body=wrong_password,
+            accept=(200,),
+        )
+        record(
+            "validate_unknown_class_500",
+            "PUT",
+            "/connector-plugins/com.example.NoSuchConnector/config/validate",
+            body={"connector.class": "com.example.NoSuchConnector", "name": new_name},
+        )
         record("put_config_created_201", "PUT", f"/connectors/{new_name}/config", body=config, accept=(201,))
         stack.wait_connector_state(new_name, "RUNNING", 60)
         updated = dict(config, **{"snapshot.mode": "when_needed"})

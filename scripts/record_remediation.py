@@ -67,37 +67,85 @@ def main() -> None:
         # 1. Retriable: database down, task restarted -> FAILED "Communications link failure".
         faults.task_failed_retriable(conn)
         listing = stack.rest("GET", "/connectors", params=[("expand", "status"), ("expand", "info")])
-        _write("connectors_task_failed_retriable.json", "database stopped, then task restarted",
-               "GET /connectors?expand=status&expand=info", listing.status_code, listing.json(), secrets)
+        _write(
+            "connectors_task_failed_retriable.json",
+            "database stopped, then task restarted",
+            "GET /connectors?expand=status&expand=info",
+            listing.status_code,
+            listing.json(),
+            secrets,
+        )
         code, body = _post_restart(stack, conn.name)
-        _write("restart_202_restarting.json", "restart while the database is still down",
-               f"POST /connectors/{conn.name}/restart?includeTasks=true&onlyFailed=true", code, body, secrets)
+        _write(
+            "restart_202_restarting.json",
+            "restart while the database is still down",
+            f"POST /connectors/{conn.name}/restart?includeTasks=true&onlyFailed=true",
+            code,
+            body,
+            secrets,
+        )
         stack.wait_task_state(conn.name, "FAILED", 60, trace_contains="Communications link failure")
         code, body = _post_restart(stack, "no-such-connector")
-        _write("restart_404_unknown.json", "restart of a connector that does not exist",
-               "POST /connectors/no-such-connector/restart?includeTasks=true&onlyFailed=true", code, body, secrets)
+        _write(
+            "restart_404_unknown.json",
+            "restart of a connector that does not exist",
+            "POST /connectors/no-such-connector/restart?includeTasks=true&onlyFailed=true",
+            code,
+            body,
+            secrets,
+        )
         faults.db_start()
         code, body = _post_restart(stack, conn.name)
         stack.wait_streaming(conn, 120)
         status = stack.connector_status(conn.name)
-        _write("status_running_after_restart.json", "after the database came back and the restart",
-               f"GET /connectors/{conn.name}/status", 200, status, secrets)
+        _write(
+            "status_running_after_restart.json",
+            "after the database came back and the restart",
+            f"GET /connectors/{conn.name}/status",
+            200,
+            status,
+            secrets,
+        )
         code, body = _post_restart(stack, conn.name)
-        _write("restart_202_nothing_failed.json", "restart with onlyFailed=true when nothing failed",
-               f"POST /connectors/{conn.name}/restart?includeTasks=true&onlyFailed=true", code, body, secrets)
+        _write(
+            "restart_202_nothing_failed.json",
+            "restart with onlyFailed=true when nothing failed",
+            f"POST /connectors/{conn.name}/restart?includeTasks=true&onlyFailed=true",
+            code,
+            body,
+            secrets,
+        )
         r = stack.rest("POST", f"/connectors/{conn.name}/tasks/0/restart")
-        _write("task_restart_204.json", "per-task restart (the pre-3.0 path)",
-               f"POST /connectors/{conn.name}/tasks/0/restart", r.status_code, r.json() if r.content else None, secrets)
+        _write(
+            "task_restart_204.json",
+            "per-task restart (the pre-3.0 path)",
+            f"POST /connectors/{conn.name}/tasks/0/restart",
+            r.status_code,
+            r.json() if r.content else None,
+            secrets,
+        )
         r = stack.rest("POST", f"/connectors/{conn.name}/tasks/7/restart")
-        _write("task_restart_404_unknown_task.json", "per-task restart of a task that does not exist",
-               f"POST /connectors/{conn.name}/tasks/7/restart", r.status_code, r.json() if r.content else None, secrets)
+        _write(
+            "task_restart_404_unknown_task.json",
+            "per-task restart of a task that does not exist",
+            f"POST /connectors/{conn.name}/tasks/7/restart",
+            r.status_code,
+            r.json() if r.content else None,
+            secrets,
+        )
         stack.wait_streaming(conn, 120)
 
         # 2. Non-retriable: the password changed under the connector, task restarted -> Access denied.
         faults.task_failed_non_retriable(conn)
         status = stack.connector_status(conn.name)
-        _write("status_task_failed_access_denied.json", "debezium password changed, then task restarted",
-               f"GET /connectors/{conn.name}/status", 200, status, secrets)
+        _write(
+            "status_task_failed_access_denied.json",
+            "debezium password changed, then task restarted",
+            f"GET /connectors/{conn.name}/status",
+            200,
+            status,
+            secrets,
+        )
     finally:
         faults.heal_all()
         stack.delete_connector(conn.name)

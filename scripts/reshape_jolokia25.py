@@ -33,17 +33,32 @@ VERSION_25 = {
     "agent": "2.5.0",
     "protocol": "8.2",
     "id": "jolokia-8778",
-    "details": {"agent_version": "2.5.0", "agent_id": "jolokia-8778", "secured": False, "url": "http://10.0.1.13:8778/jolokia"},
+    "details": {
+        "agent_version": "2.5.0",
+        "agent_id": "jolokia-8778",
+        "secured": False,
+        "url": "http://10.0.1.13:8778/jolokia",
+    },
     "config": {"maxDepth": "15", "canonicalNaming": "false", "agentContext": "/jolokia"},
     "info": {"proxy": {}, "jmx": {}},
 }
 PROPERTY = re.compile(r'([^=,]+)=("(?:[^"\\]|\\.)*"|[^,]*)')
-NAN_IN_2X = {"kafka.connect:type=connect-worker-rebalance-metrics": ("time-since-last-rebalance-ms", "rebalance-avg-time-ms", "rebalance-max-time-ms")}
+NAN_IN_2X = {
+    "kafka.connect:type=connect-worker-rebalance-metrics": (
+        "time-since-last-rebalance-ms",
+        "rebalance-avg-time-ms",
+        "rebalance-max-time-ms",
+    )
+}
 QUOTED_TASK = {
-    "running-ratio": 1.0, "pause-ratio": 0.0,
-    "offset-commit-avg-time-ms": None, "offset-commit-max-time-ms": None,
-    "offset-commit-success-percentage": None, "offset-commit-failure-percentage": None,
-    "batch-size-avg": None, "batch-size-max": None,
+    "running-ratio": 1.0,
+    "pause-ratio": 0.0,
+    "offset-commit-avg-time-ms": None,
+    "offset-commit-max-time-ms": None,
+    "offset-commit-success-percentage": None,
+    "offset-commit-failure-percentage": None,
+    "batch-size-avg": None,
+    "batch-size-max": None,
 }
 
 
@@ -61,8 +76,13 @@ def error_25(request: dict) -> dict:
         kind, text = "AttributeNotFoundException", f"No attribute found for any MBean matching {pattern} pattern"
     else:
         kind, text = "InstanceNotFoundException", f"No MBean with pattern {pattern} found for READ request"
-    return {".error": True, "error_type": f"javax.management.{kind}", "error_type_jmx": f"javax.management.{kind}",
-            "error": text, "status": 404}
+    return {
+        ".error": True,
+        "error_type": f"javax.management.{kind}",
+        "error_type_jmx": f"javax.management.{kind}",
+        "error": text,
+        "status": 404,
+    }
 
 
 def reshape(recording: dict) -> dict:
@@ -84,11 +104,13 @@ def reshape(recording: dict) -> dict:
         if request["mbean"] == "kafka.connect:type=connector-task-metrics,*":
             value['kafka.connect:type=connector-task-metrics,connector="db:1",task=0'] = dict(QUOTED_TASK)
         replies.append({"value": value, "timestamp": element.get("timestamp"), "status": 200})
-    header = ("NOT recorded: written by scripts/reshape_jolokia25.py from bulk_worker_with_debezium.json "
-              "(protocols.md section 3, Jolokia 2.5.0, protocol 8.2): registration-order keys "
-              "(canonicalNaming=false), no request echo, 2.5 error objects, AttributeNotFound 404 for a "
-              "pattern without the attributes, null for NaN/+Infinity, and an extra task of connector "
-              '"db:1" (quoted ObjectName value).')
+    header = (
+        "NOT recorded: written by scripts/reshape_jolokia25.py from bulk_worker_with_debezium.json "
+        "(protocols.md section 3, Jolokia 2.5.0, protocol 8.2): registration-order keys "
+        "(canonicalNaming=false), no request echo, 2.5 error objects, AttributeNotFound 404 for a "
+        "pattern without the attributes, null for NaN/+Infinity, and an extra task of connector "
+        '"db:1" (quoted ObjectName value).'
+    )
     return {"_recorded": header, "request": recording["request"], "reply": replies}
 
 

@@ -46,7 +46,7 @@ def stack():
     finally:
         try:
             s.faults.heal_all()
-        except Exception as exc:  # noqa: BLE001 - teardown must still stop the stack
+        except Exception as exc:
             print(f"devstack: heal_all at session end failed: {exc}", file=sys.stderr)
         if os.environ.get("CDC_DEVSTACK_KEEP") != "1":
             s.down()

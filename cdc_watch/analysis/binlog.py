@@ -50,12 +50,6 @@ class PositionStatus(StrEnum):
 POSITION_STATUSES = tuple(s.value for s in PositionStatus if s is not PositionStatus.UNKNOWN)
 
 
-
-
-
-
-
-
 def file_status(files: tuple[BinlogFile, ...] | FileIndex, head: HeadPosition | None, name: str) -> PositionStatus:
     index = files if isinstance(files, FileIndex) else index_files(files)
     files = index.files
@@ -203,7 +197,9 @@ def join_connector(
             eta = purge_eta(db, positions.restart.file, now, index)
         elif status in (PositionStatus.PURGED, PositionStatus.GTIDS_PURGED):
             eta = 0.0
-    return ConnectorBinlog(cluster, connector, db.endpoint.database, positions.current, positions.restart, lag, committed_lag, status, eta)
+    return ConnectorBinlog(
+        cluster, connector, db.endpoint.database, positions.current, positions.restart, lag, committed_lag, status, eta
+    )
 
 
 def join(
@@ -230,5 +226,7 @@ def join(
             db = databases[database]
             running = status.state is State.RUNNING and all(t.state is State.RUNNING for t in status.tasks)
             when = db.polled_at if now is None else now
-            rows.append(join_connector(db, cluster, name, jolokia_data, offsets_data, when, running, indexes.get(database)))
+            rows.append(
+                join_connector(db, cluster, name, jolokia_data, offsets_data, when, running, indexes.get(database))
+            )
     return rows

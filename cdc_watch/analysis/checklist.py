@@ -51,7 +51,9 @@ class Facts:
     privileges: Mapping[str, tuple[PrivilegeCheck, ...]]  # user -> the five Debezium privileges
     lock_tables: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))  # user -> granted
     unknown_checks: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # check -> missing grant
-    check_errors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # check -> SQL error that stopped it
+    check_errors: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({})
+    )  # check -> SQL error that stopped it
     users_note: str = ""  # why no user's privileges were checked, if none were
 
 
@@ -74,8 +76,14 @@ def _setting_lines(facts: Facts) -> list[Line]:
         elif check.setting == "log_replica_updates" and "=OFF" in check.detail:
             # The parser accepts OFF on a primary; the platform checklist wants it on, so a
             # connector can be pointed at a replica or survive a failover to one.
-            lines.append(Line(check.setting, Status.WARN, "log_replica_updates=OFF: fine while Debezium reads this "
-                              "primary, but a replica it may fail over to must have it ON"))
+            lines.append(
+                Line(
+                    check.setting,
+                    Status.WARN,
+                    "log_replica_updates=OFF: fine while Debezium reads this "
+                    "primary, but a replica it may fail over to must have it ON",
+                )
+            )
         else:
             lines.append(Line(check.setting, Status.PASS, check.detail))
     return lines
@@ -92,17 +100,23 @@ def _retention_line(facts: Facts, min_retention: float) -> Line:
         return Line("binlog_retention", Status.WARN, f"cannot read the retention: {error}")
     if seconds is None:
         if aurora:
-            return Line("binlog_retention", Status.FAIL,
-                        "Aurora 'binlog retention hours' is NULL: binlogs are purged as soon as Aurora can; set it "
-                        f"with CALL mysql.rds_set_configuration('binlog retention hours', {max(24, round(min_retention / 3600))})")
+            return Line(
+                "binlog_retention",
+                Status.FAIL,
+                "Aurora 'binlog retention hours' is NULL: binlogs are purged as soon as Aurora can; set it "
+                f"with CALL mysql.rds_set_configuration('binlog retention hours', {max(24, round(min_retention / 3600))})",
+            )
         return Line("binlog_retention", Status.WARN, "retention not reported by the server; cannot verify")
     if seconds == 0:
         return Line("binlog_retention", Status.PASS, "binlogs are not purged by age (watch the disk)")
     source = "binlog retention hours" if aurora else "binlog_expire_logs_seconds / expire_logs_days"
     if seconds < min_retention:
-        return Line("binlog_retention", Status.FAIL,
-                    f"binlogs kept {_duration(seconds)} ({source}), less than the {_duration(min_retention)} a connector "
-                    "must be able to be down for without losing its position")
+        return Line(
+            "binlog_retention",
+            Status.FAIL,
+            f"binlogs kept {_duration(seconds)} ({source}), less than the {_duration(min_retention)} a connector "
+            "must be able to be down for without losing its position",
+        )
     return Line("binlog_retention", Status.PASS, f"binlogs kept {_duration(seconds)} ({source})")
 
 
@@ -111,14 +125,22 @@ def _gtid_line(facts: Facts) -> Line:
         return Line("gtid", Status.PASS, "MariaDB always writes GTIDs")
     if facts.gtid_mode:
         return Line("gtid", Status.PASS, "gtid_mode=ON")
-    return Line("gtid", Status.WARN, "gtid_mode is not ON: recommended, so connectors can follow a failover to another server")
+    return Line(
+        "gtid", Status.WARN, "gtid_mode is not ON: recommended, so connectors can follow a failover to another server"
+    )
 
 
 def _privilege_lines(facts: Facts) -> list[Line]:
     lines: list[Line] = []
     missing = facts.unknown_checks.get("grants")
     if missing:
-        lines.append(Line("privileges", Status.WARN, f"cannot read the connector user's grants: the monitoring user needs {missing}"))
+        lines.append(
+            Line(
+                "privileges",
+                Status.WARN,
+                f"cannot read the connector user's grants: the monitoring user needs {missing}",
+            )
+        )
         return lines
     error = facts.check_errors.get("grants")
     if error:
@@ -134,13 +156,20 @@ def _privilege_lines(facts: Facts) -> list[Line]:
             lines.append(Line(f"privilege.{check.privilege}", status, f"{user}: {check.detail}", user))
         if user in facts.lock_tables:
             granted = facts.lock_tables[user]
-            lines.append(Line(
-                "privilege.lock_tables", Status.WARN if granted else Status.PASS,
-                f"{user}: LOCK TABLES " + ("granted: not recommended; snapshots then lock tables against writes "
-                                           "(only needed where FLUSH TABLES WITH READ LOCK is not allowed, e.g. RDS/Aurora)"
-                                           if granted else "not granted (not recommended; only needed without the global read lock)"),
-                user,
-            ))
+            lines.append(
+                Line(
+                    "privilege.lock_tables",
+                    Status.WARN if granted else Status.PASS,
+                    f"{user}: LOCK TABLES "
+                    + (
+                        "granted: not recommended; snapshots then lock tables against writes "
+                        "(only needed where FLUSH TABLES WITH READ LOCK is not allowed, e.g. RDS/Aurora)"
+                        if granted
+                        else "not granted (not recommended; only needed without the global read lock)"
+                    ),
+                    user,
+                )
+            )
     return lines
 
 
@@ -149,11 +178,21 @@ def _access_lines(facts: Facts) -> list[Line]:
     for check in ("binlog_status", "binary_logs"):
         grant = facts.unknown_checks.get(check)
         if grant:
-            lines.append(Line(f"monitor.{check}", Status.WARN,
-                              f"the monitoring user cannot run {check.replace('_', ' ')} checks: grant it {grant}"))
+            lines.append(
+                Line(
+                    f"monitor.{check}",
+                    Status.WARN,
+                    f"the monitoring user cannot run {check.replace('_', ' ')} checks: grant it {grant}",
+                )
+            )
         elif check in facts.check_errors:
-            lines.append(Line(f"monitor.{check}", Status.WARN,
-                              f"{check.replace('_', ' ')} could not be read: {facts.check_errors[check]}"))
+            lines.append(
+                Line(
+                    f"monitor.{check}",
+                    Status.WARN,
+                    f"{check.replace('_', ' ')} could not be read: {facts.check_errors[check]}",
+                )
+            )
     return lines
 
 
@@ -177,7 +216,9 @@ def summary(lines: Sequence[Line]) -> dict[str, int]:
 
 def render(facts: Facts, lines: Sequence[Line]) -> str:
     server = facts.server
-    head = f"preflight {facts.database}: {server.flavour} {server.version_text}" + (" (read-only replica)" if facts.read_only else "")
+    head = f"preflight {facts.database}: {server.flavour} {server.version_text}" + (
+        " (read-only replica)" if facts.read_only else ""
+    )
     width = max((len(line.check) for line in lines), default=0)
     out = [head, ""]
     out += [f"{line.status.upper():<4}  {line.check:<{width}}  {line.detail}" for line in lines]
@@ -195,7 +236,12 @@ def to_view(facts: Facts, lines: Sequence[Line]) -> dict[str, Any]:
         "ok": not failed(lines),
         "summary": summary(lines),
         "checks": [
-            {"check": line.check, "status": str(line.status), "detail": line.detail, **({"user": line.user} if line.user else {})}
+            {
+                "check": line.check,
+                "status": str(line.status),
+                "detail": line.detail,
+                **({"user": line.user} if line.user else {}),
+            }
             for line in lines
         ],
     }

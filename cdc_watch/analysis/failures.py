@@ -145,22 +145,19 @@ _SIGNATURES: tuple[_Signature, ...] = (
         r"|NotLeaderOrFollowerException|BrokerNotAvailableException|NotEnoughReplicas\w*Exception"
         r"|LeaderNotAvailableException)"
         r"|not present in metadata after|Node \S+ disconnected",
-        "Kafka was unreachable from the worker: check the brokers; cdc_watch restarts the task "
-        "once they are back.",
+        "Kafka was unreachable from the worker: check the brokers; cdc_watch restarts the task once they are back.",
     ),
     _sig(
         "connection_refused",
         _R,
         r"Connection refused",
-        "The database refused connections (down or restarting): bring it back; cdc_watch "
-        "restarts the task after that.",
+        "The database refused connections (down or restarting): bring it back; cdc_watch restarts the task after that.",
     ),
     _sig(
         "too_many_connections",
         _R,
         r"Too many connections|SQLSTATE: 08004",
-        "The database ran out of connections: raise max_connections or find the leak; cdc_watch "
-        "retries with backoff.",
+        "The database ran out of connections: raise max_connections or find the leak; cdc_watch retries with backoff.",
     ),
     _sig(
         "timeout",
@@ -176,8 +173,7 @@ _SIGNATURES: tuple[_Signature, ...] = (
         r"Server shutdown in progress|Lost connection to MySQL server|Connection reset"
         r"|Failed to read next byte from position|EOFException|Broken pipe"
         r"|Can not read response from server",
-        "The database connection dropped (server restart or network): cdc_watch restarts the "
-        "task with backoff.",
+        "The database connection dropped (server restart or network): cdc_watch restarts the task with backoff.",
     ),
     _sig(
         "communications_link_failure",
@@ -189,8 +185,7 @@ _SIGNATURES: tuple[_Signature, ...] = (
 )
 
 UNKNOWN_HINT = (
-    "cdc_watch does not recognise this failure: read the task trace (GET /connectors/{name}/status) "
-    "and the worker log."
+    "cdc_watch does not recognise this failure: read the task trace (GET /connectors/{name}/status) and the worker log."
 )
 NO_TRACE_HINT = "Connect reported the failure without a trace: read the worker log."
 

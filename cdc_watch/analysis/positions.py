@@ -54,7 +54,9 @@ def live_position(jolokia_data: Any, connector: str) -> ConnectorPosition | None
     if not isinstance(filename, str) or not filename or not isinstance(position, int) or isinstance(position, bool):
         return None
     gtids = getattr(entry, "gtid_set", None)
-    return ConnectorPosition(filename, position, normalize_gtid_text(gtids) if isinstance(gtids, str) else "", Origin.LIVE)
+    return ConnectorPosition(
+        filename, position, normalize_gtid_text(gtids) if isinstance(gtids, str) else "", Origin.LIVE
+    )
 
 
 def committed_position(offsets_data: Any, connector: str) -> ConnectorPosition | None:

@@ -44,7 +44,9 @@ def reply_message(reply: Reply, secrets: Iterable[str] = ()) -> str:
     return ""
 
 
-def unexpected_reply(reply: Reply, what: str, connector: str | None = None, secrets: Iterable[str] = ()) -> CommandError:
+def unexpected_reply(
+    reply: Reply, what: str, connector: str | None = None, secrets: Iterable[str] = ()
+) -> CommandError:
     """A CommandError (exit 1) for a reply the operation did not expect, with a readable reason."""
     message = reply_message(reply, secrets)
     if is_rebalance_error(reply.status_code, reply.body):
@@ -110,7 +112,9 @@ def load_connector_file(text: str, source: str) -> tuple[str, dict[str, str]]:
     if "config" in raw:
         extra = sorted(set(raw) - {"name", "config"})
         if extra:
-            raise CommandError(ExitCode.USAGE, f"{source}: unexpected top-level keys next to config: {', '.join(extra)}")
+            raise CommandError(
+                ExitCode.USAGE, f"{source}: unexpected top-level keys next to config: {', '.join(extra)}"
+            )
         config = raw["config"]
         if not isinstance(config, Mapping):
             raise CommandError(ExitCode.USAGE, f"{source}: config must be an object of settings")
@@ -169,7 +173,9 @@ def unknown_class_message(reply: Reply, connector_class: str) -> str | None:
 
 
 def render_validation(name: str, connector_class: str, errors: Sequence[FieldError]) -> str:
-    lines = [f"connector {name}: configuration is invalid ({sum(len(e.messages) for e in errors)} error(s), {connector_class})"]
+    lines = [
+        f"connector {name}: configuration is invalid ({sum(len(e.messages) for e in errors)} error(s), {connector_class})"
+    ]
     width = max((len(e.field) for e in errors), default=0)
     for error in errors:
         for i, message in enumerate(error.messages):
@@ -216,7 +222,7 @@ def connector_view(connector: ConnectorStatus) -> dict[str, Any]:
 
 
 def tasks_summary(tasks: Sequence[Mapping[str, Any]]) -> str:
-    """"1/1 RUNNING", "0/1 RUNNING (1 FAILED)", or "-" when there are none."""
+    """ "1/1 RUNNING", "0/1 RUNNING (1 FAILED)", or "-" when there are none."""
     if not tasks:
         return "-"
     running = sum(1 for t in tasks if t["state"] == State.RUNNING)
@@ -246,7 +252,14 @@ def render_list(views: Sequence[Mapping[str, Any]]) -> str:
     return table(
         ("NAME", "TYPE", "STATE", "TASKS", "CLASS", "WORKER"),
         (
-            (v["name"], v["type"], v["state"], tasks_summary(v["tasks"]), short_class(v["connector_class"]), v["worker_id"])
+            (
+                v["name"],
+                v["type"],
+                v["state"],
+                tasks_summary(v["tasks"]),
+                short_class(v["connector_class"]),
+                v["worker_id"],
+            )
             for v in views
         ),
     )
@@ -271,10 +284,12 @@ def render_status(view: Mapping[str, Any]) -> str:
         lines.append(f"error      {trace_summary(view['trace'])}")
     lines.append("")
     if view["tasks"]:
-        lines.append(table(
-            ("TASK", "STATE", "WORKER", "ERROR"),
-            ((t["id"], t["state"], t["worker_id"], trace_summary(t["trace"])) for t in view["tasks"]),
-        ))
+        lines.append(
+            table(
+                ("TASK", "STATE", "WORKER", "ERROR"),
+                ((t["id"], t["state"], t["worker_id"], trace_summary(t["trace"])) for t in view["tasks"]),
+            )
+        )
     else:
         lines.append("no tasks")
     return "\n".join(lines)

@@ -55,12 +55,25 @@ def add_parser(commands: argparse._SubParsersAction, add_common: Common) -> None
     def leaf(name: str, help_text: str, needs_name: bool = True) -> argparse.ArgumentParser:
         parser = actions.add_parser(name, help=help_text, description=help_text)
         add_common(parser)
-        parser.add_argument("--url", action="append", default=None, metavar="URL",
-                            help="Kafka Connect worker URL instead of a cluster from the config (repeatable)")
-        parser.add_argument("--cluster", default=None, help="name of the connect_clusters entry to use (default: the only one)")
-        parser.add_argument("-o", "--output", choices=("table", "json"), default="table", help="output format (default: %(default)s)")
-        parser.add_argument("--timeout", default=DEFAULT_TIMEOUT, metavar="DURATION",
-                            help="per request, instead of the cluster's poll timeout (default: %(default)s)")
+        parser.add_argument(
+            "--url",
+            action="append",
+            default=None,
+            metavar="URL",
+            help="Kafka Connect worker URL instead of a cluster from the config (repeatable)",
+        )
+        parser.add_argument(
+            "--cluster", default=None, help="name of the connect_clusters entry to use (default: the only one)"
+        )
+        parser.add_argument(
+            "-o", "--output", choices=("table", "json"), default="table", help="output format (default: %(default)s)"
+        )
+        parser.add_argument(
+            "--timeout",
+            default=DEFAULT_TIMEOUT,
+            metavar="DURATION",
+            help="per request, instead of the cluster's poll timeout (default: %(default)s)",
+        )
         if needs_name:
             parser.add_argument("name", help="connector name")
         return parser
@@ -68,8 +81,11 @@ def add_parser(commands: argparse._SubParsersAction, add_common: Common) -> None
     leaf("list", "list connectors with their state and tasks", needs_name=False)
     leaf("status", "show a connector, its tasks and their errors")
     restart = leaf("restart", "restart a connector and its tasks")
-    restart.add_argument("--failed-only", action="store_true",
-                         help="restart only FAILED instances (includeTasks=true&onlyFailed=true, Connect 3.0+)")
+    restart.add_argument(
+        "--failed-only",
+        action="store_true",
+        help="restart only FAILED instances (includeTasks=true&onlyFailed=true, Connect 3.0+)",
+    )
     leaf("pause", "pause a connector and its tasks")
     leaf("resume", "resume a PAUSED or STOPPED connector")
     leaf("stop", "stop a connector and shut its tasks down (Connect 3.5+)")
@@ -77,7 +93,9 @@ def add_parser(commands: argparse._SubParsersAction, add_common: Common) -> None
     delete.add_argument("--yes", action="store_true", help="confirm the deletion (required)")
     leaf("offsets", "show a connector's committed source offsets (Connect 3.5+)")
     register = leaf("register", "validate a connector config, then create or update the connector", needs_name=False)
-    register.add_argument("file", help="connector definition, JSON or YAML: {name, config} or a flat config with name ('-' for stdin)")
+    register.add_argument(
+        "file", help="connector definition, JSON or YAML: {name, config} or a flat config with name ('-' for stdin)"
+    )
     register.add_argument("--dry-run", action="store_true", help="validate only; change nothing")
 
 
@@ -99,12 +117,17 @@ def resolve_cluster(args: argparse.Namespace) -> ConnectCluster:
     clusters = {c.name: c for c in config.connect_clusters}
     if args.cluster is not None:
         if args.cluster not in clusters:
-            raise CommandError(ExitCode.USAGE, f"no connect cluster named {args.cluster!r}; known: {', '.join(clusters)}")
+            raise CommandError(
+                ExitCode.USAGE, f"no connect cluster named {args.cluster!r}; known: {', '.join(clusters)}"
+            )
         cluster = clusters[args.cluster]
     elif len(clusters) == 1:
         cluster = next(iter(clusters.values()))
     else:
-        raise CommandError(ExitCode.USAGE, f"the config has {len(clusters)} connect clusters; pick one with --cluster ({', '.join(clusters)})")
+        raise CommandError(
+            ExitCode.USAGE,
+            f"the config has {len(clusters)} connect clusters; pick one with --cluster ({', '.join(clusters)})",
+        )
     return for_commands(cluster, timeout)
 
 
@@ -123,8 +146,12 @@ def _first_error(exc: ValueError) -> str:
 class Operations:
     """The connector operations against one cluster; each returns (view, human text)."""
 
-    def __init__(self, cluster: ConnectCluster, transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        cluster: ConnectCluster,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.cluster = cluster
         self.client = ConnectClient(cluster, transport)
         self.transport = transport
@@ -133,7 +160,9 @@ class Operations:
     def close(self) -> None:
         self.client.close()
 
-    def _send(self, method: str, path: str, params: list[tuple[str, str]] | None = None, json_body: Any = None) -> Reply:
+    def _send(
+        self, method: str, path: str, params: list[tuple[str, str]] | None = None, json_body: Any = None
+    ) -> Reply:
         """One request, retried a few times while the cluster answers "rebalance in progress"."""
         reply = self.client.request(method, path, params=params, json_body=json_body)
         for _ in range(CONFLICT_RETRIES - 1):
@@ -171,8 +200,12 @@ class Operations:
         reply = self._send("GET", connector_path(name, "/status"))
         config = self._config(name)
         if reply.status_code == 404 and config is not None:
-            raise CommandError(ExitCode.FAILED, f"status of {name}: the connector exists but has no status yet "
-                               "(just created or reassigned); retry in a moment", {"status": 404, "reason": "no_status"})
+            raise CommandError(
+                ExitCode.FAILED,
+                f"status of {name}: the connector exists but has no status yet "
+                "(just created or reassigned); retry in a moment",
+                {"status": 404, "reason": "no_status"},
+            )
         if reply.status_code != 200:
             raise views.unexpected_reply(reply, f"status of {name}", connector=name)
         connector, _problems = build_connector(name, reply.body, config)
@@ -197,7 +230,11 @@ class Operations:
         if reply.status_code != 200:
             raise views.unexpected_reply(reply, f"status of {name}", connector=name)
         _state, _kind, worker, _trace, tasks, _ = parse_status(name, reply.body, secrets)
-        view: dict[str, Any] = {"name": name, "connector": {"state": str(_state), "worker_id": worker, "restarting": True}, "tasks": []}
+        view: dict[str, Any] = {
+            "name": name,
+            "connector": {"state": str(_state), "worker_id": worker, "restarting": True},
+            "tasks": [],
+        }
         for task in tasks:
             selected = not failed_only or task.state == "FAILED"
             if selected:
@@ -212,7 +249,10 @@ class Operations:
         if reply.status_code not in (200, 202, 204):
             raise views.unexpected_reply(reply, f"{verb} of {name}", connector=name)
         view = {"name": name, "requested": verb}
-        return view, f"connector {name}: {what} requested (asynchronous; check with `cdc-watch connectors status {name}`)"
+        return (
+            view,
+            f"connector {name}: {what} requested (asynchronous; check with `cdc-watch connectors status {name}`)",
+        )
 
     def pause(self, name: str) -> tuple[Any, str]:
         return self._state_change(name, "pause", "pause")
@@ -227,7 +267,10 @@ class Operations:
         reply = self._send("DELETE", connector_path(name))
         if reply.status_code not in (200, 204):
             raise views.unexpected_reply(reply, f"delete of {name}", connector=name)
-        return {"name": name, "deleted": True}, f"connector {name}: deleted (its committed offsets remain in the offsets topic)"
+        return {
+            "name": name,
+            "deleted": True,
+        }, f"connector {name}: deleted (its committed offsets remain in the offsets topic)"
 
     def offsets(self, name: str) -> tuple[Any, str]:
         reply = self._send("GET", connector_path(name, "/offsets"))
@@ -243,7 +286,9 @@ class Operations:
     def register(self, name: str, config: dict[str, str], dry_run: bool) -> tuple[Any, str]:
         secrets = secret_values(config)
         connector_class = config["connector.class"]
-        reply = self._send("PUT", f"/connector-plugins/{quote(connector_class, safe='')}/config/validate", json_body=config)
+        reply = self._send(
+            "PUT", f"/connector-plugins/{quote(connector_class, safe='')}/config/validate", json_body=config
+        )
         if reply.status_code != 200:
             unknown = views.unknown_class_message(reply, connector_class)
             if unknown:
@@ -263,7 +308,11 @@ class Operations:
         if reply.status_code not in (200, 201):
             raise views.unexpected_reply(reply, f"register {name}", secrets=secrets)
         action = "created" if reply.status_code == 201 else "updated"
-        applied = reply.body.get("config") if isinstance(reply.body, dict) and isinstance(reply.body.get("config"), dict) else config
+        applied = (
+            reply.body.get("config")
+            if isinstance(reply.body, dict) and isinstance(reply.body.get("config"), dict)
+            else config
+        )
         view = {"name": name, "valid": True, "action": action, "config": views.redact_config(applied)}
         return view, f"connector {name}: {action} ({connector_class})"
 

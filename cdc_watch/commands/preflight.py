@@ -38,11 +38,19 @@ def add_parser(commands: argparse._SubParsersAction, add_common: Common) -> None
     )
     add_common(parser)
     parser.add_argument("--database", required=True, help="name of the databases entry in the config")
-    parser.add_argument("--user", action="append", default=None,
-                        help="database user whose grants to check (repeatable; default: the users of the connectors "
-                        "that read this database, found through the config's Connect clusters)")
-    parser.add_argument("--min-retention", default="24h", metavar="DURATION",
-                        help="binlog retention below this fails (default: %(default)s)")
+    parser.add_argument(
+        "--user",
+        action="append",
+        default=None,
+        help="database user whose grants to check (repeatable; default: the users of the connectors "
+        "that read this database, found through the config's Connect clusters)",
+    )
+    parser.add_argument(
+        "--min-retention",
+        default="24h",
+        metavar="DURATION",
+        help="binlog retention below this fails (default: %(default)s)",
+    )
     parser.add_argument("-o", "--output", choices=("table", "json"), default="table")
 
 
@@ -57,7 +65,9 @@ class PreflightSource(MySQLSource):
     def connector_users(self, snapshot: Snapshot | None) -> list[str]:
         return sorted(set(self.users))
 
-    def _account_privileges(self, user: str, host: str, server: parse.ServerInfo, all_roles_active: bool) -> parse.Privileges:
+    def _account_privileges(
+        self, user: str, host: str, server: parse.ServerInfo, all_roles_active: bool
+    ) -> parse.Privileges:
         privileges = super()._account_privileges(user, host, server, all_roles_active)
         # Every account of the user counts: LOCK TABLES is "granted" if any account has it.
         self.lock_tables[user] = self.lock_tables.get(user, False) or privileges.has("LOCK TABLES")
@@ -72,8 +82,7 @@ def find_database(config: Config, name: str) -> Database:
     raise CommandError(ExitCode.USAGE, f"no database named {name!r} in the config (known: {known})")
 
 
-def connector_users(config: Config, db: Database,
-                    poll: Callable[[Any], Any] | None = None) -> tuple[list[str], str]:
+def connector_users(config: Config, db: Database, poll: Callable[[Any], Any] | None = None) -> tuple[list[str], str]:
     """Database users of the connectors matched to `db`, and a note when there are none."""
     endpoints = [endpoint_of(d) for d in config.databases]
     users: set[str] = set()
@@ -100,8 +109,9 @@ def connector_users(config: Config, db: Database,
     return [], f"no connector in the configured Connect clusters reads {db.name}; pass --user"
 
 
-def gather(db: Database, users: Sequence[str], users_note: str,
-           connect: Callable[[], Any] | None = None) -> checklist.Facts:
+def gather(
+    db: Database, users: Sequence[str], users_note: str, connect: Callable[[], Any] | None = None
+) -> checklist.Facts:
     source = PreflightSource(db, users, connect)
     try:
         state = source.poll(None)
@@ -122,9 +132,13 @@ def gather(db: Database, users: Sequence[str], users_note: str,
     )
 
 
-def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None,
-        connect: Callable[[], Any] | None = None,
-        connect_poll: Callable[[Any], Any] | None = None) -> int:
+def run(
+    args: argparse.Namespace,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    connect: Callable[[], Any] | None = None,
+    connect_poll: Callable[[Any], Any] | None = None,
+) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     as_json = args.output == "json"
@@ -155,5 +169,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
 def _fail(code: ExitCode, message: str, as_json: bool, out: TextIO, err: TextIO, reason: str = "") -> int:
     print(f"error: {message}", file=err)
     if as_json:
-        print(to_json({"error": {"message": message, "exit_code": int(code), **({"reason": reason} if reason else {})}}), file=out)
+        print(
+            to_json({"error": {"message": message, "exit_code": int(code), **({"reason": reason} if reason else {})}}),
+            file=out,
+        )
     return int(code)

@@ -20,7 +20,9 @@ DEFAULT_URL = "http://127.0.0.1:10108"
 
 def add_parser(commands: argparse._SubParsersAction, _add_common) -> None:
     silence = commands.add_parser("silence", help="add, list or remove time-bound alert silences on the running daemon")
-    silence.add_argument("--web.url", dest="web_url", default=DEFAULT_URL, help="the daemon's HTTP address (default: %(default)s)")
+    silence.add_argument(
+        "--web.url", dest="web_url", default=DEFAULT_URL, help="the daemon's HTTP address (default: %(default)s)"
+    )
     actions = silence.add_subparsers(dest="silence_action", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="silence matching alerts for a while")
     add.add_argument("--alert", help="alert name, e.g. CdcTaskFailed")
@@ -34,12 +36,26 @@ def add_parser(commands: argparse._SubParsersAction, _add_common) -> None:
     remove.add_argument("id")
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr, transport: httpx.BaseTransport | None = None) -> int:
+def run(
+    args: argparse.Namespace,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    transport: httpx.BaseTransport | None = None,
+) -> int:
     base = args.web_url.rstrip("/")
     try:
         with httpx.Client(timeout=10, transport=transport) as client:
             if args.silence_action == "add":
-                matchers = {k: v for k, v in (("alert", args.alert), ("connect_cluster", args.connect_cluster), ("connector", args.connector), ("database", args.database)) if v}
+                matchers = {
+                    k: v
+                    for k, v in (
+                        ("alert", args.alert),
+                        ("connect_cluster", args.connect_cluster),
+                        ("connector", args.connector),
+                        ("database", args.database),
+                    )
+                    if v
+                }
                 if not matchers:
                     print("give at least one of --alert, --connect-cluster, --connector, --database", file=err)
                     return 2
@@ -83,6 +99,3 @@ def _user() -> str:
         return getpass.getuser()
     except (OSError, KeyError):
         return ""
-
-
-

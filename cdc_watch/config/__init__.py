@@ -22,13 +22,12 @@ from cdc_watch.config.schema import (
 )
 
 __all__ = [
-    "ConfigError",
-    "load_config",
-    "parse_config",
     "DEFAULT_LISTEN_ADDRESS",
+    "TLS",
     "AlertingConfig",
     "BasicAuth",
     "Config",
+    "ConfigError",
     "ConnectCluster",
     "Database",
     "HttpEndpoint",
@@ -39,6 +38,7 @@ __all__ = [
     "SentrySettings",
     "SilenceRule",
     "SlackSettings",
-    "TLS",
+    "load_config",
+    "parse_config",
     "parse_duration",
 ]

@@ -39,7 +39,7 @@ _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
 def parse_duration(value: Any) -> float:
-    """"30s" -> 30.0. Bare numbers are refused so a unit is never guessed."""
+    """ "30s" -> 30.0. Bare numbers are refused so a unit is never guessed."""
     if isinstance(value, bool) or not isinstance(value, str):
         raise ValueError('a duration is written with a unit, e.g. "30s", "5m", "1h"')
     match = _DURATION.match(value)
@@ -140,7 +140,9 @@ class TLS(Section):
                 )
             except (ssl.SSLError, OSError, ValueError) as exc:
                 what = "cert_file and key_file" if self.key_file else "cert_file (with its key)"
-                raise ValueError(f"{what} cannot be loaded as a PEM certificate and unencrypted key: {_ssl_reason(exc)}") from None
+                raise ValueError(
+                    f"{what} cannot be loaded as a PEM certificate and unencrypted key: {_ssl_reason(exc)}"
+                ) from None
         return self
 
     def ssl_context(self) -> ssl.SSLContext:
@@ -152,7 +154,9 @@ class TLS(Section):
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         if self.cert_file is not None:
-            context.load_cert_chain(str(self.cert_file), str(self.key_file) if self.key_file else None, password=_no_key_password)
+            context.load_cert_chain(
+                str(self.cert_file), str(self.key_file) if self.key_file else None, password=_no_key_password
+            )
         return context
 
 
@@ -282,7 +286,9 @@ class Database(Section):
     poll_interval: Duration = 15.0
     hostnames: tuple[str, ...] = ()
     connectors: tuple[str, ...] = ()
-    connector_user: str | None = Field(default=None, min_length=1)  # grants checked for this user, not the connectors' database.user
+    connector_user: str | None = Field(
+        default=None, min_length=1
+    )  # grants checked for this user, not the connectors' database.user
 
     @model_validator(mode="after")
     def _host_or_socket(self) -> Database:

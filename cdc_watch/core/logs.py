@@ -31,7 +31,12 @@ def _quote(value: object) -> str:
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        parts = [f"ts={_timestamp(record)}", f"level={record.levelname.lower()}", f"logger={record.name}", f"msg={_quote(record.getMessage())}"]
+        parts = [
+            f"ts={_timestamp(record)}",
+            f"level={record.levelname.lower()}",
+            f"logger={record.name}",
+            f"msg={_quote(record.getMessage())}",
+        ]
         parts += [f"{k}={_quote(v)}" for k, v in _fields(record).items()]
         if record.exc_info:
             parts.append(f"exc={_quote(self.formatException(record.exc_info))}")
@@ -46,7 +51,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        body.update({k: v if isinstance(v, (int, float, bool)) or v is None else str(v) for k, v in _fields(record).items()})
+        body.update(
+            {k: v if isinstance(v, (int, float, bool)) or v is None else str(v) for k, v in _fields(record).items()}
+        )
         if record.exc_info:
             body["exc"] = self.formatException(record.exc_info)
         return json.dumps(body)

@@ -49,8 +49,6 @@ class SourceError:
     message: str
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class PollResult:
     """What one poll of one source produced: data on success, a typed error otherwise."""

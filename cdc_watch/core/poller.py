@@ -101,13 +101,18 @@ class Poller:
             try:
                 self.on_result(result, snapshot)
             except Exception as exc:
-                log.error("result hook failed", extra={"source": self.source.name, "error": f"{type(exc).__name__} at {where_raised(exc)}"})
+                log.error(
+                    "result hook failed",
+                    extra={"source": self.source.name, "error": f"{type(exc).__name__} at {where_raised(exc)}"},
+                )
         return result
 
     def _log_transition(self, error: SourceError | None) -> None:
         previous, self._last_error = self._last_error, error
         if error is not None and error != previous:
-            log.warning("poll failed", extra={"source": self.source.name, "reason": str(error.reason), "error": error.message})
+            log.warning(
+                "poll failed", extra={"source": self.source.name, "reason": str(error.reason), "error": error.message}
+            )
         elif error is None and previous is not None:
             log.info("poll recovered", extra={"source": self.source.name})
 

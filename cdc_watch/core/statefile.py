@@ -35,7 +35,11 @@ class StateFile:
             return {}
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
-            if not isinstance(raw, dict) or raw.get("version") != FORMAT_VERSION or not isinstance(raw.get("sections"), dict):
+            if (
+                not isinstance(raw, dict)
+                or raw.get("version") != FORMAT_VERSION
+                or not isinstance(raw.get("sections"), dict)
+            ):
                 raise ValueError("unexpected layout")
             return raw["sections"]
         except (OSError, ValueError) as exc:

@@ -1,5 +1,4 @@
-"""Exporter contributor for the Connect REST source: cluster, worker, connector and task states.
-"""
+"""Exporter contributor for the Connect REST source: cluster, worker, connector and task states."""
 
 from __future__ import annotations
 
@@ -25,13 +24,19 @@ def connect_metrics(snapshot: Snapshot, out: MetricsWriter) -> None:
     for status in snapshot.by_kind("connect_offsets"):
         offsets = status.last.data if status.up else None
         if isinstance(offsets, ConnectOffsets):
-            out.add("cdc_connect_offsets_stale", labels(("connect_cluster", status.source.split(":", 1)[1])), len(offsets.stale))
+            out.add(
+                "cdc_connect_offsets_stale",
+                labels(("connect_cluster", status.source.split(":", 1)[1])),
+                len(offsets.stale),
+            )
 
 
 def _cluster_metrics(state: ConnectClusterState, cluster: str, out: MetricsWriter) -> None:
     out.add(
         "cdc_connect_info",
-        labels(("connect_cluster", state.cluster), ("version", state.version), ("kafka_cluster_id", state.kafka_cluster_id)),
+        labels(
+            ("connect_cluster", state.cluster), ("version", state.version), ("kafka_cluster_id", state.kafka_cluster_id)
+        ),
         1,
     )
     out.add("cdc_connect_connectors_excluded", cluster, state.excluded)

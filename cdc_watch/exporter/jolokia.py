@@ -192,7 +192,11 @@ def _export(state: JolokiaClusterState, cluster: str, polled_at: float, out: Met
         out.one_hot("cdc_debezium_schema_history_status", base, "status", history.status, HISTORY_STATES)
         out.add("cdc_debezium_schema_history_changes_applied_total", base, history.changes_applied)
         if history.ms_since_last_applied is not None:
-            out.add("cdc_debezium_schema_history_last_applied_timestamp_seconds", base, polled_at - history.ms_since_last_applied * MS)
+            out.add(
+                "cdc_debezium_schema_history_last_applied_timestamp_seconds",
+                base,
+                polled_at - history.ms_since_last_applied * MS,
+            )
 
 
 def _streaming(s: StreamingMetrics, base: str, polled_at: float, out: MetricsWriter) -> None:

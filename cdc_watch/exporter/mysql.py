@@ -31,12 +31,17 @@ def mysql_metrics(snapshot: Snapshot, out: MetricsWriter) -> None:
     for status in snapshot.by_kind("connect"):
         cluster = status.source.split(":", 1)[1]
         clusters.append(
-            (cluster, snapshot.data(status.source), snapshot.data(f"jolokia:{cluster}"), snapshot.data(f"connect_offsets:{cluster}"))
+            (
+                cluster,
+                snapshot.data(status.source),
+                snapshot.data(f"jolokia:{cluster}"),
+                snapshot.data(f"connect_offsets:{cluster}"),
+            )
         )
     rows = join(databases, clusters)  # each connector's ETA as of its database's last poll
     for row in rows:
         base = labels(("connect_cluster", row.cluster), ("connector", row.connector))
-        out.add("cdc_connector_database_info", f'{base},{labels(("database", row.database))}', 1)
+        out.add("cdc_connector_database_info", f"{base},{labels(('database', row.database))}", 1)
         out.add("cdc_connector_binlog_lag_bytes", base, row.lag_bytes)
         out.add("cdc_connector_binlog_committed_lag_bytes", base, row.committed_lag_bytes)
         if row.current is not None:
@@ -63,16 +68,20 @@ def _database(name: str, db_labels: str, state: DatabaseState, out: MetricsWrite
     out.add("cdc_mysql_failovers_total", db_labels, state.failovers)
     for check in state.settings:
         if check.ok is not None:
-            out.add("cdc_mysql_setting_ok", f'{db_labels},{labels(("setting", check.setting))}', 1 if check.ok else 0)
+            out.add("cdc_mysql_setting_ok", f"{db_labels},{labels(('setting', check.setting))}", 1 if check.ok else 0)
     for privilege, ok in sorted(state.privilege_summary().items()):
         if ok is not None:
-            out.add("cdc_mysql_privilege_ok", f'{db_labels},{labels(("privilege", privilege))}', 1 if ok else 0)
+            out.add("cdc_mysql_privilege_ok", f"{db_labels},{labels(('privilege', privilege))}", 1 if ok else 0)
     for user, checks in sorted(state.privileges.items()):
-        user_labels = f'{db_labels},{labels(("user", user))}'
+        user_labels = f"{db_labels},{labels(('user', user))}"
         for check in checks:
-            out.add("cdc_mysql_user_privilege_ok", f'{user_labels},{labels(("privilege", check.privilege))}', 1 if check.ok else 0)
+            out.add(
+                "cdc_mysql_user_privilege_ok",
+                f"{user_labels},{labels(('privilege', check.privilege))}",
+                1 if check.ok else 0,
+            )
     for check in sorted({*state.unknown_checks, *state.check_errors}):
-        out.add("cdc_mysql_check_unknown", f'{db_labels},{labels(("check", check))}', 1)
+        out.add("cdc_mysql_check_unknown", f"{db_labels},{labels(('check', check))}", 1)
     if state.head is not None:
         out.add("cdc_binlog_head_file_number", db_labels, binlog_seq(state.head.file))
         out.add("cdc_binlog_head_position_bytes", db_labels, state.head.position)

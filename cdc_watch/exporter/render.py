@@ -36,7 +36,11 @@ def self_metrics(snapshot: Snapshot, out: MetricsWriter) -> None:
             out.add("cdc_source_last_success_timestamp_seconds", source, status.last_success.started_at)
         # Every reason from the start, so the first failure shows in increase() and rate().
         for reason in ErrorReason:
-            out.add("cdc_source_poll_errors_total", labels(("source", name), ("reason", str(reason))), status.errors_total.get(reason, 0))
+            out.add(
+                "cdc_source_poll_errors_total",
+                labels(("source", name), ("reason", str(reason))),
+                status.errors_total.get(reason, 0),
+            )
 
 
 def config_metrics(status: Callable[[], ConfigStatus]) -> Contributor:

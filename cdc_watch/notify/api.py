@@ -44,29 +44,58 @@ def handle(alerting: Any, method: str, path: str, body: bytes, client: str, life
         return _json(404, {"error": "alerting is not enabled"})
     if method == "GET" and path == "/api/v1/alerts":
         entries = sorted(alerting.alerts.entries.values(), key=lambda e: (e.severity.rank, e.key.alert, e.key.labels))
-        return _json(200, {"alerts": [{"alert": e.key.alert, "labels": dict(e.key.labels), "severity": str(e.severity), "state": str(e.phase), "active_since": e.active_since, "fired_at": e.fired_at} for e in entries]})
+        return _json(
+            200,
+            {
+                "alerts": [
+                    {
+                        "alert": e.key.alert,
+                        "labels": dict(e.key.labels),
+                        "severity": str(e.severity),
+                        "state": str(e.phase),
+                        "active_since": e.active_since,
+                        "fired_at": e.fired_at,
+                    }
+                    for e in entries
+                ]
+            },
+        )
     if method == "GET" and path == "/api/v1/silences":
         return _json(200, {"silences": alerting.list_silences()})
     if method == "POST" and path == "/api/v1/silences":
         if not _may_change(client, lifecycle):
-            return _json(403, {"error": "silences can be changed from loopback only, unless --web.enable-lifecycle is set"})
+            return _json(
+                403, {"error": "silences can be changed from loopback only, unless --web.enable-lifecycle is set"}
+            )
         try:
             request = json.loads(body or b"{}")
             if not isinstance(request, dict):
                 raise ValueError("expected a JSON object")
             matchers = request.get("matchers")
-            if not isinstance(matchers, dict) or not matchers or not all(isinstance(v, str) and v for v in matchers.values()):
+            if (
+                not isinstance(matchers, dict)
+                or not matchers
+                or not all(isinstance(v, str) and v for v in matchers.values())
+            ):
                 raise ValueError("matchers must be a non-empty object of strings")
             duration = parse_duration(request.get("duration"))
             if duration > MAX_SILENCE_SECONDS:
                 raise ValueError("a silence lasts at most 30d")
-            silence = alerting.add_silence(matchers, duration, str(request.get("comment", "")), str(request.get("created_by", "")))
+            silence = alerting.add_silence(
+                matchers, duration, str(request.get("comment", "")), str(request.get("created_by", ""))
+            )
         except ValueError as exc:
             return _json(400, {"error": str(exc)})
         return _json(200, {"silence": silence.to_json()})
     if method == "DELETE" and path.startswith("/api/v1/silences/"):
         if not _may_change(client, lifecycle):
-            return _json(403, {"error": "silences can be changed from loopback only, unless --web.enable-lifecycle is set"})
+            return _json(
+                403, {"error": "silences can be changed from loopback only, unless --web.enable-lifecycle is set"}
+            )
         ident = path.rsplit("/", 1)[1]
-        return _json(200, {"removed": ident}) if alerting.remove_silence(ident) else _json(404, {"error": "no such run-time silence"})
+        return (
+            _json(200, {"removed": ident})
+            if alerting.remove_silence(ident)
+            else _json(404, {"error": "no such run-time silence"})
+        )
     return _json(404, {"error": "not found"})

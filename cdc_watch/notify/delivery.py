@@ -59,7 +59,9 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, min(seconds, MAX_RETRY_AFTER_SECONDS))
 
 
-def outcome_for_status(status: int, retry_after: str | None, ok_statuses: tuple[int, ...] = (200, 201, 202, 204)) -> Outcome:
+def outcome_for_status(
+    status: int, retry_after: str | None, ok_statuses: tuple[int, ...] = (200, 201, 202, 204)
+) -> Outcome:
     if status in ok_statuses:
         return Outcome(True, detail=str(status))
     retriable = status == 429 or status >= 500 or status == 408
@@ -164,7 +166,9 @@ class ChannelQueue:
             if now - self._full_logged_at < FULL_LOG_EVERY_SECONDS:
                 return  # one line a minute, not one per drop
             self._full_logged_at, dropped, self._dropped = now, self._dropped, 0
-        self._log.warning("notification queue full; dropping notifications", extra={"channel": self.name, "dropped": dropped})
+        self._log.warning(
+            "notification queue full; dropping notifications", extra={"channel": self.name, "dropped": dropped}
+        )
 
     def pending(self) -> int:
         with self._cond:
@@ -221,7 +225,10 @@ class ChannelQueue:
         if not outcome.retry or (exhausted and item.droppable):
             with self._cond:
                 self._inflight = None
-            self._log.error("notification not delivered; giving up", extra={"channel": self.name, "error": outcome.detail, "attempts": item.attempts})
+            self._log.error(
+                "notification not delivered; giving up",
+                extra={"channel": self.name, "error": outcome.detail, "attempts": item.attempts},
+            )
             return False
         backoff = MAX_BACKOFF_SECONDS if exhausted else min(MAX_BACKOFF_SECONDS, 2.0 ** (item.attempts - 1))
         delay = outcome.retry_after if outcome.retry_after is not None else backoff
@@ -292,7 +299,9 @@ class Delivery:
         self._stop = threading.Event()
         self._wait = wait or self._stop.wait
         self.queues = {
-            name: ChannelQueue(name, channel, clock, self._counts, lambda: self.on_done, max_per_minute, max_retries, queue_size)
+            name: ChannelQueue(
+                name, channel, clock, self._counts, lambda: self.on_done, max_per_minute, max_retries, queue_size
+            )
             for name, channel in self.channels.items()
         }
 

@@ -104,12 +104,24 @@ class Notice:
     at: float
 
     def to_json(self) -> dict[str, Any]:
-        return {"notice": {"text": self.text, "severity": str(self.severity), "group": [list(p) for p in self.group], "at": self.at}}
+        return {
+            "notice": {
+                "text": self.text,
+                "severity": str(self.severity),
+                "group": [list(p) for p in self.group],
+                "at": self.at,
+            }
+        }
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Notice:
         body = raw["notice"]
-        return cls(str(body["text"]), Severity(body["severity"]), tuple((str(a), str(b)) for a, b in body["group"]), float(body["at"]))
+        return cls(
+            str(body["text"]),
+            Severity(body["severity"]),
+            tuple((str(a), str(b)) for a, b in body["group"]),
+            float(body["at"]),
+        )
 
 
 def payload_from_json(raw: Any) -> Message | Notice:

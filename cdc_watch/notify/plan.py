@@ -59,7 +59,11 @@ class NotifyState:
 
     def to_json(self) -> list[dict[str, Any]]:
         return [
-            {"group": [list(p) for p in group], "last_sent": gs.last_sent, "notified": sorted(k.to_json() for k in gs.notified)}
+            {
+                "group": [list(p) for p in group],
+                "last_sent": gs.last_sent,
+                "notified": sorted(k.to_json() for k in gs.notified),
+            }
             for group, gs in self.groups.items()
         ]
 
@@ -69,7 +73,9 @@ class NotifyState:
         for item in raw if isinstance(raw, list) else ():
             try:
                 group = tuple((str(a), str(b)) for a, b in item["group"])
-                groups[group] = GroupState(float(item["last_sent"]), frozenset(AlertKey.from_json(k) for k in item["notified"]))
+                groups[group] = GroupState(
+                    float(item["last_sent"]), frozenset(AlertKey.from_json(k) for k in item["notified"])
+                )
             except (KeyError, TypeError, ValueError):
                 continue
         return cls(groups)
@@ -96,7 +102,17 @@ def view(entry: AlertEntry, settings: PlanSettings) -> AlertView:
     if settings.dashboard_url:
         dashboard = settings.dashboard_url.format_map(_Blank({k: quote(v, safe="") for k, v in entry.key.labels}))
     if rule is None:  # an alert of a rule this version no longer has (only ever resolved)
-        return AlertView(entry.key, entry.severity, entry.key.alert, entry.key.alert, settings.runbook_url, dashboard, entry.evidence, entry.active_since, entry.fired_at)
+        return AlertView(
+            entry.key,
+            entry.severity,
+            entry.key.alert,
+            entry.key.alert,
+            settings.runbook_url,
+            dashboard,
+            entry.evidence,
+            entry.active_since,
+            entry.fired_at,
+        )
     return AlertView(
         key=entry.key,
         severity=entry.severity,
@@ -144,7 +160,15 @@ def plan(
         remaining = gs.notified - {e.key for e in entries}
         if told:
             still = [e for e in firing.get(group, []) if e.key in remaining]
-            messages.append(Message(MessageKind.RESOLVED, group, tuple(view(e, settings) for e in _order(told)), tuple(view(e, settings) for e in _order(still)), now))
+            messages.append(
+                Message(
+                    MessageKind.RESOLVED,
+                    group,
+                    tuple(view(e, settings) for e in _order(told)),
+                    tuple(view(e, settings) for e in _order(still)),
+                    now,
+                )
+            )
         groups[group] = GroupState(gs.last_sent, remaining)
 
     for group, entries in firing.items():
@@ -152,10 +176,20 @@ def plan(
         new = [e for e in entries if e.key not in gs.notified]
         if new:
             others = [e for e in entries if e.key in gs.notified]
-            messages.append(Message(MessageKind.FIRING, group, tuple(view(e, settings) for e in _order(new)), tuple(view(e, settings) for e in _order(others)), now))
+            messages.append(
+                Message(
+                    MessageKind.FIRING,
+                    group,
+                    tuple(view(e, settings) for e in _order(new)),
+                    tuple(view(e, settings) for e in _order(others)),
+                    now,
+                )
+            )
             gs = GroupState(now, gs.notified | {e.key for e in new})
         elif now - gs.last_sent >= settings.repeat_interval:
-            messages.append(Message(MessageKind.REPEAT, group, tuple(view(e, settings) for e in _order(entries)), (), now))
+            messages.append(
+                Message(MessageKind.REPEAT, group, tuple(view(e, settings) for e in _order(entries)), (), now)
+            )
             gs = GroupState(now, gs.notified)
         groups[group] = gs
 
@@ -175,7 +209,13 @@ NOTICE_ALERTS = ("CdcTaskFailed", "CdcConnectorFailed")
 
 
 def plan_notice(
-    cluster: str, connector: str, text: str, gave_up: bool, now: float, min_severity: Severity, silences: Iterable[Silence] = ()
+    cluster: str,
+    connector: str,
+    text: str,
+    gave_up: bool,
+    now: float,
+    min_severity: Severity,
+    silences: Iterable[Silence] = (),
 ) -> Notice | None:
     """A restart is info, giving up is a warning (a human must act); None when silenced or
     below the channel's `min_severity`."""

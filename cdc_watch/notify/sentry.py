@@ -177,7 +177,9 @@ class SentryAlerts:
             if alert.severity.rank > self.min_rank:
                 continue
             labels = dict(alert.key.labels)
-            subject = labels.get("connector") or labels.get("database") or labels.get("worker") or labels.get("source") or ""
+            subject = (
+                labels.get("connector") or labels.get("database") or labels.get("worker") or labels.get("source") or ""
+            )
             tags = {"alert": alert.key.alert, "severity": str(alert.severity), **labels}
             if alert.evidence.kind:
                 tags["failure_kind"] = alert.evidence.kind

@@ -127,7 +127,9 @@ class AlertService:
             else:
                 self._outbox[checked["id"]] = checked
         if problems:
-            log.warning("alert state partly unreadable; those parts start clean", extra={"problems": "; ".join(problems)[:500]})
+            log.warning(
+                "alert state partly unreadable; those parts start clean", extra={"problems": "; ".join(problems)[:500]}
+            )
 
     def _save(self, force: bool = False) -> None:
         body = {
@@ -152,7 +154,9 @@ class AlertService:
                     continue
                 self.delivery.submit(item["channel"], item["payload"], ident=ident, droppable=item["kind"] in DROPPABLE)
             if self._outbox:
-                log.info("re-sending notifications a previous run had not delivered", extra={"count": len(self._outbox)})
+                log.info(
+                    "re-sending notifications a previous run had not delivered", extra={"count": len(self._outbox)}
+                )
 
     def _delivered(self, ident: str, _delivered: bool) -> None:
         """Delivery's on_done: the item left its queue for good (sent, given up or evicted)."""
@@ -168,7 +172,9 @@ class AlertService:
     def _submit(self, items: Iterable[dict[str, Any]]) -> None:
         assert self.delivery is not None
         for item in items:
-            self.delivery.submit(item["channel"], item["payload"], ident=item["id"], droppable=item["kind"] in DROPPABLE)
+            self.delivery.submit(
+                item["channel"], item["payload"], ident=item["id"], droppable=item["kind"] in DROPPABLE
+            )
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -181,7 +187,10 @@ class AlertService:
         self.delivery.stop(budget)
         with self._lock:
             if self._outbox:  # the daemon's own log events still queued for Sentry are not kept
-                log.warning("notifications left undelivered at shutdown; they are sent at the next start", extra={"count": len(self._outbox)})
+                log.warning(
+                    "notifications left undelivered at shutdown; they are sent at the next start",
+                    extra={"count": len(self._outbox)},
+                )
             self._save(force=True)
 
     # ------------------------------------------------------------------ evaluation
@@ -196,7 +205,18 @@ class AlertService:
         configured = tuple(
             Silence(
                 id=f"config{i}",
-                matchers=tuple(sorted((k, v) for k, v in (("alert", s.alert), ("connect_cluster", s.connect_cluster), ("connector", s.connector), ("database", s.database)) if v)),
+                matchers=tuple(
+                    sorted(
+                        (k, v)
+                        for k, v in (
+                            ("alert", s.alert),
+                            ("connect_cluster", s.connect_cluster),
+                            ("connector", s.connector),
+                            ("database", s.database),
+                        )
+                        if v
+                    )
+                ),
                 until=None,
                 comment=s.comment,
                 created_by="config",
@@ -244,7 +264,15 @@ class AlertService:
         with self._lock:
             now = self.clock.now()
             min_severity = Severity(self.slack.settings.min_severity)
-            planned = plan_notice(notice.cluster, notice.connector, notice.text(), notice.outcome == "gave_up", now, min_severity, self.silences())
+            planned = plan_notice(
+                notice.cluster,
+                notice.connector,
+                notice.text(),
+                notice.outcome == "gave_up",
+                now,
+                min_severity,
+                self.silences(),
+            )
             if planned is None:
                 return
             item = self._add("slack", planned.to_json(), "notice")
@@ -252,14 +280,29 @@ class AlertService:
             self._submit([item])
 
     # ------------------------------------------------------------------ silences (web API)
-    def add_silence(self, matchers: dict[str, str], duration: float, comment: str = "", created_by: str = "") -> Silence:
+    def add_silence(
+        self, matchers: dict[str, str], duration: float, comment: str = "", created_by: str = ""
+    ) -> Silence:
         with self._lock:
             silence = Silence.from_json(
-                {"id": _secrets.token_hex(6), "matchers": matchers, "until": self.clock.now() + duration, "comment": comment, "created_by": created_by}
+                {
+                    "id": _secrets.token_hex(6),
+                    "matchers": matchers,
+                    "until": self.clock.now() + duration,
+                    "comment": comment,
+                    "created_by": created_by,
+                }
             )
             self.runtime_silences = (*self.runtime_silences, silence)
             self._save()
-        log.info("silence added", extra={"silence": silence.id, "matchers": ",".join(f"{k}={v}" for k, v in silence.matchers), "until": silence.until})
+        log.info(
+            "silence added",
+            extra={
+                "silence": silence.id,
+                "matchers": ",".join(f"{k}={v}" for k, v in silence.matchers),
+                "until": silence.until,
+            },
+        )
         return silence
 
     def remove_silence(self, ident: str) -> bool:
@@ -278,7 +321,11 @@ class AlertService:
     def contribute(self, _snapshot: Snapshot, out: MetricsWriter) -> None:
         state = self.alerts
         for entry in state.firing():
-            out.add("cdc_alert_firing", labels(("alert", entry.key.alert), ("severity", str(entry.severity)), *entry.key.labels), 1)
+            out.add(
+                "cdc_alert_firing",
+                labels(("alert", entry.key.alert), ("severity", str(entry.severity)), *entry.key.labels),
+                1,
+            )
         out.add("cdc_alerts_pending", "", sum(1 for e in state.entries.values() if e.phase.value == "pending"))
         if self.delivery is not None:
             sent, errors = self.delivery.sent, self.delivery.errors
@@ -322,6 +369,8 @@ def _log_transition(transition: Transition) -> None:
     key = transition.entry.key
     extra = {"alert": key.alert, "severity": str(transition.entry.severity), **dict(key.labels)}
     if transition.change is Change.FIRED:
-        log.warning("alert firing", extra=extra) if transition.entry.severity.value != "info" else log.info("alert firing", extra=extra)
+        log.warning("alert firing", extra=extra) if transition.entry.severity.value != "info" else log.info(
+            "alert firing", extra=extra
+        )
     else:
         log.info("alert resolved", extra=extra)

@@ -37,7 +37,13 @@ class Silence:
         return self.until is None or now < self.until
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "matchers": dict(self.matchers), "until": self.until, "comment": self.comment, "created_by": self.created_by}
+        return {
+            "id": self.id,
+            "matchers": dict(self.matchers),
+            "until": self.until,
+            "comment": self.comment,
+            "created_by": self.created_by,
+        }
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Silence:

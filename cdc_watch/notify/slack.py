@@ -35,7 +35,11 @@ TEXT_LIMIT = 2900  # Slack's section text limit is 3000 characters
 HEADER_LIMIT = 150
 MAX_ALERTS_SHOWN = 10
 
-_ICON = {Severity.CRITICAL: ":red_circle:", Severity.WARNING: ":large_orange_circle:", Severity.INFO: ":large_blue_circle:"}
+_ICON = {
+    Severity.CRITICAL: ":red_circle:",
+    Severity.WARNING: ":large_orange_circle:",
+    Severity.INFO: ":large_blue_circle:",
+}
 _TITLE = {MessageKind.FIRING: "FIRING", MessageKind.REPEAT: "STILL FIRING", MessageKind.RESOLVED: "RESOLVED"}
 
 
@@ -96,7 +100,9 @@ def _alert_section(alert: AlertView, resolved: bool, t: _Text) -> list[dict[str,
     if alert.dashboard_url:
         links.append(_link(alert.dashboard_url, "Dashboard", t))
     lines.append(" · ".join(links))
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": _cut("\n".join(lines), TEXT_LIMIT)}}]
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": _cut("\n".join(lines), TEXT_LIMIT)}}
+    ]
     if alert.evidence.trace and not resolved:
         trace = _cut(t(alert.evidence.trace).replace("```", "'''"), TEXT_LIMIT - 8)  # cannot end the code block
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"```{trace}```"}})
@@ -125,10 +131,22 @@ def render(message: Message, secrets: Iterable[str] = ()) -> tuple[str, list[dic
     for alert in message.alerts[:MAX_ALERTS_SHOWN]:
         blocks.extend(_alert_section(alert, resolved, t))
     if len(message.alerts) > MAX_ALERTS_SHOWN:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"+{len(message.alerts) - MAX_ALERTS_SHOWN} more alerts"}]})
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"+{len(message.alerts) - MAX_ALERTS_SHOWN} more alerts"}],
+            }
+        )
     if message.also_firing:
         others = ", ".join(f"{a.key.alert} ({a.severity})" for a in message.also_firing)
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(f"Still firing for {t(subject)}: {t(others)}", TEXT_LIMIT)}]})
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": _cut(f"Still firing for {t(subject)}: {t(others)}", TEXT_LIMIT)}
+                ],
+            }
+        )
     return f"{icon} {t(title)}", blocks  # the fallback text is mrkdwn too (push notifications)
 
 
@@ -151,13 +169,17 @@ class SlackChannel:
         self._webhooks: dict[str, WebhookClient] = {}
         self._client: WebClient | None = None
         if settings.webhook_url is not None:
-            self._webhooks["default"] = WebhookClient(settings.webhook_url.get_secret_value(), timeout=timeout, retry_handlers=[])
+            self._webhooks["default"] = WebhookClient(
+                settings.webhook_url.get_secret_value(), timeout=timeout, retry_handlers=[]
+            )
             for severity, url in settings.severity_webhook_urls.items():
                 self._webhooks[severity] = WebhookClient(url.get_secret_value(), timeout=timeout, retry_handlers=[])
         else:
             assert settings.token is not None
             base = settings.api_url if settings.api_url.endswith("/") else settings.api_url + "/"
-            self._client = WebClient(token=settings.token.get_secret_value(), base_url=base, timeout=timeout, retry_handlers=[])
+            self._client = WebClient(
+                token=settings.token.get_secret_value(), base_url=base, timeout=timeout, retry_handlers=[]
+            )
 
     def wants(self, message: Message | Notice) -> bool:
         return message.severity.rank <= self.min_rank
@@ -179,10 +201,15 @@ class SlackChannel:
                 response = client.send(text=text, blocks=blocks, unfurl_links=False, unfurl_media=False)
             except Exception as exc:  # connection refused, timeout, TLS: never show the URL
                 return Outcome(False, retry=True, detail=type(exc).__name__)
-            return outcome_for_status(response.status_code, (response.headers or {}).get("Retry-After") or (response.headers or {}).get("retry-after"))
+            return outcome_for_status(
+                response.status_code,
+                (response.headers or {}).get("Retry-After") or (response.headers or {}).get("retry-after"),
+            )
         channel = self.settings.severity_channels.get(severity, self.settings.channel)
         try:
-            self._client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False)
+            self._client.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+            )
         except SlackApiError as exc:
             status = exc.response.status_code
             headers = exc.response.headers or {}

@@ -39,7 +39,13 @@ def build_alerting(
         channels["slack"] = slack
     if alerting.sentry is not None:
         channels["sentry"] = SentryChannel(alerting.sentry)
-    delivery = Delivery(channels, clock, alerting.max_messages_per_minute, alerting.max_retries, alerting.queue_size, wait=wait) if channels else None
+    delivery = (
+        Delivery(
+            channels, clock, alerting.max_messages_per_minute, alerting.max_retries, alerting.queue_size, wait=wait
+        )
+        if channels
+        else None
+    )
     if alerting.sentry is not None and delivery is not None:
         transport = init_sentry(alerting.sentry, delivery.submit, secrets)
         sentry = SentryAlerts(alerting.sentry, transport)

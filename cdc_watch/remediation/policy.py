@@ -127,7 +127,9 @@ class ConnectorRecord:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError("attempts or errors is not a count")
         history = raw.get("history", [])
-        if not isinstance(history, list) or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in history):
+        if not isinstance(history, list) or not all(
+            isinstance(t, (int, float)) and not isinstance(t, bool) for t in history
+        ):
             raise ValueError("history is not a list of times")
         suppressed = raw.get("suppressed")
         kind = raw.get("kind")
@@ -216,7 +218,9 @@ def error_delay(errors: int, config: RemediationConfig) -> float:
 
 
 # ------------------------------------------------------------------------------- inputs
-def _binlog_availability(snapshot: Snapshot, cluster: str, connector: str, state: ConnectClusterState, now: float) -> bool | None:
+def _binlog_availability(
+    snapshot: Snapshot, cluster: str, connector: str, state: ConnectClusterState, now: float
+) -> bool | None:
     """The MySQL source's verdict on the connector's restart position: False = lost.
 
     Uses the binlog join (cdc_watch.binlog) over every database state in the snapshot; None
@@ -238,8 +242,12 @@ def _binlog_availability(snapshot: Snapshot, cluster: str, connector: str, state
     if database is None or database not in databases:
         return None
     row = binlog.join_connector(
-        databases[database], cluster, connector,
-        snapshot.data(f"jolokia:{cluster}"), snapshot.data(f"connect_offsets:{cluster}"), now,
+        databases[database],
+        cluster,
+        connector,
+        snapshot.data(f"jolokia:{cluster}"),
+        snapshot.data(f"connect_offsets:{cluster}"),
+        now,
     )
     return row.available
 
@@ -371,9 +379,17 @@ def _decide(
         if record.suppressed == reason.value:
             return record, None
         return replace(record, suppressed=reason.value), Decision(
-            cluster, name, trigger, restart=False, reason=reason, classification=classification,
-            tasks=restart_tasks, restart_connector=connector.state is State.FAILED,
-            attempt=record.attempts, next_allowed=record.next_allowed, dry_run=config.dry_run,
+            cluster,
+            name,
+            trigger,
+            restart=False,
+            reason=reason,
+            classification=classification,
+            tasks=restart_tasks,
+            restart_connector=connector.state is State.FAILED,
+            attempt=record.attempts,
+            next_allowed=record.next_allowed,
+            dry_run=config.dry_run,
         )
 
     if config.excludes(cluster, name):
@@ -402,9 +418,17 @@ def _decide(
         method = Method.PER_TASK
     attempt = record.attempts + 1
     return record, Decision(
-        cluster, name, trigger, restart=True, classification=classification, tasks=restart_tasks,
-        restart_connector=connector.state is State.FAILED, method=method, attempt=attempt,
-        next_allowed=now + backoff_delay(attempt, config), dry_run=config.dry_run,
+        cluster,
+        name,
+        trigger,
+        restart=True,
+        classification=classification,
+        tasks=restart_tasks,
+        restart_connector=connector.state is State.FAILED,
+        method=method,
+        attempt=attempt,
+        next_allowed=now + backoff_delay(attempt, config),
+        dry_run=config.dry_run,
     )
 
 

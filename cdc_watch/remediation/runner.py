@@ -86,7 +86,9 @@ Notify = Callable[[RemediationNotice], None]
 
 def log_notice(notice: RemediationNotice) -> None:
     """The default notifier: a log line (used until a Slack notifier is wired in)."""
-    log.info(notice.text(), extra={"connect_cluster": notice.cluster, "connector": notice.connector, "notice": "remediation"})
+    log.info(
+        notice.text(), extra={"connect_cluster": notice.cluster, "connector": notice.connector, "notice": "remediation"}
+    )
 
 
 TransportFactory = Callable[[str], httpx.BaseTransport | None]
@@ -228,7 +230,9 @@ class RemediationRunner:
             now = self._clock.now()
             attempts = state.get(decision.cluster, decision.connector).attempts
             state = apply_outcome(state, decision, outcome, now, config)
-            self._report_restart(decision, outcome, state, counted=state.get(decision.cluster, decision.connector).attempts > attempts)
+            self._report_restart(
+                decision, outcome, state, counted=state.get(decision.cluster, decision.connector).attempts > attempts
+            )
             done.append((decision, outcome))
         self.state = state
         if state != before:
@@ -240,14 +244,18 @@ class RemediationRunner:
         with self._lock:
             client = self._clients.get(cluster)
             if client is None and cluster in self._clusters:
-                client = self._clients[cluster] = ConnectClient(self._clusters[cluster], self._transport_for(f"remediation:{cluster}"))
+                client = self._clients[cluster] = ConnectClient(
+                    self._clusters[cluster], self._transport_for(f"remediation:{cluster}")
+                )
             return client
 
     def _post(self, client: ConnectClient, path: str, params: list[tuple[str, str]] | None = None) -> Outcome:
         try:
             reply = client.request("POST", path, params=params)
         except SourceFailure as failure:
-            log.warning("restart request failed", extra={"path": path, "reason": str(failure.reason), "error": failure.message})
+            log.warning(
+                "restart request failed", extra={"path": path, "reason": str(failure.reason), "error": failure.message}
+            )
             return Outcome.ERROR
         except Exception as exc:  # e.g. the client was closed by a reload meanwhile
             log.warning("restart request failed", extra={"path": path, "error": type(exc).__name__})
@@ -298,7 +306,9 @@ class RemediationRunner:
             )
         return fields
 
-    def _report_restart(self, decision: Decision, outcome: Outcome, state: RemediationState, counted: bool = False) -> None:
+    def _report_restart(
+        self, decision: Decision, outcome: Outcome, state: RemediationState, counted: bool = False
+    ) -> None:
         with self._counts_lock:
             self.restarts[(decision.cluster, decision.connector, outcome.value)] += 1
         record = state.get(decision.cluster, decision.connector)
@@ -307,10 +317,18 @@ class RemediationRunner:
             fields["next_allowed"] = record.next_allowed
             message = "would restart (dry run)" if outcome is Outcome.WOULD_RESTART else "restarted"
             log.warning(message, extra=fields)
-            self._send(RemediationNotice(
-                decision.cluster, decision.connector, outcome.value, decision.tasks, record.attempts,
-                record.next_allowed, decision.classification.kind if decision.classification else None, decision.dry_run,
-            ))
+            self._send(
+                RemediationNotice(
+                    decision.cluster,
+                    decision.connector,
+                    outcome.value,
+                    decision.tasks,
+                    record.attempts,
+                    record.next_allowed,
+                    decision.classification.kind if decision.classification else None,
+                    decision.dry_run,
+                )
+            )
         elif outcome is Outcome.CONFLICT:
             log.info("restart refused during a rebalance; retrying on a later poll", extra=fields)
         elif outcome is Outcome.NOT_FOUND:
@@ -337,10 +355,18 @@ class RemediationRunner:
         else:
             log.warning(f"not restarting: {decision.reason.value}", extra=fields)
         if decision.reason is Suppression.MAX_RESTARTS:
-            self._send(RemediationNotice(
-                decision.cluster, decision.connector, "gave_up", decision.tasks, decision.attempt, None,
-                decision.classification.kind if decision.classification else None, decision.dry_run,
-            ))
+            self._send(
+                RemediationNotice(
+                    decision.cluster,
+                    decision.connector,
+                    "gave_up",
+                    decision.tasks,
+                    decision.attempt,
+                    None,
+                    decision.classification.kind if decision.classification else None,
+                    decision.dry_run,
+                )
+            )
 
     def _send(self, notice: RemediationNotice) -> None:
         try:
@@ -356,9 +382,17 @@ class RemediationRunner:
         mode = "off" if not config.enabled else "dry_run" if config.dry_run else "on"
         out.one_hot("cdc_remediation_mode", "", "mode", mode, MODES)
         for (cluster, connector, result), count in restarts:
-            out.add("cdc_remediation_restarts_total", labels(("connect_cluster", cluster), ("connector", connector), ("result", result)), count)
+            out.add(
+                "cdc_remediation_restarts_total",
+                labels(("connect_cluster", cluster), ("connector", connector), ("result", result)),
+                count,
+            )
         for (cluster, connector, reason), count in suppressed:
-            out.add("cdc_remediation_suppressed_total", labels(("connect_cluster", cluster), ("connector", connector), ("reason", reason)), count)
+            out.add(
+                "cdc_remediation_suppressed_total",
+                labels(("connect_cluster", cluster), ("connector", connector), ("reason", reason)),
+                count,
+            )
         for (cluster, connector), record in sorted(state.records.items()):
             label_text = labels(("connect_cluster", cluster), ("connector", connector))
             out.add("cdc_remediation_attempts", label_text, record.attempts)

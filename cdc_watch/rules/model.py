@@ -57,7 +57,13 @@ class Evidence:
     kind: str | None = None  # bounded failure kind from failures.KINDS
 
     def to_json(self) -> dict[str, Any]:
-        return {"facts": [list(f) for f in self.facts], "trace": self.trace, "why": self.why, "hint": self.hint, "kind": self.kind}
+        return {
+            "facts": [list(f) for f in self.facts],
+            "trace": self.trace,
+            "why": self.why,
+            "hint": self.hint,
+            "kind": self.kind,
+        }
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Evidence:

@@ -176,7 +176,11 @@ def _task_unassigned(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: 
             for task in connector.tasks:
                 labels = make_labels(connect_cluster=cluster, connector=connector.name, task=task.id)
                 unassigned = task.state is State.UNASSIGNED
-                verdicts[labels] = Evidence(facts=(("task state", "UNASSIGNED"), ("connector state", str(connector.state)))) if unassigned else None
+                verdicts[labels] = (
+                    Evidence(facts=(("task state", "UNASSIGNED"), ("connector state", str(connector.state))))
+                    if unassigned
+                    else None
+                )
     return Observation(verdicts, blind)
 
 
@@ -187,7 +191,9 @@ def _connect_unreachable(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _n
             continue  # not polled yet: no verdict either way
         labels = make_labels(connect_cluster=_cluster_of(status.source))
         error = status.last.error
-        verdicts[labels] = None if error is None else Evidence(facts=(("reason", str(error.reason)), ("error", error.message)))
+        verdicts[labels] = (
+            None if error is None else Evidence(facts=(("reason", str(error.reason)), ("error", error.message)))
+        )
     return Observation(verdicts)
 
 
@@ -202,7 +208,9 @@ def _source_unreadable(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now
             blind.add(make_labels(source=name))  # same REST API: CdcConnectUnreachable covers it
             continue
         error = status.last.error
-        verdicts[make_labels(source=name)] = None if error is None else Evidence(facts=(("reason", str(error.reason)), ("error", error.message)))
+        verdicts[make_labels(source=name)] = (
+            None if error is None else Evidence(facts=(("reason", str(error.reason)), ("error", error.message)))
+        )
     return Observation(verdicts, frozenset(blind))
 
 
@@ -239,13 +247,19 @@ def _worker_lost(snapshot: Snapshot, cfg: RulesConfig, memory: Any, now: float) 
             if worker in lost:
                 tasks = sorted(lost[worker])
                 shown = ", ".join(tasks[:5]) + (f" (+{len(tasks) - 5} more)" if len(tasks) > 5 else "")
-                verdicts[labels] = Evidence(facts=(("worker", worker), ("tasks it ran", shown), ("workers now", str(len(workers_now)))))
+                verdicts[labels] = Evidence(
+                    facts=(("worker", worker), ("tasks it ran", shown), ("workers now", str(len(workers_now))))
+                )
             else:
                 verdicts[labels] = None
         for connector in state.connectors.values():
             for task in connector.tasks:
                 item = f"{connector.name}|{task.id}|{task.worker_id}"
-                if task.worker_id and task.state is not State.UNASSIGNED and now - seen.get(item, float("-inf")) >= MEMORY_REFRESH_SECONDS:
+                if (
+                    task.worker_id
+                    and task.state is not State.UNASSIGNED
+                    and now - seen.get(item, float("-inf")) >= MEMORY_REFRESH_SECONDS
+                ):
                     seen[item] = now  # refreshed coarsely so the state file is not rewritten on every poll
     return Observation(verdicts, blind, memory=new_memory)
 
@@ -265,7 +279,14 @@ def _worker_item_ok(item: Any, last_seen: Any) -> bool:
 # joined per connector by `binlog.join`, exactly as the mysql exporter does.
 
 _LOST = frozenset({PositionStatus.PURGED, PositionStatus.GTIDS_PURGED})
-_ELSEWHERE = frozenset({PositionStatus.UNKNOWN_FILE, PositionStatus.BASENAME_CHANGED, PositionStatus.GTIDS_UNKNOWN, PositionStatus.OTHER_SERVER})
+_ELSEWHERE = frozenset(
+    {
+        PositionStatus.UNKNOWN_FILE,
+        PositionStatus.BASENAME_CHANGED,
+        PositionStatus.GTIDS_UNKNOWN,
+        PositionStatus.OTHER_SERVER,
+    }
+)
 
 
 def _databases(snapshot: Snapshot) -> tuple[dict[str, DatabaseState], set[Labels]]:
@@ -300,7 +321,10 @@ def _compute_binlog_rows(snapshot: Snapshot) -> tuple[list[ConnectorBinlog], set
     blind |= set(connect_blind)
     if not databases:
         return [], blind, databases
-    joined = [(c, state, snapshot.data(f"jolokia:{c}"), snapshot.data(f"connect_offsets:{c}")) for c, state in clusters.items()]
+    joined = [
+        (c, state, snapshot.data(f"jolokia:{c}"), snapshot.data(f"connect_offsets:{c}"))
+        for c, state in clusters.items()
+    ]
     return join(databases, joined), blind, databases
 
 
@@ -356,7 +380,11 @@ def _purge_risk(snapshot: Snapshot, cfg: RulesConfig, _memory: Any, _now: float)
         if not at_risk:
             verdicts[labels] = None
             continue
-        facts = _position_facts(row) + (("purge in", format_duration(row.purge_eta or 0)),) + _head_facts(databases.get(row.database))
+        facts = (
+            _position_facts(row)
+            + (("purge in", format_duration(row.purge_eta or 0)),)
+            + _head_facts(databases.get(row.database))
+        )
         verdicts[labels] = Evidence(facts=facts)
     return Observation(verdicts, frozenset(blind))
 
@@ -370,14 +398,18 @@ def _binlog_lag(snapshot: Snapshot, cfg: RulesConfig, _memory: Any, _now: float)
             blind.add(labels)
             continue
         high = row.lag_bytes > cfg.binlog_lag_bytes
-        facts = (("lag", f"{row.lag_bytes} bytes"),) + (
-            (("connector position", f"{row.current.file}:{row.current.position}"),) if row.current else ()
-        ) + _head_facts(databases.get(row.database))
+        facts = (
+            (("lag", f"{row.lag_bytes} bytes"),)
+            + ((("connector position", f"{row.current.file}:{row.current.position}"),) if row.current else ())
+            + _head_facts(databases.get(row.database))
+        )
         verdicts[labels] = Evidence(facts=facts) if high else None
     return Observation(verdicts, frozenset(blind))
 
 
-def _jolokia_states(snapshot: Snapshot) -> tuple[dict[str, tuple[ConnectClusterState, JolokiaClusterState]], set[Labels]]:
+def _jolokia_states(
+    snapshot: Snapshot,
+) -> tuple[dict[str, tuple[ConnectClusterState, JolokiaClusterState]], set[Labels]]:
     """Clusters whose Connect and Jolokia polls both succeeded; blind scopes for the others."""
     clusters, connect_blind = _connect_states(snapshot)
     blind = set(connect_blind)
@@ -396,7 +428,11 @@ def _running_debezium(state: ConnectClusterState) -> list[ConnectorStatus]:
     return [
         c
         for c in state.connectors.values()
-        if c.settings is not None and c.settings.is_debezium_mysql and c.state is State.RUNNING and c.tasks and all(t.state is State.RUNNING for t in c.tasks)
+        if c.settings is not None
+        and c.settings.is_debezium_mysql
+        and c.state is State.RUNNING
+        and c.tasks
+        and all(t.state is State.RUNNING for t in c.tasks)
     ]
 
 
@@ -441,7 +477,10 @@ def _not_streaming(snapshot: Snapshot, _cfg: RulesConfig, memory: Any, now: floa
                     new_memory[item] = prior
                     if db.written_bytes > prior[3] and read_at > prior[2]:
                         problem = (
-                            ("position", f"{where[0]}:{where[1]} unchanged since {format_duration(now - prior[2])} ago"),
+                            (
+                                "position",
+                                f"{where[0]}:{where[1]} unchanged since {format_duration(now - prior[2])} ago",
+                            ),
                             ("head moved", f"{db.written_bytes - prior[3]} bytes"),
                         )
                 elif db is not None:
@@ -468,7 +507,10 @@ def _streaming_lag(snapshot: Snapshot, cfg: RulesConfig, _memory: Any, _now: flo
                 continue
             behind = streaming.ms_behind_source / 1000.0
             # MilliSecondsBehindSource is frozen at the last event: only judge it while events flow.
-            flowing = streaming.ms_since_last_event is not None and streaming.ms_since_last_event / 1000.0 < STREAMING_FRESH_SECONDS
+            flowing = (
+                streaming.ms_since_last_event is not None
+                and streaming.ms_since_last_event / 1000.0 < STREAMING_FRESH_SECONDS
+            )
             high = behind > cfg.streaming_lag and flowing
             verdicts[labels] = Evidence(facts=(("behind source", format_duration(behind)),)) if high else None
     return Observation(verdicts, frozenset(blind))
@@ -487,7 +529,11 @@ def _snapshot_aborted(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now:
                 continue
             labels = make_labels(connect_cluster=cluster, connector=name)
             aborted = metrics.aborted is True and metrics.running is not True
-            verdicts[labels] = Evidence(facts=(("snapshot", "aborted"), ("remaining tables", f"{metrics.remaining_tables or 0:g}"))) if aborted else None
+            verdicts[labels] = (
+                Evidence(facts=(("snapshot", "aborted"), ("remaining tables", f"{metrics.remaining_tables or 0:g}")))
+                if aborted
+                else None
+            )
     return Observation(verdicts, frozenset(blind))
 
 
@@ -515,7 +561,10 @@ def _snapshot_stalled(snapshot: Snapshot, cfg: RulesConfig, memory: Any, now: fl
             since = prior[1] if isinstance(prior, list) and len(prior) == 2 and prior[0] == progress else now
             new_memory[item] = [progress, since]
             stalled = now - since >= cfg.snapshot_stall
-            facts = (("no progress for", format_duration(now - since)), ("remaining tables", f"{metrics.remaining_tables or 0:g}"))
+            facts = (
+                ("no progress for", format_duration(now - since)),
+                ("remaining tables", f"{metrics.remaining_tables or 0:g}"),
+            )
             verdicts[labels] = Evidence(facts=facts) if stalled else None
     for item, value in old.items():
         if item.split("|", 1)[0] not in both:
@@ -537,7 +586,11 @@ def _offset_commits(snapshot: Snapshot, cfg: RulesConfig, _memory: Any, _now: fl
                 if ratio is None:
                     continue
                 labels = make_labels(connect_cluster=cluster, connector=connector.name, task=task.id)
-                verdicts[labels] = Evidence(facts=(("failed commits", f"{ratio:.0%}"),)) if ratio > cfg.offset_commit_failure_ratio else None
+                verdicts[labels] = (
+                    Evidence(facts=(("failed commits", f"{ratio:.0%}"),))
+                    if ratio > cfg.offset_commit_failure_ratio
+                    else None
+                )
     return Observation(verdicts, frozenset(blind))
 
 
@@ -550,7 +603,11 @@ def _settings(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: float) 
             if check.ok is None:
                 blind.add(labels)
                 continue
-            verdicts[labels] = None if check.ok else Evidence(facts=(("setting", check.setting), ("found", redact.scrub(check.detail))))
+            verdicts[labels] = (
+                None
+                if check.ok
+                else Evidence(facts=(("setting", check.setting), ("found", redact.scrub(check.detail))))
+            )
     return Observation(verdicts, frozenset(blind))
 
 
@@ -567,8 +624,12 @@ def _privileges(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: float
             if ok is None:
                 blind.add(labels)
                 continue
-            lacking = sorted(u for u, checks in db.privileges.items() if any(c.privilege == privilege and not c.ok for c in checks))
-            verdicts[labels] = None if ok else Evidence(facts=(("users lacking it", ", ".join(lacking)), ("missing", privilege)))
+            lacking = sorted(
+                u for u, checks in db.privileges.items() if any(c.privilege == privilege and not c.ok for c in checks)
+            )
+            verdicts[labels] = (
+                None if ok else Evidence(facts=(("users lacking it", ", ".join(lacking)), ("missing", privilege)))
+            )
     return Observation(verdicts, frozenset(blind))
 
 
@@ -588,7 +649,11 @@ def _failover_detected(snapshot: Snapshot, cfg: RulesConfig, memory: Any, now: f
             count, changed = db.failovers, None  # first sight: no baseline to compare with
         new_memory[name] = [db.failovers, changed]
         recent = changed is not None and now - changed < cfg.failover_window
-        facts = (("failovers seen", str(db.failovers)), ("server_id", db.identity.server_id), ("read_only", str(db.identity.read_only).lower()))
+        facts = (
+            ("failovers seen", str(db.failovers)),
+            ("server_id", db.identity.server_id),
+            ("read_only", str(db.identity.read_only).lower()),
+        )
         verdicts[make_labels(database=name)] = Evidence(facts=facts) if recent else None
     return Observation(verdicts, frozenset(blind), memory=new_memory)
 
@@ -728,7 +793,8 @@ RULES: tuple[Rule, ...] = (
         description="Connector {connector} on Connect cluster {connect_cluster} is more than {binlog_lag_bytes} binlog bytes behind database {database}.",
         anchor="cdcbinloglaghigh",
         labels=("connect_cluster", "connector", "database"),
-        promql="(cdc_connector_binlog_lag_bytes > {binlog_lag_bytes}) * on (connect_cluster, connector) group_left (database) " + _DATABASE_OF,
+        promql="(cdc_connector_binlog_lag_bytes > {binlog_lag_bytes}) * on (connect_cluster, connector) group_left (database) "
+        + _DATABASE_OF,
         detect=_binlog_lag,
         thresholds=("binlog_lag_bytes",),
     ),
@@ -761,7 +827,9 @@ RULES: tuple[Rule, ...] = (
             "((max by (connect_cluster, connector) (cdc_debezium_streaming_mbean_present) == 0)"
             " or (cdc_debezium_streaming_connected == 0)"
             " or ((changes(cdc_debezium_streaming_binlog_position_bytes[{for}]) == 0 and changes(cdc_debezium_streaming_binlog_file_number[{for}]) == 0)"
-            " and on (connect_cluster, connector) (max by (connect_cluster, connector) (" + _DATABASE_OF + " * on (database) group_left () (max by (database) (increase(cdc_binlog_written_bytes_total[{for}])) > 0)))))"
+            " and on (connect_cluster, connector) (max by (connect_cluster, connector) ("
+            + _DATABASE_OF
+            + " * on (database) group_left () (max by (database) (increase(cdc_binlog_written_bytes_total[{for}])) > 0)))))"
             ' and on (connect_cluster, connector) (cdc_connector_state{{state="RUNNING"}} == 1)'
         ),
         detect=_not_streaming,
@@ -919,7 +987,11 @@ def prometheus_rule(rule: Rule, cfg: RulesConfig, runbook_base: str) -> dict[str
         "expr": promql(rule, cfg),
         "for": format_duration(for_of(rule, cfg)),
         "labels": {"severity": str(severity_of(rule, cfg))},
-        "annotations": {"summary": rule.summary, "description": description, "runbook_url": runbook_url(rule, runbook_base)},
+        "annotations": {
+            "summary": rule.summary,
+            "description": description,
+            "runbook_url": runbook_url(rule, runbook_base),
+        },
     }
     if cfg.keep_firing_for > 0:
         body["keep_firing_for"] = format_duration(cfg.keep_firing_for)
@@ -942,10 +1014,16 @@ class _Inputs:
 
 # Shape of one memory item (key, value) of each rule that keeps memory.
 _MEMORY_ITEM_OK: dict[str, Callable[[Any, Any], bool]] = {
-    "CdcWorkerLost": lambda _cluster, items: isinstance(items, Mapping) and all(_worker_item_ok(i, t) for i, t in items.items()),
-    "CdcNotStreaming": lambda _k, v: isinstance(v, list) and len(v) == 4 and isinstance(v[0], str) and all(_number(x) for x in v[1:]),
+    "CdcWorkerLost": lambda _cluster, items: (
+        isinstance(items, Mapping) and all(_worker_item_ok(i, t) for i, t in items.items())
+    ),
+    "CdcNotStreaming": lambda _k, v: (
+        isinstance(v, list) and len(v) == 4 and isinstance(v[0], str) and all(_number(x) for x in v[1:])
+    ),
     "CdcSnapshotStalled": lambda _k, v: isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and _number(v[1]),
-    "CdcFailoverDetected": lambda _k, v: isinstance(v, list) and len(v) == 2 and _number(v[0]) and (v[1] is None or _number(v[1])),
+    "CdcFailoverDetected": lambda _k, v: (
+        isinstance(v, list) and len(v) == 2 and _number(v[0]) and (v[1] is None or _number(v[1]))
+    ),
 }
 
 
@@ -976,7 +1054,9 @@ def _blind_for(labels: Labels, blind: frozenset[Labels]) -> bool:
     return any(set(scope) <= have for scope in blind)
 
 
-def evaluate(previous: AlertState, snapshot: Snapshot, now: float, cfg: RulesConfig) -> tuple[AlertState, list[Transition]]:
+def evaluate(
+    previous: AlertState, snapshot: Snapshot, now: float, cfg: RulesConfig
+) -> tuple[AlertState, list[Transition]]:
     entries: dict[AlertKey, AlertEntry] = {}
     memory = dict(previous.memory)
     transitions: list[Transition] = []
@@ -1001,7 +1081,9 @@ def evaluate(previous: AlertState, snapshot: Snapshot, now: float, cfg: RulesCon
             entry = old.pop(key, None)
             if evidence is not None:
                 if entry is None:
-                    entry = AlertEntry(key=key, severity=severity, phase=Phase.PENDING, active_since=now, evidence=evidence)
+                    entry = AlertEntry(
+                        key=key, severity=severity, phase=Phase.PENDING, active_since=now, evidence=evidence
+                    )
                 else:
                     entry = replace(entry, evidence=evidence, severity=severity, cleared_since=None, unseen_since=None)
                 if entry.phase is Phase.PENDING and now - entry.active_since >= hold_for:

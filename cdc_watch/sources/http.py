@@ -61,8 +61,12 @@ class _DeadlineStream(httpcore.NetworkStream):
     def close(self) -> None:
         self._stream.close()
 
-    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None) -> httpcore.NetworkStream:
-        tls = self._stream.start_tls(ssl_context, server_hostname, self._deadline.clamp(timeout, httpcore.ConnectTimeout))
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        tls = self._stream.start_tls(
+            ssl_context, server_hostname, self._deadline.clamp(timeout, httpcore.ConnectTimeout)
+        )
         return _DeadlineStream(tls, self._deadline)
 
     def get_extra_info(self, info: str) -> Any:
@@ -75,13 +79,21 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._deadline = deadline
 
     def connect_tcp(
-        self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         timeout = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._backend.connect_tcp(host, port, timeout, local_address, socket_options), self._deadline)
+        return _DeadlineStream(
+            self._backend.connect_tcp(host, port, timeout, local_address, socket_options), self._deadline
+        )
 
-    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
         timeout = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
         return _DeadlineStream(self._backend.connect_unix_socket(path, timeout, socket_options), self._deadline)
 
@@ -142,7 +154,9 @@ def classify_transport_error(exc: httpx.HTTPError, where: str) -> SourceFailure:
     if isinstance(exc, httpx.ConnectError) and ("ssl" in text or "certificate" in text or "tls" in text):
         return SourceFailure(ErrorReason.TLS, f"{where}: TLS handshake failed", may_have_reached=False)
     if isinstance(exc, httpx.ConnectError):
-        return SourceFailure(ErrorReason.CONNECT, f"{where}: cannot connect ({type(exc).__name__})", may_have_reached=False)
+        return SourceFailure(
+            ErrorReason.CONNECT, f"{where}: cannot connect ({type(exc).__name__})", may_have_reached=False
+        )
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
         return SourceFailure(ErrorReason.CONNECT, f"{where}: connection broken ({type(exc).__name__})")
     return SourceFailure(ErrorReason.CONNECT, f"{where}: request failed ({type(exc).__name__})")
@@ -182,7 +196,9 @@ def request_json(
             raise SourceFailure(ErrorReason.TIMEOUT, f"{where}: no time left for the request", may_have_reached=False)
         timeout = httpx.Timeout(left)  # also bounds waiting for a pooled connection
     try:
-        response = client.request(method, url, json=json_body, params=params, timeout=timeout, extensions={DEADLINE: deadline})
+        response = client.request(
+            method, url, json=json_body, params=params, timeout=timeout, extensions={DEADLINE: deadline}
+        )
     except httpx.HTTPError as exc:
         raise classify_transport_error(exc, where) from None
     if response.status_code in (401, 403):

@@ -28,11 +28,17 @@ def _messages_about(capture: CaptureServer, connector: str) -> list[dict]:
 def test_failed_task_pages_once_then_resolves(stack, stack_env, connector, daemon_factory, capture):
 
     daemon = daemon_factory(stack_config_yaml(stack, poll_interval=f"{POLL:.0f}s", extra=alerting_yaml()))
-    daemon.wait_for(lambda: daemon.value("cdc_task_state", connector=connector.name, state="RUNNING") == 1, 60, "task RUNNING in /metrics")
+    daemon.wait_for(
+        lambda: daemon.value("cdc_task_state", connector=connector.name, state="RUNNING") == 1,
+        60,
+        "task RUNNING in /metrics",
+    )
     stack.faults.task_failed_non_retriable(connector)
     failed_at = time.monotonic()
     deadline = FOR + POLL + 2.0
-    daemon.wait_for(lambda: _messages_about(capture, connector.name), deadline + 2.0, "a Slack message for the failed task")
+    daemon.wait_for(
+        lambda: _messages_about(capture, connector.name), deadline + 2.0, "a Slack message for the failed task"
+    )
     took = time.monotonic() - failed_at
     print(f"\nSlack message {took:.1f}s after the task was seen FAILED (for={FOR:.0f}s, poll={POLL:.0f}s)")
     assert took <= deadline, f"message after {took:.1f}s, budget {deadline:.1f}s"
@@ -66,7 +72,9 @@ def test_healthy_stack_under_write_load_raises_no_alert(stack, stack_env, connec
         while time.monotonic() < deadline:
             assert capture.requests == [], [r.json()["text"] for r in capture.requests]
             assert daemon.samples("cdc_alert_firing") == []
-            pending |= {e.key.to_json() for e in daemon.app.alerting.alerts.entries.values() if e.phase.value == "pending"}
+            pending |= {
+                e.key.to_json() for e in daemon.app.alerting.alerts.entries.values() if e.phase.value == "pending"
+            }
             time.sleep(POLL)
     finally:
         load.stop()
@@ -76,19 +84,31 @@ def test_healthy_stack_under_write_load_raises_no_alert(stack, stack_env, connec
     assert capture.requests == []
 
 
-def test_purged_binlog_raises_position_lost_while_connect_says_running(stack, stack_env, connector, daemon_factory, capture):
+def test_purged_binlog_raises_position_lost_while_connect_says_running(
+    stack, stack_env, connector, daemon_factory, capture
+):
     daemon = daemon_factory(full_config(stack))
     c = {"connect_cluster": "devstack", "connector": connector.name}
-    daemon.wait_for(lambda: daemon.value("cdc_connector_binlog_available", **c) == 1, 60, "binlog available before the fault")
+    daemon.wait_for(
+        lambda: daemon.value("cdc_connector_binlog_available", **c) == 1, 60, "binlog available before the fault"
+    )
     assert capture.requests == []
     stack.faults.purge_binlog_past(connector)
     daemon.wait_for(
-        lambda: daemon.value("cdc_alert_firing", alert="CdcBinlogPositionLost", **c) == 1, FOR + 4 * POLL + 30, "CdcBinlogPositionLost firing"
+        lambda: daemon.value("cdc_alert_firing", alert="CdcBinlogPositionLost", **c) == 1,
+        FOR + 4 * POLL + 30,
+        "CdcBinlogPositionLost firing",
     )
-    assert daemon.value("cdc_alert_firing", alert="CdcBinlogPositionLost", severity="critical", database="devdb", **c) == 1
+    assert (
+        daemon.value("cdc_alert_firing", alert="CdcBinlogPositionLost", severity="critical", database="devdb", **c) == 1
+    )
     # Connect still says RUNNING: only the join shows the position is lost.
     assert stack.connector_status(connector.name)["tasks"][0]["state"] == "RUNNING"
-    messages = daemon.wait_for(lambda: [m for m in _messages_about(capture, connector.name) if "CdcBinlogPositionLost" in str(m)], 10, "the Slack message")
+    messages = daemon.wait_for(
+        lambda: [m for m in _messages_about(capture, connector.name) if "CdcBinlogPositionLost" in str(m)],
+        10,
+        "the Slack message",
+    )
     text = str(messages[0])
     assert ":red_circle:" in messages[0]["text"] and "purged" in text and "#cdcbinlogpositionlost" in text
     bodies = b"".join(r.body for r in capture.requests)

@@ -32,7 +32,12 @@ def test_running_connector_and_a_task_failed_within_two_poll_intervals(stack, st
     daemon.wait_for(lambda: task_state(daemon, connector.name) == "RUNNING", 30, "task RUNNING in /metrics")
     assert daemon.value("cdc_connector_state", connector=connector.name, state="RUNNING") == 1
     assert daemon.value("cdc_connect_up", connect_cluster="devstack") == 1
-    assert daemon.value("cdc_connector_info", connector=connector.name, **{"class": "io.debezium.connector.mysql.MySqlConnector"}) == 1
+    assert (
+        daemon.value(
+            "cdc_connector_info", connector=connector.name, **{"class": "io.debezium.connector.mysql.MySqlConnector"}
+        )
+        == 1
+    )
     # Ready once every source has been polled; the offsets source follows the first Connect poll.
     daemon.wait_for(lambda: daemon.get("/-/ready").status_code == 200, 15, "/-/ready 200")
 
@@ -44,7 +49,9 @@ def test_running_connector_and_a_task_failed_within_two_poll_intervals(stack, st
     assert daemon.value("cdc_connector_state", connector=connector.name, state="RUNNING") == 1
 
 
-def test_connector_password_never_reaches_metrics_landing_page_or_logs(stack, stack_env, connector, daemon_factory, caplog):
+def test_connector_password_never_reaches_metrics_landing_page_or_logs(
+    stack, stack_env, connector, daemon_factory, caplog
+):
     password = stack.mariadb.debezium_password
     # The password really is in what Connect returns.
     assert password in httpx.get(f"{stack.connect_url}/connectors?expand=info", timeout=10).text
@@ -75,21 +82,38 @@ def test_connectors_deleted_upstream_vanish_from_metrics(stack, stack_env, daemo
 def test_unreachable_cluster_is_a_typed_error_not_a_crash(stack, stack_env, daemon_factory):
     config = stack_config_yaml(stack, poll_interval="1s").replace(stack.connect_url, "http://127.0.0.1:9")
     daemon = daemon_factory(config)
-    daemon.wait_for(lambda: daemon.value("cdc_source_poll_errors_total", source="connect:devstack", reason="connect"), 10, "connect error counted")
+    daemon.wait_for(
+        lambda: daemon.value("cdc_source_poll_errors_total", source="connect:devstack", reason="connect"),
+        10,
+        "connect error counted",
+    )
     assert daemon.value("cdc_connect_up", connect_cluster="devstack") == 0
     assert daemon.value("cdc_source_up", source="connect:devstack") == 0
     assert "cannot connect" in daemon.get("/").text
 
 
 def test_failover_to_the_next_worker_url(stack, stack_env, daemon_factory):
-    extra = stack_config_yaml(stack, poll_interval="1s").replace(f"urls: [{stack.connect_url}]", f"urls: [http://127.0.0.1:9, {stack.connect_url}]")
+    extra = stack_config_yaml(stack, poll_interval="1s").replace(
+        f"urls: [{stack.connect_url}]", f"urls: [http://127.0.0.1:9, {stack.connect_url}]"
+    )
     daemon = daemon_factory(extra)
-    daemon.wait_for(lambda: daemon.value("cdc_connect_up", connect_cluster="devstack") == 1, 10, "cluster up via the second URL")
+    daemon.wait_for(
+        lambda: daemon.value("cdc_connect_up", connect_cluster="devstack") == 1, 10, "cluster up via the second URL"
+    )
 
 
 def _start_subprocess_daemon(config: Path, port: int) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "cdc_watch", "run", "--config.file", str(config), "--web.listen-address", f"127.0.0.1:{port}"],
+        [
+            sys.executable,
+            "-m",
+            "cdc_watch",
+            "run",
+            "--config.file",
+            str(config),
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -130,7 +154,7 @@ def test_sighup_reload_keeps_old_config_on_error_and_sigterm_exits_zero(stack, s
         while "cdc_config_last_reload_successful 0" not in httpx.get(base + "/metrics").text:
             assert time.monotonic() < deadline, "reload failure not reported"
             time.sleep(0.2)
-        assert "cdc_connect_up{connect_cluster=\"devstack\"}" in httpx.get(base + "/metrics").text
+        assert 'cdc_connect_up{connect_cluster="devstack"}' in httpx.get(base + "/metrics").text
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

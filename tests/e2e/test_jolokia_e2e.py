@@ -22,7 +22,11 @@ def jolokia_config(stack) -> str:
 def test_debezium_metrics_appear_under_the_connector_name(stack, stack_env, connector, daemon_factory):
     daemon = daemon_factory(jolokia_config(stack))
     c = {"connect_cluster": "devstack", "connector": connector.name}
-    daemon.wait_for(lambda: daemon.value("cdc_debezium_streaming_connected", **c) == 1, 60, "streaming connected under the connector name")
+    daemon.wait_for(
+        lambda: daemon.value("cdc_debezium_streaming_connected", **c) == 1,
+        60,
+        "streaming connected under the connector name",
+    )
     assert daemon.value("cdc_debezium_streaming_mbean_present", task="0", **c) == 1
     assert daemon.value("cdc_debezium_streaming_binlog_position_bytes", **c) > 0
     assert daemon.value("cdc_debezium_streaming_binlog_file_number", **c) >= 1
@@ -47,9 +51,13 @@ def test_debezium_metrics_appear_under_the_connector_name(stack, stack_env, conn
 def test_purge_loop_shows_as_missing_streaming_mbean_under_a_running_task(stack, stack_env, connector, daemon_factory):
     daemon = daemon_factory(jolokia_config(stack))
     c = {"connect_cluster": "devstack", "connector": connector.name, "task": "0"}
-    daemon.wait_for(lambda: daemon.value("cdc_debezium_streaming_mbean_present", **c) == 1, 60, "streaming MBean present")
+    daemon.wait_for(
+        lambda: daemon.value("cdc_debezium_streaming_mbean_present", **c) == 1, 60, "streaming MBean present"
+    )
     stack.faults.purge_binlog_past(connector)
-    daemon.wait_for(lambda: daemon.value("cdc_debezium_streaming_mbean_present", **c) == 0, 60, "streaming MBean absent")
+    daemon.wait_for(
+        lambda: daemon.value("cdc_debezium_streaming_mbean_present", **c) == 0, 60, "streaming MBean absent"
+    )
     # Connect's REST still says RUNNING: only the join tells the truth.
     assert daemon.value("cdc_task_state", state="RUNNING", **c) == 1
     assert stack.connector_status(connector.name)["tasks"][0]["state"] == "RUNNING"
@@ -62,6 +70,9 @@ def test_jolokia_unreachable_keeps_rest_metrics_and_reports_down(stack, stack_en
     stack.faults.jolokia_unreachable(1)
     daemon.wait_for(lambda: daemon.value("cdc_jolokia_up", **ep) == 0, 30, "cdc_jolokia_up 0")
     assert daemon.value("cdc_connect_up", connect_cluster="devstack") == 1
-    assert daemon.value("cdc_task_state", connect_cluster="devstack", connector=connector.name, task="0", state="RUNNING") == 1
+    assert (
+        daemon.value("cdc_task_state", connect_cluster="devstack", connector=connector.name, task="0", state="RUNNING")
+        == 1
+    )
     stack.faults.jolokia_reachable(1)
     daemon.wait_for(lambda: daemon.value("cdc_jolokia_up", **ep) == 1, 30, "Jolokia back up")

@@ -123,15 +123,23 @@ def test_restart_failed_only_brings_a_failed_task_back(cli, stack, connector):
 def test_restart_restarts_the_connector_and_its_tasks(cli, stack, connector):
     load = stack.faults.write_load(20, duration=2)
     load.join(10)
-    cli.wait(lambda: (stack.streaming_metrics(connector.topic_prefix) or {}).get("TotalNumberOfEventsSeen", 0) >= load.rows,
-             "the load's events on the streaming MBean")
+    cli.wait(
+        lambda: (stack.streaming_metrics(connector.topic_prefix) or {}).get("TotalNumberOfEventsSeen", 0) >= load.rows,
+        "the load's events on the streaming MBean",
+    )
     seen_before = stack.streaming_metrics(connector.topic_prefix)["TotalNumberOfEventsSeen"]
     code, out, err = cli("restart", connector.name)
     assert code == ExitCode.OK, err
     assert "restarting the connector instance and task(s) 0" in out
     # A new task instance registers a new streaming MBean, whose counters start again.
-    cli.wait(lambda: (stack.streaming_metrics(connector.topic_prefix) or {}).get("TotalNumberOfEventsSeen", seen_before) < seen_before,
-             "a new task instance (its streaming MBean counting from zero)", timeout=120)
+    cli.wait(
+        lambda: (
+            (stack.streaming_metrics(connector.topic_prefix) or {}).get("TotalNumberOfEventsSeen", seen_before)
+            < seen_before
+        ),
+        "a new task instance (its streaming MBean counting from zero)",
+        timeout=120,
+    )
     cli.wait_state(connector.name, "RUNNING", "RUNNING", timeout=120)
     stack.wait_streaming(connector, 120)
 
@@ -187,8 +195,11 @@ def test_register_creates_updates_and_delete_removes(cli, stack, tmp_path):
         assert code == ExitCode.OK, err
         assert f"{name}: updated" in out
         # The herder applies the new config once it has read it back from the config topic.
-        cli.wait(lambda: stack.rest("GET", f"/connectors/{name}/config").json().get("snapshot.mode") == "when_needed",
-                 f"the updated config of {name}", timeout=30)
+        cli.wait(
+            lambda: stack.rest("GET", f"/connectors/{name}/config").json().get("snapshot.mode") == "when_needed",
+            f"the updated config of {name}",
+            timeout=30,
+        )
 
         assert cli("delete", name)[0] == ExitCode.USAGE  # no --yes
         code, out, err = cli("delete", name, "--yes")

@@ -74,7 +74,9 @@ def panel_queries(fault_only: bool) -> list[tuple[str, str, str]]:
             if panel.fault_only != fault_only:
                 continue
             for expr, _legend in panel.targets:
-                found.append((dashboard.uid, panel.title, re.sub(r"\$(connect_cluster|connector|database)\b", ".*", expr)))
+                found.append(
+                    (dashboard.uid, panel.title, re.sub(r"\$(connect_cluster|connector|database)\b", ".*", expr))
+                )
     return found
 
 
@@ -103,15 +105,19 @@ def wait_panels(prom: Prometheus, fault_only: bool, titles: set[str] | None, wha
     never did.
     """
     deadline = time.monotonic() + timeout
-    pending = {(uid, title, expr) for uid, title, expr in panel_queries(fault_only) if titles is None or title in titles}
+    pending = {
+        (uid, title, expr) for uid, title, expr in panel_queries(fault_only) if titles is None or title in titles
+    }
     assert pending, f"{what}: no panel selected"
     while True:
         pending = {entry for entry in pending if not prom.query(entry[2])}
         if not pending:
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: panels without data after {timeout:.0f}s:\n"
-                                 + "\n".join(f"{uid} / {title}: {expr}" for uid, title, expr in sorted(pending)))
+            raise AssertionError(
+                f"{what}: panels without data after {timeout:.0f}s:\n"
+                + "\n".join(f"{uid} / {title}: {expr}" for uid, title, expr in sorted(pending))
+            )
         time.sleep(2)
 
 
@@ -155,7 +161,9 @@ def purged_connector(stack):
         stack.delete_connector(handle.name)
 
 
-def test_dashboards_and_rules_on_a_real_prometheus(stack, stack_env, connector, purged_connector, daemon_factory, capture, tmp_path):
+def test_dashboards_and_rules_on_a_real_prometheus(
+    stack, stack_env, connector, purged_connector, daemon_factory, capture, tmp_path
+):
     remediation = f"""
 remediation:
   enabled: true
@@ -170,11 +178,18 @@ remediation:
     prom = Prometheus(stack.prometheus_url)
     a = {"connect_cluster": CLUSTER, "connector": connector.name}
     b = {"connect_cluster": CLUSTER, "connector": purged_connector.name}
-    daemon.wait_for(lambda: daemon.value("cdc_connector_binlog_available", **b) == 1, 60, "the binlog join in the daemon")
+    daemon.wait_for(
+        lambda: daemon.value("cdc_connector_binlog_available", **b) == 1, 60, "the binlog join in the daemon"
+    )
     try:
-        stack.start_prometheus([f"127.0.0.1:{daemon.app.web.port}"], rule_files=[rule_file],
-                               alertmanager_config=alertmanager_yaml(capture), job_name=JOB,
-                               scrape_interval="2s", evaluation_interval="2s")
+        stack.start_prometheus(
+            [f"127.0.0.1:{daemon.app.web.port}"],
+            rule_files=[rule_file],
+            alertmanager_config=alertmanager_yaml(capture),
+            job_name=JOB,
+            scrape_interval="2s",
+            evaluation_interval="2s",
+        )
         run_scenario(stack, daemon, prom, capture, connector, purged_connector, a, b)
     finally:
         stack.stop_prometheus()
@@ -187,8 +202,10 @@ def run_scenario(stack, daemon, prom, capture, connector, purged, a, b) -> None:
     # 1. Healthy, with a little write load (an idle connector has no lag to show): every panel
     #    has data (rate windows need a few scrapes), nothing fires.
     load = faults.write_load(rows_per_second=5)
-    daemon.wait_for(lambda: prom.query(f'count_over_time(up{{job="{JOB}"}}[1m]) >= 8'), 60, "eight scrapes of cdc_watch")
-    daemon.wait_for(lambda: prom.query('cdc_connector_binlog_available == 1'), 30, "the binlog join in Prometheus")
+    daemon.wait_for(
+        lambda: prom.query(f'count_over_time(up{{job="{JOB}"}}[1m]) >= 8'), 60, "eight scrapes of cdc_watch"
+    )
+    daemon.wait_for(lambda: prom.query("cdc_connector_binlog_available == 1"), 30, "the binlog join in Prometheus")
     wait_panels(prom, fault_only=False, titles=None, what="every panel on a healthy stack")
     assert prom.firing() == [], prom.firing()
     assert alertmanager_messages(capture) == []
@@ -208,11 +225,17 @@ def run_scenario(stack, daemon, prom, capture, connector, purged, a, b) -> None:
 
     # 3. The binlog purged under a connector that Connect keeps reporting RUNNING.
     faults.purge_binlog_past(purged)
-    daemon.wait_for(lambda: prom.alert_firing("CdcBinlogPositionLost", severity="critical", database="devdb", **b), 90,
-                    "CdcBinlogPositionLost firing in Prometheus")
+    daemon.wait_for(
+        lambda: prom.alert_firing("CdcBinlogPositionLost", severity="critical", database="devdb", **b),
+        90,
+        "CdcBinlogPositionLost firing in Prometheus",
+    )
     assert stack.connector_status(purged.name)["tasks"][0]["state"] == "RUNNING"
-    daemon.wait_for(lambda: ("firing", "CdcBinlogPositionLost", purged.name) in alertmanager_messages(capture), 30,
-                    "Alertmanager's Slack message for CdcBinlogPositionLost")
+    daemon.wait_for(
+        lambda: ("firing", "CdcBinlogPositionLost", purged.name) in alertmanager_messages(capture),
+        30,
+        "Alertmanager's Slack message for CdcBinlogPositionLost",
+    )
     panels_have_data("binlog_purged")
 
     # 4. Records failing a transform, skipped (errors.tolerance=all): after the purge, since
@@ -222,10 +245,16 @@ def run_scenario(stack, daemon, prom, capture, connector, purged, a, b) -> None:
 
     # 5. A task FAILED (database down when it restarted: a retriable failure).
     faults.task_failed_retriable(connector)
-    daemon.wait_for(lambda: prom.alert_firing("CdcTaskFailed", severity="critical", task="0", **a), 60,
-                    "CdcTaskFailed firing in Prometheus")
-    daemon.wait_for(lambda: ("firing", "CdcTaskFailed", connector.name) in alertmanager_messages(capture), 30,
-                    "Alertmanager's Slack message for CdcTaskFailed")
+    daemon.wait_for(
+        lambda: prom.alert_firing("CdcTaskFailed", severity="critical", task="0", **a),
+        60,
+        "CdcTaskFailed firing in Prometheus",
+    )
+    daemon.wait_for(
+        lambda: ("firing", "CdcTaskFailed", connector.name) in alertmanager_messages(capture),
+        30,
+        "Alertmanager's Slack message for CdcTaskFailed",
+    )
     panels_have_data("task_failed")
 
     # 6. Recovery: database back, task restarted; the purged connector snapshots again.
@@ -236,11 +265,17 @@ def run_scenario(stack, daemon, prom, capture, connector, purged, a, b) -> None:
     config["snapshot.mode"] = "when_needed"
     assert stack.rest("PUT", f"/connectors/{purged.name}/config", json=config).status_code == 200
     stack.wait_streaming(purged, 120)
-    daemon.wait_for(lambda: not prom.alert_firing("CdcTaskFailed", **a) and not prom.alert_firing("CdcBinlogPositionLost", **b), 90,
-                    "both alerts to resolve in Prometheus")
+    daemon.wait_for(
+        lambda: not prom.alert_firing("CdcTaskFailed", **a) and not prom.alert_firing("CdcBinlogPositionLost", **b),
+        90,
+        "both alerts to resolve in Prometheus",
+    )
     for alert, name in (("CdcTaskFailed", connector.name), ("CdcBinlogPositionLost", purged.name)):
-        daemon.wait_for(lambda: ("resolved", alert, name) in alertmanager_messages(capture), 30,
-                        f"Alertmanager's resolved message for {alert}")
+        daemon.wait_for(
+            lambda: ("resolved", alert, name) in alertmanager_messages(capture),
+            30,
+            f"Alertmanager's resolved message for {alert}",
+        )
     # Nothing of the database passwords went out through Prometheus and Alertmanager.
     bodies = b"".join(r.body for r in capture.requests)
     for key, value in stack.env().items():

@@ -54,8 +54,11 @@ def test_retriable_failure_is_restarted_once_the_database_is_back(stack, connect
     assert task_state(stack, connector.name) == "FAILED"  # Connect never restarts it by itself
     daemon = daemon_factory(stack_config_yaml(stack, poll_interval="1s", extra=remediation_yaml()))
     labels = {"connect_cluster": "devstack", "connector": connector.name}
-    daemon.wait_for(lambda: daemon.value("cdc_remediation_restarts_total", result="restarted", **labels),
-                    60, "cdc_watch to restart the task")
+    daemon.wait_for(
+        lambda: daemon.value("cdc_remediation_restarts_total", result="restarted", **labels),
+        60,
+        "cdc_watch to restart the task",
+    )
     stack.wait_streaming(connector, 120)
     assert daemon.value("cdc_remediation_restarts_total", result="restarted", **labels) == 1
     daemon.wait_for(lambda: task_state(stack, connector.name) == "RUNNING", 30, "task RUNNING")
@@ -71,7 +74,8 @@ def test_non_retriable_failure_is_never_restarted_and_the_alert_says_why(
     labels = {"connect_cluster": "devstack", "connector": connector.name}
     daemon.wait_for(
         lambda: daemon.value("cdc_remediation_suppressed_total", reason="non_retriable", **labels),
-        30, "the restart to be suppressed as non_retriable",
+        30,
+        "the restart to be suppressed as non_retriable",
     )
 
     alert = daemon.wait_for(lambda: firing_alert(daemon, "CdcTaskFailed", connector.name), 30, "CdcTaskFailed to fire")
@@ -97,7 +101,8 @@ def test_a_task_failed_on_a_purged_binlog_is_never_restarted_and_the_alert_says_
         labels = {"connect_cluster": "devstack", "connector": purged.name}
         daemon.wait_for(
             lambda: daemon.value("cdc_remediation_suppressed_total", reason="non_retriable", **labels),
-            30, "the restart to be suppressed as non_retriable",
+            30,
+            "the restart to be suppressed as non_retriable",
         )
 
         alert = daemon.wait_for(lambda: firing_alert(daemon, "CdcTaskFailed", purged.name), 30, "CdcTaskFailed to fire")

@@ -27,14 +27,22 @@ MYSQL_CLASS = "io.debezium.connector.mysql.MySqlConnector"
 
 @pytest.fixture
 def source(stack, stack_env):
-    config = parse_config({
-        "connect_clusters": [{"name": "dev", "url": stack.connect_url}],
-        "databases": [{
-            "name": "devdb", "host": "127.0.0.1", "port": stack.ports.mariadb,
-            "user": stack_env["CDC_DEVSTACK_MONITOR_USER"], "password": "${CDC_DEVSTACK_MONITOR_PASSWORD}",
-            "connect_timeout": "2s", "read_timeout": "5s",
-        }],
-    })
+    config = parse_config(
+        {
+            "connect_clusters": [{"name": "dev", "url": stack.connect_url}],
+            "databases": [
+                {
+                    "name": "devdb",
+                    "host": "127.0.0.1",
+                    "port": stack.ports.mariadb,
+                    "user": stack_env["CDC_DEVSTACK_MONITOR_USER"],
+                    "password": "${CDC_DEVSTACK_MONITOR_PASSWORD}",
+                    "connect_timeout": "2s",
+                    "read_timeout": "5s",
+                }
+            ],
+        }
+    )
     src = MySQLSource(config.databases[0], clock=SystemClock())
     yield src
     src.close()
@@ -49,8 +57,17 @@ def stack_env(stack, monkeypatch):
 
 
 def snapshot_with_connector(stack):
-    settings = ConnectorSettings(MYSQL_CLASS, "dbserver1", "127.0.0.1", stack.ports.mariadb, stack.mariadb.debezium_user, 1)
-    state = ConnectClusterState("dev", stack.connect_url, "3.9.0", "", "", {"c": ConnectorStatus("c", "source", State.RUNNING, "w", (), settings)})
+    settings = ConnectorSettings(
+        MYSQL_CLASS, "dbserver1", "127.0.0.1", stack.ports.mariadb, stack.mariadb.debezium_user, 1
+    )
+    state = ConnectClusterState(
+        "dev",
+        stack.connect_url,
+        "3.9.0",
+        "",
+        "",
+        {"c": ConnectorStatus("c", "source", State.RUNNING, "w", (), settings)},
+    )
     store = SnapshotStore()
     store.register([("connect:dev", "connect")])
     return store.record(PollResult("connect:dev", "connect", 0, 0, data=state))

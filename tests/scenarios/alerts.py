@@ -49,7 +49,9 @@ class Scenario:
     config: dict[str, Any] = field(default_factory=dict)  # alerting.rules overrides
 
 
-def _ok(task_state: str = "RUNNING", connector_state: str = "RUNNING", worker: str = "w1:8083") -> dict[str, Connectors]:
+def _ok(
+    task_state: str = "RUNNING", connector_state: str = "RUNNING", worker: str = "w1:8083"
+) -> dict[str, Connectors]:
     return {"prod": {"orders": (connector_state, {0: f"{task_state}@{worker}"})}}
 
 
@@ -99,7 +101,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         (
             Step(0, _ok("UNASSIGNED", worker="")),
             Step(359, _ok("UNASSIGNED", worker="")),
-            Step(360, _ok("UNASSIGNED", worker=""), frozenset({key("CdcTaskUnassigned", connect_cluster="prod", connector="orders", task=0)})),
+            Step(
+                360,
+                _ok("UNASSIGNED", worker=""),
+                frozenset({key("CdcTaskUnassigned", connect_cluster="prod", connector="orders", task=0)}),
+            ),
         ),
     ),
     Scenario(
@@ -212,7 +218,12 @@ SCENARIOS: tuple[Scenario, ...] = (
 # ------------------------------------------------------------------ Jolokia- and MySQL-based rules
 # Sources: Connect REST, committed offsets, Jolokia and one database ("db1"), which the
 # connector "orders" reads (matched by host and port).
-ALL_SOURCES = (("connect:prod", "connect"), ("connect_offsets:prod", "connect_offsets"), ("jolokia:prod", "jolokia"), ("mysql:db1", "mysql"))
+ALL_SOURCES = (
+    ("connect:prod", "connect"),
+    ("connect_offsets:prod", "connect_offsets"),
+    ("jolokia:prod", "jolokia"),
+    ("mysql:db1", "mysql"),
+)
 DB_SOURCES = (("connect:prod", "connect"), ("connect_offsets:prod", "connect_offsets"), ("mysql:db1", "mysql"))
 FILES = ("mysql-bin.000003", "mysql-bin.000004", "mysql-bin.000005")
 HEAD = ("mysql-bin.000005", 5000)
@@ -222,7 +233,15 @@ ORDERS_DB = {"connect_cluster": "prod", "connector": "orders", "database": "db1"
 ORDERS = {"connect_cluster": "prod", "connector": "orders"}
 
 
-def db_step(at: float, firing: frozenset = frozenset(), db: dict | None = None, offsets: dict | None = None, jolokia: dict | None = None, connectors=None, down=()) -> Step:
+def db_step(
+    at: float,
+    firing: frozenset = frozenset(),
+    db: dict | None = None,
+    offsets: dict | None = None,
+    jolokia: dict | None = None,
+    connectors=None,
+    down=(),
+) -> Step:
     return Step(
         at,
         {"prod": connectors if connectors is not None else {"orders": ("RUNNING", {0: "RUNNING@w1:8083"})}},
@@ -266,7 +285,9 @@ SCENARIOS += (
             db_step(0, **PURGED),
             db_step(60, frozenset({LOST}), **PURGED),
             db_step(75, frozenset({LOST}), down=("mysql:db1",), **PURGED),
-            db_step(195, frozenset({LOST, key("CdcSourceUnreadable", source="mysql:db1")}), down=("mysql:db1",), **PURGED),
+            db_step(
+                195, frozenset({LOST, key("CdcSourceUnreadable", source="mysql:db1")}), down=("mysql:db1",), **PURGED
+            ),
         ),
         sources=DB_SOURCES,
     ),
@@ -274,10 +295,30 @@ SCENARIOS += (
         "failover_detected_and_failover_lost_binlog",
         (
             db_step(0, offsets={"orders": ("mysql-bin.000004", 100)}),
-            db_step(15, frozenset({key("CdcFailoverDetected", database="db1")}), db={"files": ("db2-bin.000001",), "head": ("db2-bin.000001", 300), "failovers": 1, "server_id": 2}, offsets={"orders": ("mysql-bin.000004", 100)}),
-            db_step(74, frozenset({key("CdcFailoverDetected", database="db1")}), db={"files": ("db2-bin.000001",), "head": ("db2-bin.000001", 300), "failovers": 1, "server_id": 2}, offsets={"orders": ("mysql-bin.000004", 100)}),
-            db_step(75, frozenset({key("CdcFailoverDetected", database="db1"), key("CdcFailoverLostBinlog", **ORDERS_DB)}), db={"files": ("db2-bin.000001",), "head": ("db2-bin.000001", 300), "failovers": 1, "server_id": 2}, offsets={"orders": ("mysql-bin.000004", 100)}),
-            db_step(615, frozenset({key("CdcFailoverLostBinlog", **ORDERS_DB)}), db={"files": ("db2-bin.000001",), "head": ("db2-bin.000001", 300), "failovers": 1, "server_id": 2}, offsets={"orders": ("mysql-bin.000004", 100)}),
+            db_step(
+                15,
+                frozenset({key("CdcFailoverDetected", database="db1")}),
+                db={"files": ("db2-bin.000001",), "head": ("db2-bin.000001", 300), "failovers": 1, "server_id": 2},
+                offsets={"orders": ("mysql-bin.000004", 100)},
+            ),
+            db_step(
+                74,
+                frozenset({key("CdcFailoverDetected", database="db1")}),
+                db={"files": ("db2-bin.000001",), "head": ("db2-bin.000001", 300), "failovers": 1, "server_id": 2},
+                offsets={"orders": ("mysql-bin.000004", 100)},
+            ),
+            db_step(
+                75,
+                frozenset({key("CdcFailoverDetected", database="db1"), key("CdcFailoverLostBinlog", **ORDERS_DB)}),
+                db={"files": ("db2-bin.000001",), "head": ("db2-bin.000001", 300), "failovers": 1, "server_id": 2},
+                offsets={"orders": ("mysql-bin.000004", 100)},
+            ),
+            db_step(
+                615,
+                frozenset({key("CdcFailoverLostBinlog", **ORDERS_DB)}),
+                db={"files": ("db2-bin.000001",), "head": ("db2-bin.000001", 300), "failovers": 1, "server_id": 2},
+                offsets={"orders": ("mysql-bin.000004", 100)},
+            ),
         ),
         sources=DB_SOURCES,
         config={"keep_firing_for": "0s"},
@@ -285,12 +326,27 @@ SCENARIOS += (
     Scenario(
         "binlog_purge_risk_both_sides_of_for",
         (
-            db_step(0, db={**DB_OK, "retention": 3600.0, "seen": {"mysql-bin.000005": 0.0}}, offsets={"orders": ("mysql-bin.000004", 100)}),
-            db_step(299, db={**DB_OK, "retention": 3600.0, "seen": {"mysql-bin.000005": 0.0}}, offsets={"orders": ("mysql-bin.000004", 100)}),
-            db_step(300, frozenset({key("CdcBinlogPurgeRisk", **ORDERS_DB)}), db={**DB_OK, "retention": 3600.0, "seen": {"mysql-bin.000005": 0.0}}, offsets={"orders": ("mysql-bin.000004", 100)}),
+            db_step(
+                0,
+                db={**DB_OK, "retention": 3600.0, "seen": {"mysql-bin.000005": 0.0}},
+                offsets={"orders": ("mysql-bin.000004", 100)},
+            ),
+            db_step(
+                299,
+                db={**DB_OK, "retention": 3600.0, "seen": {"mysql-bin.000005": 0.0}},
+                offsets={"orders": ("mysql-bin.000004", 100)},
+            ),
+            db_step(
+                300,
+                frozenset({key("CdcBinlogPurgeRisk", **ORDERS_DB)}),
+                db={**DB_OK, "retention": 3600.0, "seen": {"mysql-bin.000005": 0.0}},
+                offsets={"orders": ("mysql-bin.000004", 100)},
+            ),
             # the connector moved on to the head file: ETA is the full retention (1h) -> still < 6h
             db_step(315, frozenset({key("CdcBinlogPurgeRisk", **ORDERS_DB)}), db={**DB_OK, "retention": 3600.0}),
-            db_step(375, frozenset({key("CdcBinlogPurgeRisk", **ORDERS_DB)}), db={**DB_OK, "retention": 86400.0}),  # retention raised to 1d
+            db_step(
+                375, frozenset({key("CdcBinlogPurgeRisk", **ORDERS_DB)}), db={**DB_OK, "retention": 86400.0}
+            ),  # retention raised to 1d
             db_step(435, db={**DB_OK, "retention": 86400.0}),  # resolved after keep_firing_for
         ),
         sources=DB_SOURCES,
@@ -300,7 +356,9 @@ SCENARIOS += (
         (
             db_step(0, offsets={"orders": ("mysql-bin.000005", 100)}),
             db_step(299, offsets={"orders": ("mysql-bin.000005", 100)}),
-            db_step(300, frozenset({key("CdcBinlogLagHigh", **ORDERS_DB)}), offsets={"orders": ("mysql-bin.000005", 100)}),
+            db_step(
+                300, frozenset({key("CdcBinlogLagHigh", **ORDERS_DB)}), offsets={"orders": ("mysql-bin.000005", 100)}
+            ),
         ),
         sources=DB_SOURCES,
         config={"binlog_lag_bytes": 1000},
@@ -310,9 +368,17 @@ SCENARIOS += (
         (
             db_step(0, jolokia={"orders": {"position": HEAD, "behind": 600, "since_event": 1}}),
             db_step(299, jolokia={"orders": {"position": HEAD, "behind": 600, "since_event": 1}}),
-            db_step(300, frozenset({key("CdcStreamingLagHigh", **ORDERS)}), jolokia={"orders": {"position": HEAD, "behind": 600, "since_event": 1}}),
+            db_step(
+                300,
+                frozenset({key("CdcStreamingLagHigh", **ORDERS)}),
+                jolokia={"orders": {"position": HEAD, "behind": 600, "since_event": 1}},
+            ),
             # idle: MilliSecondsBehindSource is frozen at the last event; not judged
-            db_step(360, frozenset({key("CdcStreamingLagHigh", **ORDERS)}), jolokia={"orders": {"position": HEAD, "behind": 600, "since_event": 3600}}),
+            db_step(
+                360,
+                frozenset({key("CdcStreamingLagHigh", **ORDERS)}),
+                jolokia={"orders": {"position": HEAD, "behind": 600, "since_event": 3600}},
+            ),
             db_step(420, jolokia={"orders": {"position": HEAD, "behind": 600, "since_event": 3600}}),
             db_step(1000, jolokia={"orders": {"position": HEAD, "behind": 600, "since_event": 3600}}),
         ),
@@ -346,7 +412,11 @@ SCENARIOS += (
             db_step(0, jolokia={"orders": {"present": False}}),
             db_step(120, frozenset({NOT_STREAMING}), jolokia={"orders": {"present": False}}),
             db_step(135, frozenset({NOT_STREAMING}), down=("jolokia:prod",)),
-            db_step(255, frozenset({NOT_STREAMING, key("CdcSourceUnreadable", source="jolokia:prod")}), down=("jolokia:prod",)),
+            db_step(
+                255,
+                frozenset({NOT_STREAMING, key("CdcSourceUnreadable", source="jolokia:prod")}),
+                down=("jolokia:prod",),
+            ),
         ),
         sources=ALL_SOURCES,
     ),
@@ -354,7 +424,11 @@ SCENARIOS += (
         "snapshot_aborted",
         (
             db_step(0, jolokia={"orders": {"position": HEAD, "snapshot": {"running": True, "rows": {"t": 10}}}}),
-            db_step(15, frozenset({key("CdcSnapshotAborted", **ORDERS)}), jolokia={"orders": {"position": HEAD, "snapshot": {"running": False, "aborted": True}}}),
+            db_step(
+                15,
+                frozenset({key("CdcSnapshotAborted", **ORDERS)}),
+                jolokia={"orders": {"position": HEAD, "snapshot": {"running": False, "aborted": True}}},
+            ),
         ),
         sources=ALL_SOURCES,
     ),
@@ -362,9 +436,15 @@ SCENARIOS += (
         "snapshot_stalled_both_sides_of_the_window",
         (
             db_step(0, jolokia={"orders": {"snapshot": {"running": True, "rows": {"t": 10}, "remaining": 3}}}),
-            db_step(600, jolokia={"orders": {"snapshot": {"running": True, "rows": {"t": 5000}, "remaining": 3}}}),  # progress
+            db_step(
+                600, jolokia={"orders": {"snapshot": {"running": True, "rows": {"t": 5000}, "remaining": 3}}}
+            ),  # progress
             db_step(2399, jolokia={"orders": {"snapshot": {"running": True, "rows": {"t": 5000}, "remaining": 3}}}),
-            db_step(2400, frozenset({key("CdcSnapshotStalled", **ORDERS)}), jolokia={"orders": {"snapshot": {"running": True, "rows": {"t": 5000}, "remaining": 3}}}),
+            db_step(
+                2400,
+                frozenset({key("CdcSnapshotStalled", **ORDERS)}),
+                jolokia={"orders": {"snapshot": {"running": True, "rows": {"t": 5000}, "remaining": 3}}},
+            ),
         ),
         sources=ALL_SOURCES,
     ),
@@ -373,8 +453,16 @@ SCENARIOS += (
         (
             db_step(0, jolokia={"orders": {"position": HEAD, "commit_failure": 0.5}}),
             db_step(299, jolokia={"orders": {"position": HEAD, "commit_failure": 0.5}}),
-            db_step(300, frozenset({key("CdcOffsetCommitsFailing", task=0, **ORDERS)}), jolokia={"orders": {"position": HEAD, "commit_failure": 0.5}}),
-            db_step(315, frozenset({key("CdcOffsetCommitsFailing", task=0, **ORDERS)}), jolokia={"orders": {"position": HEAD, "commit_failure": 0.0}}),
+            db_step(
+                300,
+                frozenset({key("CdcOffsetCommitsFailing", task=0, **ORDERS)}),
+                jolokia={"orders": {"position": HEAD, "commit_failure": 0.5}},
+            ),
+            db_step(
+                315,
+                frozenset({key("CdcOffsetCommitsFailing", task=0, **ORDERS)}),
+                jolokia={"orders": {"position": HEAD, "commit_failure": 0.0}},
+            ),
             db_step(375, jolokia={"orders": {"position": HEAD, "commit_failure": 0.0}}),
         ),
         sources=ALL_SOURCES,
@@ -384,7 +472,11 @@ SCENARIOS += (
         (
             db_step(0, db={**DB_OK, "settings": {"binlog_format": False}}),
             db_step(59, db={**DB_OK, "settings": {"binlog_format": False}}),
-            db_step(60, frozenset({key("CdcPrerequisiteDrift", database="db1", setting="binlog_format")}), db={**DB_OK, "settings": {"binlog_format": False}}),
+            db_step(
+                60,
+                frozenset({key("CdcPrerequisiteDrift", database="db1", setting="binlog_format")}),
+                db={**DB_OK, "settings": {"binlog_format": False}},
+            ),
         ),
         sources=DB_SOURCES,
     ),
@@ -392,13 +484,25 @@ SCENARIOS += (
         "privilege_missing",
         (
             db_step(0, db={**DB_OK, "privileges": {"cdc": {"replication_slave": False, "select": True}}}),
-            db_step(60, frozenset({key("CdcPrivilegeMissing", database="db1", privilege="replication_slave")}), db={**DB_OK, "privileges": {"cdc": {"replication_slave": False, "select": True}}}),
+            db_step(
+                60,
+                frozenset({key("CdcPrivilegeMissing", database="db1", privilege="replication_slave")}),
+                db={**DB_OK, "privileges": {"cdc": {"replication_slave": False, "select": True}}},
+            ),
         ),
         sources=DB_SOURCES,
     ),
     Scenario(
         "healthy_pipeline_with_every_source_raises_nothing",
-        tuple(db_step(t, db={**DB_OK, "written": t * 100, "retention": 7 * 86400.0}, jolokia={"orders": {"position": ("mysql-bin.000005", 5000 + t), "behind": 0.2}}, offsets={"orders": ("mysql-bin.000005", 4900 + t)}) for t in range(0, 1801, 15)),
+        tuple(
+            db_step(
+                t,
+                db={**DB_OK, "written": t * 100, "retention": 7 * 86400.0},
+                jolokia={"orders": {"position": ("mysql-bin.000005", 5000 + t), "behind": 0.2}},
+                offsets={"orders": ("mysql-bin.000005", 4900 + t)},
+            )
+            for t in range(0, 1801, 15)
+        ),
         sources=ALL_SOURCES,
     ),
 )

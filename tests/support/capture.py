@@ -60,7 +60,7 @@ class CaptureServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 capture._answer(self, body)
 
@@ -128,13 +128,21 @@ class CaptureServer:
             if failure is not None:
                 self._failures.remove(failure)
         if failure is not None:
-            status, reply, headers = failure.status, b'{"ok": false, "error": "ratelimited"}', {"Content-Type": "application/json"}
+            status, reply, headers = (
+                failure.status,
+                b'{"ok": false, "error": "ratelimited"}',
+                {"Content-Type": "application/json"},
+            )
             if failure.retry_after is not None:
                 headers["Retry-After"] = failure.retry_after
         elif path.startswith("/slack/webhook/"):
             status, reply, headers = 200, b"ok", {"Content-Type": "text/plain"}
         elif path == "/api/chat.postMessage":
-            status, reply, headers = 200, json.dumps({"ok": True, "channel": "C1", "ts": "1700000000.000100"}).encode(), {"Content-Type": "application/json"}
+            status, reply, headers = (
+                200,
+                json.dumps({"ok": True, "channel": "C1", "ts": "1700000000.000100"}).encode(),
+                {"Content-Type": "application/json"},
+            )
         elif path.startswith("/api/") and path.endswith("/envelope/"):
             status, reply, headers = 200, b'{"id": "0"}', {"Content-Type": "application/json"}
         else:

@@ -48,7 +48,9 @@ class FakeHTTP:
 
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                seen = Seen(self.command, self.path, dict(self.headers.items()), self.rfile.read(length) if length else b"")
+                seen = Seen(
+                    self.command, self.path, dict(self.headers.items()), self.rfile.read(length) if length else b""
+                )
                 fake.requests.append(seen)
                 reply = fake._reply_for(self.command, self.path)
                 if reply is None:

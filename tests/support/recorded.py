@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(area: str, name: str) -> dict[str, Any]:
     return json.loads((ROOT / area / f"{name}.json").read_text())
 

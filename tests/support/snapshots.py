@@ -37,14 +37,21 @@ def cluster_state(cluster: str, connectors: dict, trace: str | None = None) -> C
         for task_id, spec in tasks.items():
             task_state, _, worker = spec.partition("@")
             failed = task_state == "FAILED"
-            task_list.append(TaskStatus(id=task_id, state=State.parse(task_state), worker_id=worker, trace=trace if failed else None))
+            task_list.append(
+                TaskStatus(id=task_id, state=State.parse(task_state), worker_id=worker, trace=trace if failed else None)
+            )
         statuses[name] = ConnectorStatus(
             name=name,
             type="source",
             state=State.parse(state),
             worker_id="w1:8083",
             tasks=tuple(task_list),
-            settings=ConnectorSettings(connector_class="io.debezium.connector.mysql.MySqlConnector", topic_prefix=name, database_hostname="db1.example", database_port=3306),
+            settings=ConnectorSettings(
+                connector_class="io.debezium.connector.mysql.MySqlConnector",
+                topic_prefix=name,
+                database_hostname="db1.example",
+                database_port=3306,
+            ),
             trace=trace if state == "FAILED" else None,
         )
     return ConnectClusterState(cluster, "http://w1:8083", "3.9.0", "abc", "kc", MappingProxyType(statuses))
@@ -57,12 +64,21 @@ def snapshot_for(step, sources, at: float, trace: str | None = None) -> Snapshot
             cluster = name.split(":", 1)[1]
             connectors = step.clusters.get(cluster)
             if connectors is None:
-                result = PollResult(name, kind, at, 0.1, error=SourceError(ErrorReason.CONNECT, "connection refused by 127.0.0.1:8083"))
+                result = PollResult(
+                    name, kind, at, 0.1, error=SourceError(ErrorReason.CONNECT, "connection refused by 127.0.0.1:8083")
+                )
             else:
                 result = PollResult(name, kind, at, 0.1, data=cluster_state(cluster, connectors, trace))
         else:
             failing = name in step.down
-            result = PollResult(name, kind, at, 0.1, data=None if failing else object(), error=SourceError(ErrorReason.TIMEOUT, "timed out") if failing else None)
+            result = PollResult(
+                name,
+                kind,
+                at,
+                0.1,
+                data=None if failing else object(),
+                error=SourceError(ErrorReason.TIMEOUT, "timed out") if failing else None,
+            )
         out[name] = SourceStatus(source=name, kind=kind).with_result(result)
     return Snapshot(MappingProxyType(out))
 
@@ -90,8 +106,14 @@ DB_HOST = "db1.example"
 def database_state(name: str, spec: dict, at: float, start: float) -> DatabaseState:
     files = tuple(BinlogFile(f, spec.get("file_size", 10_000)) for f in spec.get("files", ("mysql-bin.000001",)))
     head_file, head_pos = spec.get("head", (files[-1].name, 500))
-    settings = tuple(SettingCheck(k, v, f"{k} is {'right' if v else 'wrong'}") for k, v in spec.get("settings", {"binlog_format": True}).items())
-    privileges = {user: tuple(PrivilegeCheck(p, ok, f"{p} {'granted' if ok else 'missing'}") for p, ok in checks.items()) for user, checks in spec.get("privileges", {"cdc": {"replication_slave": True}}).items()}
+    settings = tuple(
+        SettingCheck(k, v, f"{k} is {'right' if v else 'wrong'}")
+        for k, v in spec.get("settings", {"binlog_format": True}).items()
+    )
+    privileges = {
+        user: tuple(PrivilegeCheck(p, ok, f"{p} {'granted' if ok else 'missing'}") for p, ok in checks.items())
+        for user, checks in spec.get("privileges", {"cdc": {"replication_slave": True}}).items()
+    }
     seen = {f: FileSeen(start + offset, True) for f, offset in spec.get("seen", {}).items()}
     return DatabaseState(
         endpoint=Endpoint(name, DB_HOST, 3306),
@@ -137,7 +159,9 @@ def jolokia_state(cluster: str, per_connector: dict) -> JolokiaClusterState:
                 rows_scanned=MappingProxyType(snap.get("rows", {})),
             )
         if "commit_failure" in spec:
-            tasks[(name, 0)] = MappingProxyType({Group.CONNECTOR_TASK: MappingProxyType({"offset-commit-failure-percentage": spec["commit_failure"]})})
+            tasks[(name, 0)] = MappingProxyType(
+                {Group.CONNECTOR_TASK: MappingProxyType({"offset-commit-failure-percentage": spec["commit_failure"]})}
+            )
     return JolokiaClusterState(
         cluster=cluster,
         endpoints=MappingProxyType({}),
@@ -159,7 +183,9 @@ def full_snapshot(step, sources, at: float, start: float) -> Snapshot:
         if failing:
             result = PollResult(name, kind, at, 0.1, error=SourceError(ErrorReason.TIMEOUT, "timed out"))
         elif kind == "connect_offsets":
-            data = MappingProxyType({c: (({"server": c}, {"file": f, "pos": p}),) for c, (f, p) in step.offsets.items()})
+            data = MappingProxyType(
+                {c: (({"server": c}, {"file": f, "pos": p}),) for c, (f, p) in step.offsets.items()}
+            )
             result = PollResult(name, kind, at, 0.1, data=data)
         elif kind == "jolokia":
             result = PollResult(name, kind, at, 0.1, data=jolokia_state(name.split(":", 1)[1], step.jolokia))

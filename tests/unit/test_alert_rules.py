@@ -65,7 +65,9 @@ def test_rule_file_is_generated_from_the_daemon_rules():
 def test_promtool_tests_are_generated_from_the_scenario_table():
     wanted = script("gen_promtool_tests").files()
     for path, text in wanted.items():
-        assert path.exists() and path.read_text(encoding="utf-8") == text, f"{path.name} is stale: run scripts/gen_promtool_tests.py"
+        assert path.exists() and path.read_text(encoding="utf-8") == text, (
+            f"{path.name} is stale: run scripts/gen_promtool_tests.py"
+        )
     assert set(TESTS_DIR.glob("*.yml")) == set(wanted), "stray file in alert_rules/tests/"
 
 
@@ -142,7 +144,19 @@ def test_promtool_check_rules():
 def test_promtool_test_rules():
     # One process per file, run side by side: the hour-long scenarios dominate.
     files = sorted(TESTS_DIR.glob("*.test.yml"))
-    running = [(path, subprocess.Popen([PROMTOOL, "test", "rules", path.name], cwd=TESTS_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)) for path in files]
+    running = [
+        (
+            path,
+            subprocess.Popen(
+                [PROMTOOL, "test", "rules", path.name],
+                cwd=TESTS_DIR,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            ),
+        )
+        for path in files
+    ]
     failures = []
     for path, process in running:
         output, _ = process.communicate(timeout=300)
@@ -161,7 +175,9 @@ def _checks() -> list[tuple[int, dict[str, list[tuple[int, bool]]]]]:
         for group in content["tests"]:
             by_alert: dict[str, list[tuple[int, bool]]] = {}
             for check in group.get("alert_rule_test", []):
-                by_alert.setdefault(check["alertname"], []).append((seconds(check["eval_time"]), bool(check["exp_alerts"])))
+                by_alert.setdefault(check["alertname"], []).append(
+                    (seconds(check["eval_time"]), bool(check["exp_alerts"]))
+                )
             out.append((every, by_alert))
     return out
 

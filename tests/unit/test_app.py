@@ -80,7 +80,13 @@ def make_app(tmp_path):
 
     def make(url: str, lifecycle: bool = False, extra: str = "") -> tuple[App, Polled]:
         polled = Polled()
-        app = App(write_config(tmp_path / "cdc-watch.yaml", url, extra=extra), "127.0.0.1:0", clock=FakeClock(), enable_lifecycle=lifecycle, on_result=polled)
+        app = App(
+            write_config(tmp_path / "cdc-watch.yaml", url, extra=extra),
+            "127.0.0.1:0",
+            clock=FakeClock(),
+            enable_lifecycle=lifecycle,
+            on_result=polled,
+        )
         started.append(app)
         return app, polled
 
@@ -168,8 +174,11 @@ def test_a_failed_reload_keeps_the_old_pollers_and_says_so(connect, make_app, mo
         bad = tmp_path / "ca.pem"
         bad.write_text("not a certificate\n")
         write_config(app.config_path, connect.url.replace("http:", "https:"), extra="")
-        app.config_path.write_text(app.config_path.read_text().replace("    timeout: 30s\n", "    timeout: 30s\n    tls: {ca_file: ca.pem}\n"))
+        app.config_path.write_text(
+            app.config_path.read_text().replace("    timeout: 30s\n", "    timeout: 30s\n    tls: {ca_file: ca.pem}\n")
+        )
     else:
+
         def broken(*_args, **_kwargs):
             raise ssl.SSLError(336265225, "[SSL] PEM lib")
 
@@ -180,7 +189,10 @@ def test_a_failed_reload_keeps_the_old_pollers_and_says_so(connect, make_app, mo
     if how == "invalid-file":
         assert problems == ["connect_clusters[0].bogus: unknown key"]
     elif how == "unusable-tls":
-        assert problems[0].startswith("connect_clusters[prod].tls.ca_file:") and "not a usable PEM CA bundle" in problems[0]
+        assert (
+            problems[0].startswith("connect_clusters[prod].tls.ca_file:")
+            and "not a usable PEM CA bundle" in problems[0]
+        )
     else:
         assert problems[0].startswith("cannot build the sources of the new configuration: SSLError")
     assert app._pollers == before and alive(app) == ["connect:prod", "connect_offsets:prod"]
@@ -214,7 +226,16 @@ def test_post_reload_answers_even_when_reload_raises():
     def reload():
         raise RuntimeError("boom with secret-ish detail")
 
-    server = WebServer("127.0.0.1:0", WebHooks(metrics=lambda: b"", snapshot=lambda: None, config_summary=lambda: ("c", True), reload=reload, enable_lifecycle=True))
+    server = WebServer(
+        "127.0.0.1:0",
+        WebHooks(
+            metrics=lambda: b"",
+            snapshot=lambda: None,
+            config_summary=lambda: ("c", True),
+            reload=reload,
+            enable_lifecycle=True,
+        ),
+    )
     server.start()
     try:
         reply = httpx.post(f"http://127.0.0.1:{server.port}/-/reload", timeout=5)
@@ -237,10 +258,21 @@ def test_stop_finishes_within_the_budget_with_a_poll_and_a_slack_webhook_hung(co
     with FakeHTTP() as slack:
         slack.route("POST", "/hook", Reply(200, "ok", content_type="text/plain", gate=hung))
         monkeypatch.setenv("CW_TEST_SLACK_URL", f"{slack.url}/hook")
-        app, _ = make_app(connect.url, extra='alerting:\n  slack: {webhook_url: "${CW_TEST_SLACK_URL}", timeout: 30s}\n')
+        app, _ = make_app(
+            connect.url, extra='alerting:\n  slack: {webhook_url: "${CW_TEST_SLACK_URL}", timeout: 30s}\n'
+        )
         app.start()
         wait_for_request(connect)
-        notice = type("Notice", (), {"cluster": "prod", "connector": "inventory-connector", "outcome": "restarted", "text": lambda self: "restarted"})()
+        notice = type(
+            "Notice",
+            (),
+            {
+                "cluster": "prod",
+                "connector": "inventory-connector",
+                "outcome": "restarted",
+                "text": lambda self: "restarted",
+            },
+        )()
         app.alerting.notify_remediation(notice)
         wait_for_request(slack)
         t0 = time.monotonic()
@@ -262,7 +294,11 @@ def test_no_connector_password_reaches_metrics_the_landing_page_or_the_log(conne
     connect.route("GET", EXPAND, Reply(200, reply))
     name = next(iter(reply))
     # An error body that echoes the password, as a misbehaving proxy or worker might.
-    connect.route("GET", f"/connectors/{name}/offsets", Reply(500, {"error_code": 500, "message": f"cannot read offsets: password={SECRET}"}))
+    connect.route(
+        "GET",
+        f"/connectors/{name}/offsets",
+        Reply(500, {"error_code": 500, "message": f"cannot read offsets: password={SECRET}"}),
+    )
     app, polled = make_app(connect.url)
     with caplog.at_level(logging.DEBUG):
         app.start()
@@ -313,7 +349,15 @@ def test_run_exits_2_when_the_sources_cannot_be_built(connect, tmp_path, monkeyp
         raise ssl.SSLError(336265225, "[SSL] PEM lib")
 
     monkeypatch.setattr(app_module, "build_sources", broken)
-    args = cli.build_parser().parse_args(["run", "--config.file", str(write_config(tmp_path / "c.yaml", connect.url)), "--web.listen-address", "127.0.0.1:0"])
+    args = cli.build_parser().parse_args(
+        [
+            "run",
+            "--config.file",
+            str(write_config(tmp_path / "c.yaml", connect.url)),
+            "--web.listen-address",
+            "127.0.0.1:0",
+        ]
+    )
     assert cli.run(args) == cli.EXIT_CONFIG
 
 

@@ -23,7 +23,11 @@ from cdc_watch.sources.mysql.parse import BinlogFile, Flavour, HeadPosition, Ser
 NOW = 1_750_000_000.0
 U1 = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
 MYSQL_CLASS = "io.debezium.connector.mysql.MySqlConnector"
-FILES = (BinlogFile("mysql-bin.000040", 1000), BinlogFile("mysql-bin.000041", 2000), BinlogFile("mysql-bin.000042", 500))
+FILES = (
+    BinlogFile("mysql-bin.000040", 1000),
+    BinlogFile("mysql-bin.000041", 2000),
+    BinlogFile("mysql-bin.000042", 500),
+)
 HEAD = HeadPosition("mysql-bin.000042", 500)
 
 
@@ -58,7 +62,9 @@ def offsets(file: str, pos: int, gtids: str | None = None):
 
 
 def live(file: str | None, pos: int | None, gtids: str | None = None):
-    return SimpleNamespace(streaming={"c": SimpleNamespace(binlog_filename=file, binlog_position=pos, gtid_set=gtids, connected=True)})
+    return SimpleNamespace(
+        streaming={"c": SimpleNamespace(binlog_filename=file, binlog_position=pos, gtid_set=gtids, connected=True)}
+    )
 
 
 @pytest.mark.parametrize(
@@ -101,8 +107,14 @@ def test_missing_file_between_listed_ones_is_unknown_file():
 
 def test_gtid_mode_availability():
     state = db(gtid_mode=True, gtid_executed=f"{U1}:1-100", gtid_purged=f"{U1}:1-40")
-    assert binlog.join_connector(state, "prod", "c", None, offsets("mysql-bin.000039", 4, f"{U1}:1-50"), NOW).status is PositionStatus.AVAILABLE
-    assert binlog.join_connector(state, "prod", "c", None, offsets("mysql-bin.000041", 4, f"{U1}:1-30"), NOW).status is PositionStatus.GTIDS_PURGED
+    assert (
+        binlog.join_connector(state, "prod", "c", None, offsets("mysql-bin.000039", 4, f"{U1}:1-50"), NOW).status
+        is PositionStatus.AVAILABLE
+    )
+    assert (
+        binlog.join_connector(state, "prod", "c", None, offsets("mysql-bin.000041", 4, f"{U1}:1-30"), NOW).status
+        is PositionStatus.GTIDS_PURGED
+    )
     row = binlog.join_connector(state, "prod", "c", None, offsets("mysql-bin.000041", 4, f"{U1}:1-150"), NOW)
     assert row.status is PositionStatus.GTIDS_UNKNOWN and row.available is False
 
@@ -116,7 +128,9 @@ def test_live_position_preferred_for_lag_restart_uses_the_older():
 
 
 def test_committed_used_when_mbean_gone_and_purged_is_unavailable():
-    row = binlog.join_connector(db(), "prod", "c", SimpleNamespace(streaming={}), offsets("mysql-bin.000012", 1681), NOW)
+    row = binlog.join_connector(
+        db(), "prod", "c", SimpleNamespace(streaming={}), offsets("mysql-bin.000012", 1681), NOW
+    )
     assert row.current is not None and row.current.origin is Origin.COMMITTED
     assert row.available is False and row.status is PositionStatus.PURGED
     assert row.purge_eta == 0.0 and row.lag_bytes is None
@@ -194,9 +208,17 @@ def test_file_position_recorded_on_the_server_before_a_failover_is_other_server(
     # Without an observed failover a foreign server_id is normal (reading from a replica).
     assert binlog.join_connector(db(), "prod", "c", None, offset_from(7), NOW).status is PositionStatus.AVAILABLE
     # With GTIDs the GTID test decides, as Debezium does.
-    gtid = db(identity=Identity("b" * 36, "2", False), previous_identity=Identity(U1, "1", False),
-              gtid_mode=True, gtid_executed=f"{U1}:1-100", gtid_purged="")
-    assert binlog.join_connector(gtid, "prod", "c", None, offset_from(1, gtids=f"{U1}:1-50"), NOW).status is PositionStatus.AVAILABLE
+    gtid = db(
+        identity=Identity("b" * 36, "2", False),
+        previous_identity=Identity(U1, "1", False),
+        gtid_mode=True,
+        gtid_executed=f"{U1}:1-100",
+        gtid_purged="",
+    )
+    assert (
+        binlog.join_connector(gtid, "prod", "c", None, offset_from(1, gtids=f"{U1}:1-50"), NOW).status
+        is PositionStatus.AVAILABLE
+    )
 
 
 def test_privilege_summary_over_connector_users():
@@ -221,7 +243,11 @@ def test_identity_changes():
 
 def cluster(**connectors: ConnectorSettings | None) -> ConnectClusterState:
     return ConnectClusterState(
-        "prod", "u", "3.9.0", "", "",
+        "prod",
+        "u",
+        "3.9.0",
+        "",
+        "",
         MappingProxyType({n: ConnectorStatus(n, "source", State.RUNNING, "w", (), s) for n, s in connectors.items()}),
     )
 
@@ -243,10 +269,14 @@ def test_join_matches_by_host_and_port_patterns_win_and_unconfigured_are_skipped
 def test_paused_connector_lag_uses_committed_offset_not_read_ahead():
     # Seen on the devstack: a PAUSED Debezium keeps reading into its queue, its MBean follows the head.
     state = db()
-    paused = binlog.join_connector(state, "prod", "c", live("mysql-bin.000042", 500), offsets("mysql-bin.000041", 1000), NOW, running=False)
+    paused = binlog.join_connector(
+        state, "prod", "c", live("mysql-bin.000042", 500), offsets("mysql-bin.000041", 1000), NOW, running=False
+    )
     assert paused.current is not None and paused.current.origin is Origin.COMMITTED
     assert paused.lag_bytes == 1000 + 500
-    running = binlog.join_connector(state, "prod", "c", live("mysql-bin.000042", 500), offsets("mysql-bin.000041", 1000), NOW, running=True)
+    running = binlog.join_connector(
+        state, "prod", "c", live("mysql-bin.000042", 500), offsets("mysql-bin.000041", 1000), NOW, running=True
+    )
     assert running.lag_bytes == 0 and running.committed_lag_bytes == 1500
 
 
@@ -255,10 +285,18 @@ def test_join_reads_task_states_for_the_position_choice():
     from cdc_watch.sources.connect.model import TaskStatus
 
     state = ConnectClusterState(
-        "prod", "u", "3.9.0", "", "",
-        MappingProxyType({"c": ConnectorStatus("c", "source", State.RUNNING, "w", (TaskStatus(0, State.PAUSED, "w"),), settings)}),
+        "prod",
+        "u",
+        "3.9.0",
+        "",
+        "",
+        MappingProxyType(
+            {"c": ConnectorStatus("c", "source", State.RUNNING, "w", (TaskStatus(0, State.PAUSED, "w"),), settings)}
+        ),
     )
-    (row,) = binlog.join({"orders": db()}, [("prod", state, live("mysql-bin.000042", 500), offsets("mysql-bin.000041", 1000))])
+    (row,) = binlog.join(
+        {"orders": db()}, [("prod", state, live("mysql-bin.000042", 500), offsets("mysql-bin.000041", 1000))]
+    )
     assert row.current is not None and row.current.origin is Origin.COMMITTED
 
 

@@ -48,8 +48,19 @@ def test_connect_samples_carry_exactly_their_catalogue_labels():
             spec = BY_NAME[sample.name]
             assert set(sample.labels) == set(spec.labels), sample
             seen.add(sample.name)
-    assert {"cdc_connect_up", "cdc_connector_state", "cdc_task_state", "cdc_connect_worker_tasks", "cdc_source_up"} <= seen
-    failed = [s for f in text_string_to_metric_families(text) for s in f.samples if s.name == "cdc_task_state" and s.labels["state"] == "FAILED" and s.value == 1]
+    assert {
+        "cdc_connect_up",
+        "cdc_connector_state",
+        "cdc_task_state",
+        "cdc_connect_worker_tasks",
+        "cdc_source_up",
+    } <= seen
+    failed = [
+        s
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if s.name == "cdc_task_state" and s.labels["state"] == "FAILED" and s.value == 1
+    ]
     assert len(failed) == 1
 
 

@@ -69,8 +69,12 @@ def test_every_problem_is_listed_with_its_dotted_location(monkeypatch):
 
 
 def test_literal_secret_is_refused_and_not_echoed():
-    problems = problems_of({"connect_clusters": [{"url": "http://a", "auth": {"username": "u", "password": "hunter2-literal"}}]})
-    assert problems == ['connect_clusters[0].auth.password: write secrets as "${ENV_VAR}" or {file: /path/to/secret}, never literally']
+    problems = problems_of(
+        {"connect_clusters": [{"url": "http://a", "auth": {"username": "u", "password": "hunter2-literal"}}]}
+    )
+    assert problems == [
+        'connect_clusters[0].auth.password: write secrets as "${ENV_VAR}" or {file: /path/to/secret}, never literally'
+    ]
     assert not any("hunter2" in p for p in problems)
 
 
@@ -96,10 +100,14 @@ def test_an_empty_secret_is_refused(monkeypatch, tmp_path):
     monkeypatch.setenv("EMPTY_PW", "")
     empty_file = tmp_path / "pw"
     empty_file.write_text("\n")
-    problems = problems_of({"connect_clusters": [
-        {"name": "a", "url": "http://a", "auth": {"username": "u", "password": "${EMPTY_PW}"}},
-        {"name": "b", "url": "http://b", "auth": {"username": "u", "password": {"file": str(empty_file)}}},
-    ]})
+    problems = problems_of(
+        {
+            "connect_clusters": [
+                {"name": "a", "url": "http://a", "auth": {"username": "u", "password": "${EMPTY_PW}"}},
+                {"name": "b", "url": "http://b", "auth": {"username": "u", "password": {"file": str(empty_file)}}},
+            ]
+        }
+    )
     assert problems == [
         "connect_clusters[a].auth.password: environment variable EMPTY_PW is empty",
         f"connect_clusters[b].auth.password: secret file {empty_file} is empty",
@@ -107,7 +115,10 @@ def test_an_empty_secret_is_refused(monkeypatch, tmp_path):
 
 
 def test_duplicate_cluster_names_and_empty_cluster_list():
-    assert any("repeated: x" in p for p in problems_of({"connect_clusters": [{"name": "x", "url": "http://a"}, {"name": "x", "url": "http://b"}]}))
+    assert any(
+        "repeated: x" in p
+        for p in problems_of({"connect_clusters": [{"name": "x", "url": "http://a"}, {"name": "x", "url": "http://b"}]})
+    )
     assert problems_of({"connect_clusters": []})[0].startswith("connect_clusters:")
     assert problems_of(None) == ["(top level): the file is empty"]
 
@@ -121,7 +132,9 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
 
 
 def test_include_exclude_patterns():
-    cluster = parse_config({"connect_clusters": [{"url": "http://a", "include": ["inv-*", "orders"], "exclude": ["inv-tmp*"]}]}).connect_clusters[0]
+    cluster = parse_config(
+        {"connect_clusters": [{"url": "http://a", "include": ["inv-*", "orders"], "exclude": ["inv-tmp*"]}]}
+    ).connect_clusters[0]
     assert cluster.selects("inv-1")
     assert cluster.selects("orders")
     assert not cluster.selects("inv-tmp-2")
@@ -129,7 +142,14 @@ def test_include_exclude_patterns():
 
 
 def test_example_config_is_valid(monkeypatch):
-    for name in ("CONNECT_PASSWORD", "JOLOKIA_PASSWORD", "MYSQL_MONITOR_PASSWORD", "SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN", "SENTRY_DSN"):
+    for name in (
+        "CONNECT_PASSWORD",
+        "JOLOKIA_PASSWORD",
+        "MYSQL_MONITOR_PASSWORD",
+        "SLACK_WEBHOOK_URL",
+        "SLACK_BOT_TOKEN",
+        "SENTRY_DSN",
+    ):
         monkeypatch.setenv(name, "example-value")
     example = (REPO / "config.example.yaml").read_text()
     for line in example.splitlines():
@@ -144,9 +164,13 @@ def test_check_config_cli_exit_codes(tmp_path):
     good.write_text("connect_clusters:\n  - url: http://127.0.0.1:1\n")
     bad = tmp_path / "bad.yaml"
     bad.write_text("connect_clusters:\n  - url: http://127.0.0.1:1\n    nope: 1\n")
-    ok = subprocess.run([sys.executable, "-m", "cdc_watch", "check-config", "--config.file", str(good)], capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "cdc_watch", "check-config", "--config.file", str(good)], capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stderr
-    failed = subprocess.run([sys.executable, "-m", "cdc_watch", "check-config", "--config.file", str(bad)], capture_output=True, text=True)
+    failed = subprocess.run(
+        [sys.executable, "-m", "cdc_watch", "check-config", "--config.file", str(bad)], capture_output=True, text=True
+    )
     assert failed.returncode == 2
     assert "connect_clusters[0].nope: unknown key" in failed.stderr
 
@@ -155,13 +179,50 @@ def test_check_config_cli_exit_codes(tmp_path):
     ("raw", "location"),
     [
         ({"connect_clusters": [{"url": "http://admin:Pw-in-url@connect:8083"}]}, "connect_clusters[0].urls"),
-        ({"connect_clusters": [{"urls": ["http://connect-1:8083", "https://admin:Pw-in-url@connect-2:8083"]}]}, "connect_clusters[0].urls"),
-        ({"connect_clusters": [{"url": "http://c", "jolokia": {"url": "http://jmx:Pw-in-url@w:8778/jolokia"}}]}, "connect_clusters[0].jolokia.urls"),
-        ({"connect_clusters": [{"url": "http://c", "jolokia": {"url_template": "http://jmx:Pw-in-url@{host}:8778/jolokia"}}]}, "connect_clusters[0].jolokia.url_template"),
+        (
+            {"connect_clusters": [{"urls": ["http://connect-1:8083", "https://admin:Pw-in-url@connect-2:8083"]}]},
+            "connect_clusters[0].urls",
+        ),
+        (
+            {"connect_clusters": [{"url": "http://c", "jolokia": {"url": "http://jmx:Pw-in-url@w:8778/jolokia"}}]},
+            "connect_clusters[0].jolokia.urls",
+        ),
+        (
+            {
+                "connect_clusters": [
+                    {"url": "http://c", "jolokia": {"url_template": "http://jmx:Pw-in-url@{host}:8778/jolokia"}}
+                ]
+            },
+            "connect_clusters[0].jolokia.url_template",
+        ),
         ({"connect_clusters": [{"url": "ftp://admin:Pw-in-url@c"}]}, "connect_clusters[0].urls"),
-        ({"connect_clusters": [{"url": "http://c"}], "alerting": {"slack": {"token": "${CW_TOKEN}", "channel": "#x", "api_url": "https://u:Pw-in-url@slack.example/api/"}}}, "alerting.slack"),
-        ({"connect_clusters": [{"url": "http://c"}], "alerting": {"runbook_url": "https://u:Pw-in-url@wiki.example/runbook"}}, "alerting.runbook_url"),
-        ({"connect_clusters": [{"url": "http://c"}], "alerting": {"dashboard_url": "https://Pw-in-url@grafana.example/d/x"}}, "alerting.dashboard_url"),
+        (
+            {
+                "connect_clusters": [{"url": "http://c"}],
+                "alerting": {
+                    "slack": {
+                        "token": "${CW_TOKEN}",
+                        "channel": "#x",
+                        "api_url": "https://u:Pw-in-url@slack.example/api/",
+                    }
+                },
+            },
+            "alerting.slack",
+        ),
+        (
+            {
+                "connect_clusters": [{"url": "http://c"}],
+                "alerting": {"runbook_url": "https://u:Pw-in-url@wiki.example/runbook"},
+            },
+            "alerting.runbook_url",
+        ),
+        (
+            {
+                "connect_clusters": [{"url": "http://c"}],
+                "alerting": {"dashboard_url": "https://Pw-in-url@grafana.example/d/x"},
+            },
+            "alerting.dashboard_url",
+        ),
     ],
     ids=["connect", "connect-second", "jolokia", "jolokia-template", "not-http", "slack-api", "runbook", "dashboard"],
 )

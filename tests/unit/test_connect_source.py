@@ -20,7 +20,9 @@ EXPAND = "/connectors?expand=status&expand=info"
 
 
 def cluster(*urls: str, **extra):
-    return parse_config({"connect_clusters": [{"name": "prod", "urls": list(urls), "timeout": "2s", **extra}]}).connect_clusters[0]
+    return parse_config(
+        {"connect_clusters": [{"name": "prod", "urls": list(urls), "timeout": "2s", **extra}]}
+    ).connect_clusters[0]
 
 
 @pytest.fixture
@@ -61,7 +63,10 @@ def test_connector_config_secrets_are_dropped_at_parse_time():
 
 @pytest.mark.parametrize(
     ("fixture", "cause"),
-    [("connectors_expand_failed_task_retriable", "Communications link failure"), ("connectors_expand_failed_task_non_retriable", "Access denied")],
+    [
+        ("connectors_expand_failed_task_retriable", "Communications link failure"),
+        ("connectors_expand_failed_task_non_retriable", "Access denied"),
+    ],
 )
 def test_failed_task_with_its_trace(fixture, cause):
     connectors, _, problems = parse.parse_expanded(body("connect", fixture))
@@ -126,7 +131,10 @@ def test_basic_auth_is_sent_preemptively(fake, monkeypatch):
     ("reply", "reason"),
     [
         (Reply(409, body("connect", "error_409_connector_exists")), ErrorReason.CONFLICT),
-        (Reply(500, {"error_code": 500, "message": "Request cannot be completed because a rebalance is expected"}), ErrorReason.CONFLICT),
+        (
+            Reply(500, {"error_code": 500, "message": "Request cannot be completed because a rebalance is expected"}),
+            ErrorReason.CONFLICT,
+        ),
         (Reply(200, "<html>proxy error</html>", content_type="text/html"), ErrorReason.DECODE),
         (Reply(200, [1, 2]), ErrorReason.DECODE),  # a list, but not of names
         (Reply(404, body("connect", "error_404_unknown_path")), ErrorReason.HTTP_STATUS),
@@ -194,7 +202,7 @@ def test_offsets_source_reads_debezium_connectors_only(fake):
     store.register([("connect:prod", "connect"), ("connect_offsets:prod", "connect_offsets")])
     store.record(PollResult("connect:prod", "connect", 0.0, 0.1, connect_state))
     offsets = ConnectOffsetsSource(cl).poll(store.current())
-    (partition, offset), = offsets[name]
+    ((partition, offset),) = offsets[name]
     assert "server" in partition and offset["file"].startswith("mysql-bin.") and offset["pos"] > 0
 
 
@@ -216,7 +224,9 @@ def test_a_post_that_timed_out_is_not_sent_to_another_worker():
         slow.route("POST", "/connectors/x/restart?includeTasks=true&onlyFailed=true", Reply(202, {}, delay=1.0))
         source = ConnectSource(cluster(slow.url, other.url, timeout="200ms"))
         with pytest.raises(SourceFailure) as caught:
-            source.client.request("POST", "/connectors/x/restart", params=[("includeTasks", "true"), ("onlyFailed", "true")])
+            source.client.request(
+                "POST", "/connectors/x/restart", params=[("includeTasks", "true"), ("onlyFailed", "true")]
+            )
         assert caught.value.reason is ErrorReason.TIMEOUT
         assert other.requests == []
 
@@ -251,7 +261,11 @@ def test_credentials_in_a_url_never_reach_an_error_message():
 
 def test_a_trickling_reply_times_out_at_the_overall_timeout(fake):
     # Every byte arrives well within the timeout, so per-read timeouts alone never fire.
-    fake.route("GET", "/", Reply(200, b'{"version": "3.9.0", "commit": "c", "kafka_cluster_id": "k"}' + b" " * 40, trickle=0.05))
+    fake.route(
+        "GET",
+        "/",
+        Reply(200, b'{"version": "3.9.0", "commit": "c", "kafka_cluster_id": "k"}' + b" " * 40, trickle=0.05),
+    )
     with pytest.raises(SourceFailure) as caught:
         ConnectSource(cluster(fake.url, timeout="300ms")).poll()
     assert caught.value.reason is ErrorReason.TIMEOUT
@@ -298,7 +312,9 @@ def test_offsets_source_waits_for_the_first_connect_poll_instead_of_failing(fake
     assert store.current().sources["connect_offsets:prod"].last is None  # not polled, no error
     assert fake.requests == []
     # Once Connect has answered (even with an error) the offsets source polls for real.
-    store.record(PollResult("connect:prod", "connect", 0.0, 0.1, None, error=SourceError(ErrorReason.CONNECT, "refused")))
+    store.record(
+        PollResult("connect:prod", "connect", 0.0, 0.1, None, error=SourceError(ErrorReason.CONNECT, "refused"))
+    )
     with pytest.raises(SourceFailure) as caught:
         source.poll(store.current())
     assert caught.value.reason is ErrorReason.CONNECT

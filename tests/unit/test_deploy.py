@@ -81,7 +81,7 @@ def test_dockerfile_runs_as_non_root_and_exposes_the_metrics_port():
 
 
 def test_dockerfile_healthcheck_and_command_match_the_daemon():
-    steps = dict(dockerfile()[max(i for i, (w, _) in enumerate(dockerfile()) if w == "FROM"):])
+    steps = dict(dockerfile()[max(i for i, (w, _) in enumerate(dockerfile()) if w == "FROM") :])
     assert f"http://127.0.0.1:{PORT}/-/healthy" in steps["HEALTHCHECK"]
     assert json.loads(steps["ENTRYPOINT"]) == ["cdc-watch"]
     cmd = json.loads(steps["CMD"])
@@ -101,7 +101,11 @@ def test_dockerfile_has_oci_labels():
 
 
 def test_dockerignore_lets_every_copied_file_through():
-    ignore = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines() if line.strip() and not line.startswith("#")]
+    ignore = [
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert ignore[0] == "*"
     allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
     for word, rest in dockerfile():
@@ -264,8 +268,11 @@ def test_compose_cdc_watch_config_is_valid_and_points_at_the_services(monkeypatc
 def test_compose_passwords_come_from_env_file():
     text = (COMPOSE / "compose.yaml").read_text()
     required = set(re.findall(r"\$\{([A-Z_]+):\?", text))
-    example = dict(line.split("=", 1) for line in (COMPOSE / "env.example").read_text().splitlines()
-                   if line and not line.startswith("#"))
+    example = dict(
+        line.split("=", 1)
+        for line in (COMPOSE / "env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     assert required and required == set(example)
 
 

@@ -35,7 +35,13 @@ def test_label_values_are_escaped():
 
 def test_one_hot_marks_exactly_the_current_state():
     out = MetricsWriter()
-    out.one_hot("cdc_task_state", labels(("connect_cluster", "c"), ("connector", "x"), ("task", "0")), "state", "FAILED", ("RUNNING", "FAILED", "PAUSED"))
+    out.one_hot(
+        "cdc_task_state",
+        labels(("connect_cluster", "c"), ("connector", "x"), ("task", "0")),
+        "state",
+        "FAILED",
+        ("RUNNING", "FAILED", "PAUSED"),
+    )
     samples = parse(out.render())["cdc_task_state"].samples
     assert {s.labels["state"]: s.value for s in samples} == {"RUNNING": 0, "FAILED": 1, "PAUSED": 0}
 
@@ -50,7 +56,16 @@ def test_unknown_metric_is_refused_and_none_is_no_sample():
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(1, "1"), (True, "1"), (0.25, "0.25"), (3.0, "3"), (math.nan, "NaN"), (math.inf, "+Inf"), (-math.inf, "-Inf"), (1e20, "1e+20")],
+    [
+        (1, "1"),
+        (True, "1"),
+        (0.25, "0.25"),
+        (3.0, "3"),
+        (math.nan, "NaN"),
+        (math.inf, "+Inf"),
+        (-math.inf, "-Inf"),
+        (1e20, "1e+20"),
+    ],
 )
 def test_value_formatting(value, text):
     assert format_value(value) == text

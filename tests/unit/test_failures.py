@@ -39,7 +39,9 @@ def test_recorded_communications_link_failure_is_retriable_with_root_cause():
     assert result.retriable
     # The root cause (java.net.ConnectException) names it, not the JDBC wrapper.
     assert result.kind == "connection_refused"
-    assert result.summary.startswith("io.debezium.DebeziumException: Error reading MySQL variables: Communications link failure")
+    assert result.summary.startswith(
+        "io.debezium.DebeziumException: Error reading MySQL variables: Communications link failure"
+    )
     assert "root cause: java.net.ConnectException: Connection refused" in result.summary
     assert "\tat " not in result.summary and "\n" not in result.summary
 

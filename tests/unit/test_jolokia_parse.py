@@ -35,7 +35,9 @@ def reading(name: str, label: str = "ep1", worker: str | None = None):
     return parse.parse_bulk_reply(parse.Endpoint(label, "http://x/jolokia", worker), load(name)["reply"])
 
 
-def connector(name: str, prefix: str, worker: str = W1, state: State = State.RUNNING, cls: str = MYSQL) -> ConnectorStatus:
+def connector(
+    name: str, prefix: str, worker: str = W1, state: State = State.RUNNING, cls: str = MYSQL
+) -> ConnectorStatus:
     return ConnectorStatus(
         name=name,
         type="source",
@@ -48,7 +50,11 @@ def connector(name: str, prefix: str, worker: str = W1, state: State = State.RUN
 
 def cluster(*connectors: ConnectorStatus) -> ConnectClusterState:
     return ConnectClusterState(
-        cluster="dev", worker_url="http://w1", version="3.9.0", commit="x", kafka_cluster_id="k",
+        cluster="dev",
+        worker_url="http://w1",
+        version="3.9.0",
+        commit="x",
+        kafka_cluster_id="k",
         connectors=MappingProxyType({c.name: c for c in connectors}),
     )
 
@@ -169,7 +175,9 @@ def _index(group: Group) -> int:
 
 
 def test_each_element_status_is_honoured():
-    reply = _reply_with(_index(Group.CONNECTOR_TASK), {"status": 403, "error_type": "java.lang.SecurityException", "error": "denied"})
+    reply = _reply_with(
+        _index(Group.CONNECTOR_TASK), {"status": 403, "error_type": "java.lang.SecurityException", "error": "denied"}
+    )
     r = parse.parse_bulk_reply(parse.Endpoint("ep", "u"), reply)
     assert r.up
     assert r.failed_reads == (Group.CONNECTOR_TASK,)
@@ -186,14 +194,29 @@ def test_reply_of_wrong_shape_is_a_decode_error():
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [(1, 1.0), (2.5, 2.5), (True, 1.0), (False, 0.0), (None, None), (float("nan"), None), (float("inf"), None), ("NaN", None), ("x", None)],
+    [
+        (1, 1.0),
+        (2.5, 2.5),
+        (True, 1.0),
+        (False, 0.0),
+        (None, None),
+        (float("nan"), None),
+        (float("inf"), None),
+        ("NaN", None),
+        ("x", None),
+    ],
 )
 def test_number(raw, expected):
     assert parse.number(raw) == expected
 
 
 def test_debezium_minus_one_means_no_sample():
-    mbean = parse.DebeziumMBean("debezium.mysql", "streaming", "p", {"MilliSecondsBehindSource": -1, "MilliSecondsSinceLastEvent": -1, "Connected": False})
+    mbean = parse.DebeziumMBean(
+        "debezium.mysql",
+        "streaming",
+        "p",
+        {"MilliSecondsBehindSource": -1, "MilliSecondsSinceLastEvent": -1, "Connected": False},
+    )
     s = parse.streaming_metrics(mbean, "ep")
     assert s.ms_behind_source is None and s.ms_since_last_event is None and s.connected is False
 
@@ -211,13 +234,23 @@ def test_debezium_minus_one_means_no_sample():
     ],
 )
 def test_behind_source_after_a_file_opening_event_is_no_sample(last_event, behind):
-    attributes = {"MilliSecondsBehindSource": 394205, "MilliSecondsSinceLastEvent": 0, "Connected": True, "LastEvent": last_event}
+    attributes = {
+        "MilliSecondsBehindSource": 394205,
+        "MilliSecondsSinceLastEvent": 0,
+        "Connected": True,
+        "LastEvent": last_event,
+    }
     s = parse.streaming_metrics(parse.DebeziumMBean("debezium.mysql", "streaming", "p", attributes), "ep")
     assert s.ms_behind_source == behind and s.ms_since_last_event == 0.0
 
 
 def test_legacy_binlog_context_uses_seconds_attributes():
-    mbean = parse.DebeziumMBean("debezium.mysql", "binlog", "p", {"SecondsBehindMaster": 3, "SecondsSinceLastEvent": 7, "BinlogFilename": "mysql-bin.000042"})
+    mbean = parse.DebeziumMBean(
+        "debezium.mysql",
+        "binlog",
+        "p",
+        {"SecondsBehindMaster": 3, "SecondsSinceLastEvent": 7, "BinlogFilename": "mysql-bin.000042"},
+    )
     s = parse.streaming_metrics(mbean, "ep")
     assert s.ms_behind_source == 3000.0 and s.ms_since_last_event == 7000.0 and s.binlog_file_number == 42
 
@@ -243,11 +276,16 @@ def test_endpoints_from_template_follow_the_workers():
 
 
 def test_join_attaches_debezium_mbeans_by_topic_prefix():
-    state = parse.join("dev", [reading("bulk_worker_with_debezium.json"), reading("bulk_worker_idle.json", "ep2")],
-                       cluster(connector("inventory-connector", "dbserver1")))
+    state = parse.join(
+        "dev",
+        [reading("bulk_worker_with_debezium.json"), reading("bulk_worker_idle.json", "ep2")],
+        cluster(connector("inventory-connector", "dbserver1")),
+    )
     assert state.joined and state.unjoined == ()
     s = state.streaming["inventory-connector"]
-    assert s.connected is True and s.binlog_filename == "mysql-bin.000001" and s.binlog_position and s.binlog_position > 0
+    assert (
+        s.connected is True and s.binlog_filename == "mysql-bin.000001" and s.binlog_position and s.binlog_position > 0
+    )
     assert s.endpoint == "ep1"
     assert state.snapshots["inventory-connector"].completed is True
     assert state.snapshots["inventory-connector"].rows_scanned["inventory.customers"] >= 1
@@ -279,7 +317,9 @@ def test_streaming_presence_unknown_when_the_owning_worker_did_not_answer():
 
 
 def test_streaming_presence_only_for_running_tasks():
-    state = parse.join("dev", [reading("bulk_worker_idle.json")], cluster(connector("c", "gone", worker=W2, state=State.FAILED)))
+    state = parse.join(
+        "dev", [reading("bulk_worker_idle.json")], cluster(connector("c", "gone", worker=W2, state=State.FAILED))
+    )
     assert state.streaming_present == {}
 
 
@@ -295,8 +335,11 @@ def test_two_connectors_sharing_a_prefix_in_one_jvm_are_reported_not_guessed():
 
 
 def test_same_prefix_on_different_workers_is_not_a_conflict():
-    state = parse.join("dev", [reading("bulk_worker_with_debezium.json"), reading("bulk_worker_idle.json", "ep2")],
-                       cluster(connector("a", "dbserver1", worker=W1), connector("b", "dbserver1", worker=W2)))
+    state = parse.join(
+        "dev",
+        [reading("bulk_worker_with_debezium.json"), reading("bulk_worker_idle.json", "ep2")],
+        cluster(connector("a", "dbserver1", worker=W1), connector("b", "dbserver1", worker=W2)),
+    )
     assert state.prefix_conflicts == {}
     # Worker 1's MBean is a's; worker 2 answered without one: b's task has none, whatever a has.
     assert state.streaming["a"].endpoint == "ep1" and "b" not in state.streaming
@@ -308,10 +351,14 @@ def _reshaped(name: str, worker: str | None, position: int | None = None) -> lis
     """A recorded reply with its app-info ids (None: no app-info MBeans) and BinlogPosition changed."""
     reply = copy.deepcopy(load(name)["reply"])
     info = reply[_index(Group.APP_INFO)]
-    info["value"] = {} if worker is None else {
-        f'kafka.connect:id="{worker}",type=app-info': {"StartTimeMs": 1},
-        f'kafka.connect:id="connect-{worker}",type=app-info': {"StartTimeMs": 2},
-    }
+    info["value"] = (
+        {}
+        if worker is None
+        else {
+            f'kafka.connect:id="{worker}",type=app-info': {"StartTimeMs": 1},
+            f'kafka.connect:id="connect-{worker}",type=app-info': {"StartTimeMs": 2},
+        }
+    )
     if position is not None:
         (attrs,) = reply[_index(Group.DEBEZIUM_STREAMING)]["value"].values()
         attrs["BinlogPosition"] = position
@@ -322,7 +369,9 @@ def test_same_prefix_on_two_workers_each_connector_gets_its_own_workers_numbers(
     r1 = parse.parse_bulk_reply(parse.Endpoint("ep1", "u1"), _reshaped("bulk_worker_with_debezium.json", W1, 111))
     r2 = parse.parse_bulk_reply(parse.Endpoint("ep2", "u2"), _reshaped("bulk_worker_with_debezium.json", W2, 222))
     for order in ([r1, r2], [r2, r1]):
-        state = parse.join("dev", order, cluster(connector("a", "dbserver1", worker=W1), connector("b", "dbserver1", worker=W2)))
+        state = parse.join(
+            "dev", order, cluster(connector("a", "dbserver1", worker=W1), connector("b", "dbserver1", worker=W2))
+        )
         assert (state.streaming["a"].binlog_position, state.streaming["a"].endpoint) == (111, "ep1")
         assert (state.streaming["b"].binlog_position, state.streaming["b"].endpoint) == (222, "ep2")
         assert state.streaming_present == {"a": {0: True}, "b": {0: True}}
@@ -330,7 +379,11 @@ def test_same_prefix_on_two_workers_each_connector_gets_its_own_workers_numbers(
 
 def test_presence_is_unknown_when_the_tasks_worker_answered_its_streaming_read_with_an_error():
     reply = load("bulk_worker_idle.json")["reply"]
-    reply[_index(Group.DEBEZIUM_STREAMING)] = {"status": 403, "error_type": "java.lang.SecurityException", "error": "denied"}
+    reply[_index(Group.DEBEZIUM_STREAMING)] = {
+        "status": 403,
+        "error_type": "java.lang.SecurityException",
+        "error": "denied",
+    }
     r = parse.parse_bulk_reply(parse.Endpoint("ep2", "u"), reply)
     state = parse.join("dev", [r], cluster(connector("c", "gone", worker=W2)))
     assert state.streaming_present == {"c": {0: None}}
@@ -357,7 +410,9 @@ def test_worker_id_from_app_info(ids, expected):
 
 def test_kubernetes_worker_named_connect_is_identified_and_joined():
     k8s = "connect-0.connect:8083"
-    r = parse.parse_bulk_reply(parse.Endpoint("http://connect-0.connect:8778/jolokia", "u"), _reshaped("bulk_worker_with_debezium.json", k8s))
+    r = parse.parse_bulk_reply(
+        parse.Endpoint("http://connect-0.connect:8778/jolokia", "u"), _reshaped("bulk_worker_with_debezium.json", k8s)
+    )
     assert r.worker_id == k8s
     state = parse.join("dev", [r], cluster(connector("inventory-connector", "dbserver1", worker=k8s)))
     assert state.streaming_present == {"inventory-connector": {0: True}}
@@ -366,7 +421,9 @@ def test_kubernetes_worker_named_connect_is_identified_and_joined():
 def test_task_on_a_worker_no_endpoint_matches_is_unknown_not_missing():
     # Every endpoint answered, none reported a worker id, and the task runs on a worker whose
     # host is not in the URL list: nothing can be said about its MBean.
-    r = parse.parse_bulk_reply(parse.Endpoint("http://w1.example:8778/jolokia", "u"), _reshaped("bulk_worker_idle.json", None))
+    r = parse.parse_bulk_reply(
+        parse.Endpoint("http://w1.example:8778/jolokia", "u"), _reshaped("bulk_worker_idle.json", None)
+    )
     assert r.up and r.worker_id is None
     state = parse.join("dev", [r], cluster(connector("c", "dbserver1", worker="w9.example:8083")))
     assert state.streaming_present == {"c": {0: None}}
@@ -374,26 +431,47 @@ def test_task_on_a_worker_no_endpoint_matches_is_unknown_not_missing():
 
 
 def test_endpoint_without_worker_id_is_matched_to_the_worker_by_host():
-    idle = parse.parse_bulk_reply(parse.Endpoint("http://W2.example:8778/jolokia", "u2"), _reshaped("bulk_worker_idle.json", None))
-    busy = parse.parse_bulk_reply(parse.Endpoint("http://w1.example:8778/jolokia", "u1"), _reshaped("bulk_worker_with_debezium.json", None))
-    state = parse.join("dev", [idle, busy], cluster(connector("a", "dbserver1", worker="w1.example:8083"), connector("b", "gone", worker="w2.example:8083")))
+    idle = parse.parse_bulk_reply(
+        parse.Endpoint("http://W2.example:8778/jolokia", "u2"), _reshaped("bulk_worker_idle.json", None)
+    )
+    busy = parse.parse_bulk_reply(
+        parse.Endpoint("http://w1.example:8778/jolokia", "u1"), _reshaped("bulk_worker_with_debezium.json", None)
+    )
+    state = parse.join(
+        "dev",
+        [idle, busy],
+        cluster(
+            connector("a", "dbserver1", worker="w1.example:8083"), connector("b", "gone", worker="w2.example:8083")
+        ),
+    )
     assert state.streaming_present == {"a": {0: True}, "b": {0: False}}
     assert state.streaming["a"].endpoint == "http://w1.example:8778/jolokia"
 
 
 def test_unmatched_worker_still_gets_an_unambiguous_mbean_but_no_presence():
-    r = parse.parse_bulk_reply(parse.Endpoint("http://lb.example:8778/jolokia", "u"), _reshaped("bulk_worker_with_debezium.json", None))
+    r = parse.parse_bulk_reply(
+        parse.Endpoint("http://lb.example:8778/jolokia", "u"), _reshaped("bulk_worker_with_debezium.json", None)
+    )
     state = parse.join("dev", [r], cluster(connector("inventory-connector", "dbserver1", worker="10.0.0.9:8083")))
     assert state.streaming["inventory-connector"].binlog_filename == "mysql-bin.000001"
     assert state.streaming_present == {"inventory-connector": {0: None}}
     # Two connectors with that prefix and neither worker matched: the MBean is nobody's.
-    state = parse.join("dev", [r], cluster(connector("a", "dbserver1", worker="10.0.0.9:8083"), connector("b", "dbserver1", worker="10.0.0.8:8083")))
+    state = parse.join(
+        "dev",
+        [r],
+        cluster(
+            connector("a", "dbserver1", worker="10.0.0.9:8083"), connector("b", "dbserver1", worker="10.0.0.8:8083")
+        ),
+    )
     assert state.streaming == {}
 
 
 def test_non_debezium_connectors_are_not_joined():
-    state = parse.join("dev", [reading("bulk_worker_with_debezium.json")],
-                       cluster(connector("inventory-connector", "dbserver1", cls="org.example.Other")))
+    state = parse.join(
+        "dev",
+        [reading("bulk_worker_with_debezium.json")],
+        cluster(connector("inventory-connector", "dbserver1", cls="org.example.Other")),
+    )
     assert state.streaming == {} and state.unjoined == ("dbserver1",)
 
 
@@ -406,7 +484,9 @@ def test_values_never_nan():
 
 def test_contract_for_the_mysql_source():
     """snapshot.data("jolokia:<c>").streaming[connector] exposes exactly these typed attributes."""
-    state = parse.join("dev", [reading("bulk_worker_with_debezium.json")], cluster(connector("inventory-connector", "dbserver1")))
+    state = parse.join(
+        "dev", [reading("bulk_worker_with_debezium.json")], cluster(connector("inventory-connector", "dbserver1"))
+    )
     s = state.streaming["inventory-connector"]
     assert isinstance(s.binlog_filename, str)
     assert isinstance(s.binlog_position, int)

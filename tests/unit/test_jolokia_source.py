@@ -62,8 +62,14 @@ def config(jolokia: dict):
 
 
 def connect_state(prefix: str = "dbserver1", worker: str = W1) -> ConnectClusterState:
-    c = ConnectorStatus("inventory-connector", "source", State.RUNNING, worker, (TaskStatus(0, State.RUNNING, worker),),
-                        ConnectorSettings(connector_class="io.debezium.connector.mysql.MySqlConnector", topic_prefix=prefix))
+    c = ConnectorStatus(
+        "inventory-connector",
+        "source",
+        State.RUNNING,
+        worker,
+        (TaskStatus(0, State.RUNNING, worker),),
+        ConnectorSettings(connector_class="io.debezium.connector.mysql.MySqlConnector", topic_prefix=prefix),
+    )
     return ConnectClusterState("dev", "http://connect:8083", "3.9.0", "x", "k", MappingProxyType({c.name: c}))
 
 
@@ -105,7 +111,13 @@ def test_one_endpoint_down_is_reported_per_endpoint_not_as_a_failed_source():
 
 @pytest.mark.parametrize(
     ("answer", "reason"),
-    [(httpx.ConnectError("refused"), ErrorReason.CONNECT), (httpx.ReadTimeout("slow"), ErrorReason.TIMEOUT), (401, ErrorReason.AUTH), (500, ErrorReason.HTTP_STATUS), ({"not": "a list"}, ErrorReason.DECODE)],
+    [
+        (httpx.ConnectError("refused"), ErrorReason.CONNECT),
+        (httpx.ReadTimeout("slow"), ErrorReason.TIMEOUT),
+        (401, ErrorReason.AUTH),
+        (500, ErrorReason.HTTP_STATUS),
+        ({"not": "a list"}, ErrorReason.DECODE),
+    ],
 )
 def test_source_fails_only_when_every_endpoint_failed(answer, reason):
     cfg = config({"urls": [URL1, URL2]})
@@ -158,7 +170,9 @@ def test_template_without_any_connect_poll_fails_clearly():
 
 def test_without_connect_data_poll_succeeds_and_defers_the_join():
     cfg = config({"urls": [URL1]})
-    source = JolokiaSource(cfg.connect_clusters[0], httpx.MockTransport(FakeJolokia({URL1: reply("bulk_worker_with_debezium.json")})))
+    source = JolokiaSource(
+        cfg.connect_clusters[0], httpx.MockTransport(FakeJolokia({URL1: reply("bulk_worker_with_debezium.json")}))
+    )
     state = source.poll(store_with(cfg, None).current())
     source.close()
     assert not state.joined and state.unjoined == ("dbserver1",)
@@ -185,7 +199,12 @@ def sample(fams: dict, name: str, **labels: str) -> float | None:
 def test_metrics_from_a_successful_poll():
     cfg = config({"urls": [URL1, URL2]})
     store = store_with(cfg, connect_state())
-    source = JolokiaSource(cfg.connect_clusters[0], httpx.MockTransport(FakeJolokia({URL1: reply("bulk_worker_with_debezium.json"), URL2: reply("bulk_jolokia25_variant.json")})))
+    source = JolokiaSource(
+        cfg.connect_clusters[0],
+        httpx.MockTransport(
+            FakeJolokia({URL1: reply("bulk_worker_with_debezium.json"), URL2: reply("bulk_jolokia25_variant.json")})
+        ),
+    )
     state = source.poll(store.current())
     source.close()
     store.record(PollResult("jolokia:dev", "jolokia", 2000.0, 0.1, data=state))
@@ -196,7 +215,9 @@ def test_metrics_from_a_successful_poll():
     assert sample(fams, "cdc_debezium_streaming_mbean_present", task="0", **c) == 1
     assert sample(fams, "cdc_debezium_streaming_binlog_file_number", **c) == 1
     ms_since = state.streaming["inventory-connector"].ms_since_last_event
-    assert sample(fams, "cdc_debezium_streaming_last_event_timestamp_seconds", **c) == pytest.approx(2000.0 - ms_since / 1000)
+    assert sample(fams, "cdc_debezium_streaming_last_event_timestamp_seconds", **c) == pytest.approx(
+        2000.0 - ms_since / 1000
+    )
     assert sample(fams, "cdc_debezium_snapshot_rows_scanned", table="inventory.customers", **c) >= 1
     assert sample(fams, "cdc_debezium_schema_history_status", status="RUNNING", **c) == 1
     assert sample(fams, "cdc_debezium_schema_history_status", status="STOPPED", **c) == 0
@@ -207,7 +228,9 @@ def test_metrics_from_a_successful_poll():
     assert sample(fams, "cdc_task_offset_commit_avg_seconds", connect_cluster="dev", connector="db:1", task="0") is None
     # +Infinity time-since-last-rebalance on the 2.5 endpoint -> no timestamp for it
     assert sample(fams, "cdc_worker_last_rebalance_timestamp_seconds", connect_cluster="dev", endpoint=URL2) is None
-    assert sample(fams, "cdc_worker_last_rebalance_timestamp_seconds", connect_cluster="dev", endpoint=URL1) < 2000.0 + 1
+    assert (
+        sample(fams, "cdc_worker_last_rebalance_timestamp_seconds", connect_cluster="dev", endpoint=URL1) < 2000.0 + 1
+    )
 
 
 def test_failed_poll_exports_every_configured_endpoint_as_down():
@@ -225,12 +248,23 @@ def test_failed_poll_exports_every_configured_endpoint_as_down():
 def test_missing_streaming_mbean_is_exported_as_zero():
     cfg = config({"urls": [URL1]})
     store = store_with(cfg, connect_state(prefix="purged-prefix"))
-    source = JolokiaSource(cfg.connect_clusters[0], httpx.MockTransport(FakeJolokia({URL1: reply("bulk_worker_with_debezium.json")})))
+    source = JolokiaSource(
+        cfg.connect_clusters[0], httpx.MockTransport(FakeJolokia({URL1: reply("bulk_worker_with_debezium.json")}))
+    )
     state = source.poll(store.current())
     source.close()
     store.record(PollResult("jolokia:dev", "jolokia", 2000.0, 0.1, data=state))
     fams = families(render(store.current(), [jolokia_metrics(lambda: cfg)]))
-    assert sample(fams, "cdc_debezium_streaming_mbean_present", connect_cluster="dev", connector="inventory-connector", task="0") == 0
+    assert (
+        sample(
+            fams,
+            "cdc_debezium_streaming_mbean_present",
+            connect_cluster="dev",
+            connector="inventory-connector",
+            task="0",
+        )
+        == 0
+    )
     assert sample(fams, "cdc_jolokia_unjoined_mbeans", connect_cluster="dev") == 1
 
 
@@ -243,7 +277,11 @@ def test_one_failed_connect_poll_keeps_the_join_on_the_last_good_data_for_a_whil
     store = store_with(cfg, connect_state())  # good Connect poll at t=1000
     store.record(PollResult("connect:dev", "connect", 1015.0, 0.1, error=SourceError(ErrorReason.TIMEOUT, "timed out")))
     clock = FakeClock(start=1020.0)
-    source = JolokiaSource(cfg.connect_clusters[0], httpx.MockTransport(FakeJolokia({URL1: reply("bulk_worker_with_debezium.json")})), clock)
+    source = JolokiaSource(
+        cfg.connect_clusters[0],
+        httpx.MockTransport(FakeJolokia({URL1: reply("bulk_worker_with_debezium.json")})),
+        clock,
+    )
     state = source.poll(store.current())
     assert state.joined and state.streaming["inventory-connector"].connected is True
     assert state.streaming_mbean_present("inventory-connector") is True

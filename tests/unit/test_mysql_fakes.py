@@ -28,7 +28,7 @@ class UnexpectedQuery(AssertionError):
 
 
 class FakeCursor:
-    def __init__(self, conn: "FakeConnection"):
+    def __init__(self, conn: FakeConnection):
         self.conn = conn
         self.description = None
         self._rows: list = []

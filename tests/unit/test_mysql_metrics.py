@@ -38,27 +38,76 @@ def samples(body: bytes) -> dict[tuple[str, tuple], float]:
 
 def build(monkeypatch, db_ok: bool = True):
     monkeypatch.setenv("CDC_TEST_DB_PASSWORD", "s3cret-monitor-pw")
-    config = parse_config({
-        "connect_clusters": [{"name": "prod", "url": "http://connect:8083"}],
-        "databases": [{"name": "orders", "host": "db.example", "user": "cdc_monitor", "password": "${CDC_TEST_DB_PASSWORD}"}],
-    })
+    config = parse_config(
+        {
+            "connect_clusters": [{"name": "prod", "url": "http://connect:8083"}],
+            "databases": [
+                {"name": "orders", "host": "db.example", "user": "cdc_monitor", "password": "${CDC_TEST_DB_PASSWORD}"}
+            ],
+        }
+    )
     store = SnapshotStore()
-    store.register([("connect:prod", "connect"), ("connect_offsets:prod", "connect_offsets"), ("jolokia:prod", "jolokia"), ("mysql:orders", "mysql")])
+    store.register(
+        [
+            ("connect:prod", "connect"),
+            ("connect_offsets:prod", "connect_offsets"),
+            ("jolokia:prod", "jolokia"),
+            ("mysql:orders", "mysql"),
+        ]
+    )
     settings = ConnectorSettings(MYSQL_CLASS, "orders", "db.example", 3306, "debezium", 1)
     connectors = {n: ConnectorStatus(n, "source", State.RUNNING, "w", (), settings) for n in ("live-one", "purged-one")}
-    snap = store.record(PollResult("connect:prod", "connect", 0, 0, data=ConnectClusterState("prod", "u", "3.9.0", "", "", MappingProxyType(connectors))))
-    store.record(PollResult("connect_offsets:prod", "connect_offsets", 0, 0, data={
-        "live-one": (({"server": "orders"}, {"file": "binlog.000041", "pos": 4000}),),
-        "purged-one": (({"server": "orders"}, {"file": "binlog.000007", "pos": 4}),),
-    }))
-    store.record(PollResult("jolokia:prod", "jolokia", 0, 0, data=SimpleNamespace(streaming={
-        "live-one": SimpleNamespace(binlog_filename="binlog.000042", binlog_position=1000, gtid_set=None, connected=True),
-    })))
+    snap = store.record(
+        PollResult(
+            "connect:prod",
+            "connect",
+            0,
+            0,
+            data=ConnectClusterState("prod", "u", "3.9.0", "", "", MappingProxyType(connectors)),
+        )
+    )
+    store.record(
+        PollResult(
+            "connect_offsets:prod",
+            "connect_offsets",
+            0,
+            0,
+            data={
+                "live-one": (({"server": "orders"}, {"file": "binlog.000041", "pos": 4000}),),
+                "purged-one": (({"server": "orders"}, {"file": "binlog.000007", "pos": 4}),),
+            },
+        )
+    )
+    store.record(
+        PollResult(
+            "jolokia:prod",
+            "jolokia",
+            0,
+            0,
+            data=SimpleNamespace(
+                streaming={
+                    "live-one": SimpleNamespace(
+                        binlog_filename="binlog.000042", binlog_position=1000, gtid_set=None, connected=True
+                    ),
+                }
+            ),
+        )
+    )
     if db_ok:
-        state = MySQLSource(config.databases[0], clock=FakeClock(), connect=FakeConnector(load("mysql-8.0.json"))).poll(snap)
+        state = MySQLSource(config.databases[0], clock=FakeClock(), connect=FakeConnector(load("mysql-8.0.json"))).poll(
+            snap
+        )
         store.record(PollResult("mysql:orders", "mysql", 0, 0, data=state))
     else:
-        store.record(PollResult("mysql:orders", "mysql", 0, 0, error=SourceError(ErrorReason.CONNECT, "mysql orders (db.example:3306): cannot connect (error 2003)")))
+        store.record(
+            PollResult(
+                "mysql:orders",
+                "mysql",
+                0,
+                0,
+                error=SourceError(ErrorReason.CONNECT, "mysql orders (db.example:3306): cannot connect (error 2003)"),
+            )
+        )
     return store.current()
 
 
@@ -74,7 +123,10 @@ def test_database_and_connector_metrics(monkeypatch):
     assert got[("cdc_binlog_retention_seconds", db)] == 2592000
     assert got[("cdc_mysql_failovers_total", db)] == 0
     assert got[("cdc_mysql_setting_ok", (("database", "orders"), ("setting", "binlog_format")))] == 1
-    assert got[("cdc_mysql_user_privilege_ok", (("database", "orders"), ("privilege", "reload"), ("user", "debezium")))] == 0
+    assert (
+        got[("cdc_mysql_user_privilege_ok", (("database", "orders"), ("privilege", "reload"), ("user", "debezium")))]
+        == 0
+    )
     assert got[("cdc_mysql_privilege_ok", (("database", "orders"), ("privilege", "reload")))] == 0
     assert got[("cdc_mysql_privilege_ok", (("database", "orders"), ("privilege", "show_databases")))] == 1
     live = (("connect_cluster", "prod"), ("connector", "live-one"))
@@ -117,11 +169,22 @@ def test_privilege_ok_per_database_is_exactly_database_and_privilege(monkeypatch
     got = samples(render(snapshot, [mysql_metrics]))
     per_db = {dict(k)["privilege"]: v for (name, k), v in got.items() if name == "cdc_mysql_privilege_ok"}
     assert per_db == {p: (0 if p == "reload" else 1) for p in PRIVILEGES}  # 0 if any user lacks it
-    assert all(set(dict(k)) == {"database", "privilege"} for (name, k), _ in got.items() if name == "cdc_mysql_privilege_ok")
-    per_user = {(dict(k)["user"], dict(k)["privilege"]): v for (name, k), v in got.items() if name == "cdc_mysql_user_privilege_ok"}
+    assert all(
+        set(dict(k)) == {"database", "privilege"} for (name, k), _ in got.items() if name == "cdc_mysql_privilege_ok"
+    )
+    per_user = {
+        (dict(k)["user"], dict(k)["privilege"]): v
+        for (name, k), v in got.items()
+        if name == "cdc_mysql_user_privilege_ok"
+    }
     assert per_user[("other", "reload")] == 1 and per_user[("debezium", "reload")] == 0
     # A user whose grants could not be read: "everyone has it" becomes unknown (absent), a lack stays known.
-    snapshot = _with(build(monkeypatch), privileges=MappingProxyType(checks), unchecked_users=1, check_errors=MappingProxyType({"grants": "gone: error 1141"}))
+    snapshot = _with(
+        build(monkeypatch),
+        privileges=MappingProxyType(checks),
+        unchecked_users=1,
+        check_errors=MappingProxyType({"grants": "gone: error 1141"}),
+    )
     got = samples(render(snapshot, [mysql_metrics]))
     per_db = {dict(k)["privilege"]: v for (name, k), v in got.items() if name == "cdc_mysql_privilege_ok"}
     assert per_db == {"reload": 0}
@@ -133,4 +196,6 @@ def test_purge_eta_never_is_plus_inf(monkeypatch):
     body = render(snapshot, [mysql_metrics])
     assert b'cdc_connector_binlog_purge_eta_seconds{connect_cluster="prod",connector="live-one"} +Inf' in body
     got = samples(body)
-    assert got[("cdc_connector_binlog_purge_eta_seconds", (("connect_cluster", "prod"), ("connector", "purged-one")))] == 0
+    assert (
+        got[("cdc_connector_binlog_purge_eta_seconds", (("connect_cluster", "prod"), ("connector", "purged-one")))] == 0
+    )

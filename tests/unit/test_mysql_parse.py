@@ -71,7 +71,9 @@ def test_retention_per_flavour():
         v = variables(fixture)
         assert parse.retention_seconds(v, parse.detect_server(v)) == expected, fixture
     aurora = variables("aurora-mysql-3.json")
-    known, hours = parse.parse_aurora_retention_hours(load("aurora-mysql-3.json")["CALL mysql.rds_show_configuration"]["rows"])
+    known, hours = parse.parse_aurora_retention_hours(
+        load("aurora-mysql-3.json")["CALL mysql.rds_show_configuration"]["rows"]
+    )
     assert (known, hours) == (True, 24.0)
     assert parse.retention_seconds(aurora, parse.detect_server(aurora), hours, known) == 86400.0
     assert parse.retention_seconds(aurora, parse.detect_server(aurora), None, True) is None
@@ -109,7 +111,10 @@ def test_grants_mariadb_binlog_monitor_counts_as_replication_client():
 
 def test_grants_revoked_reload_recorded():
     rows = load("mariadb-10.11-revoked-reload.json")['SHOW GRANTS FOR %s@%s | ["debezium", "%"]']["rows"]
-    checks = {c.privilege: c.ok for c in parse.check_privileges(parse.parse_grants(rows, parse.Flavour.MARIADB), parse.Flavour.MARIADB)}
+    checks = {
+        c.privilege: c.ok
+        for c in parse.check_privileges(parse.parse_grants(rows, parse.Flavour.MARIADB), parse.Flavour.MARIADB)
+    }
     assert checks["reload"] is False
     assert checks["replication_slave"] is True
 
@@ -118,7 +123,10 @@ def test_grants_mysql_57_quotes_and_mysql_84_missing_client():
     rows = load("mysql-5.7.json")['SHOW GRANTS FOR %s@%s | ["debezium", "%"]']["rows"]
     assert all(c.ok for c in parse.check_privileges(parse.parse_grants(rows, parse.Flavour.MYSQL), parse.Flavour.MYSQL))
     rows = load("mysql-8.4.json")['SHOW GRANTS FOR %s@%s | ["debezium", "%"]']["rows"]
-    checks = {c.privilege: c.ok for c in parse.check_privileges(parse.parse_grants(rows, parse.Flavour.MYSQL), parse.Flavour.MYSQL)}
+    checks = {
+        c.privilege: c.ok
+        for c in parse.check_privileges(parse.parse_grants(rows, parse.Flavour.MYSQL), parse.Flavour.MYSQL)
+    }
     assert checks["replication_client"] is False and checks["replication_slave"] is True
 
 
@@ -135,13 +143,17 @@ def test_grants_roles_all_and_column_lists():
     assert privs.global_privileges == frozenset()
     assert privs.roles == (("cdc_role", "%"), ("other", "%"))
     assert not parse.parse_grants(["GRANT SELECT ON `shop`.* TO 'u'@'%'"], parse.Flavour.MYSQL).has("SELECT")
-    everything = parse.parse_grants(["GRANT ALL PRIVILEGES ON *.* TO 'root'@'localhost' WITH GRANT OPTION"], parse.Flavour.MARIADB)
+    everything = parse.parse_grants(
+        ["GRANT ALL PRIVILEGES ON *.* TO 'root'@'localhost' WITH GRANT OPTION"], parse.Flavour.MARIADB
+    )
     assert all(c.ok for c in parse.check_privileges(everything, parse.Flavour.MARIADB))
     role = load("mariadb-10.11-role.json")
     user = parse.parse_grants(role['SHOW GRANTS FOR %s@%s | ["cdc_rec_user", "%"]']["rows"], parse.Flavour.MARIADB)
     assert user.roles == (("cdc_rec_role", "%"),) and user.default_roles == (("cdc_rec_role", "%"),)
     assert not user.has("REPLICATION SLAVE")
-    merged = user.merged(parse.parse_grants(role['SHOW GRANTS FOR %s | ["cdc_rec_role"]']["rows"], parse.Flavour.MARIADB))
+    merged = user.merged(
+        parse.parse_grants(role['SHOW GRANTS FOR %s | ["cdc_rec_role"]']["rows"], parse.Flavour.MARIADB)
+    )
     assert merged.has("REPLICATION SLAVE") and merged.has("REPLICATION CLIENT") and merged.has("RELOAD")
 
 
@@ -171,8 +183,13 @@ def test_mandatory_roles_and_active_roles_at_login():
     assert parse.active_roles(granted, (("not_granted", "%"),), off) == ()  # the server skips it
     with_mandatory = parse.RoleSettings(mandatory=(("m", "%"),))
     assert parse.active_roles(granted, (("m", "%"),), with_mandatory) == (("m", "%"),)  # a mandatory default role
-    assert parse.active_roles(granted, (), parse.RoleSettings(all_active=True, mandatory=(("m", "%"),))) == (*granted, ("m", "%"))
-    assert parse.active_roles((), (), parse.RoleSettings(mandatory=(("m", "%"),), mandatory_active=True)) == (("m", "%"),)
+    assert parse.active_roles(granted, (), parse.RoleSettings(all_active=True, mandatory=(("m", "%"),))) == (
+        *granted,
+        ("m", "%"),
+    )
+    assert parse.active_roles((), (), parse.RoleSettings(mandatory=(("m", "%"),), mandatory_active=True)) == (
+        ("m", "%"),
+    )
 
 
 def test_default_roles_rows_and_placeholders():

@@ -32,7 +32,16 @@ def database(monkeypatch, **extra):
     monkeypatch.setenv("CDC_TEST_DB_PASSWORD", "s3cret-monitor-pw")
     raw = {
         "connect_clusters": [{"name": "prod", "url": "http://connect:8083"}],
-        "databases": [{"name": "orders", "host": "db.example", "port": 3306, "user": "cdc_monitor", "password": "${CDC_TEST_DB_PASSWORD}", **extra}],
+        "databases": [
+            {
+                "name": "orders",
+                "host": "db.example",
+                "port": 3306,
+                "user": "cdc_monitor",
+                "password": "${CDC_TEST_DB_PASSWORD}",
+                **extra,
+            }
+        ],
     }
     return parse_config(raw).databases[0]
 
@@ -40,8 +49,14 @@ def database(monkeypatch, **extra):
 def connect_snapshot(user: str = "debezium", host: str = "db.example", port: int = 3306):
     settings = ConnectorSettings(MYSQL_CLASS, "orders", host, port, user, 1)
     state = ConnectClusterState(
-        "prod", "http://connect:8083", "3.9.0", "", "k",
-        MappingProxyType({"orders-cdc": ConnectorStatus("orders-cdc", "source", State.RUNNING, "w:8083", (), settings)}),
+        "prod",
+        "http://connect:8083",
+        "3.9.0",
+        "",
+        "k",
+        MappingProxyType(
+            {"orders-cdc": ConnectorStatus("orders-cdc", "source", State.RUNNING, "w:8083", (), settings)}
+        ),
     )
     store = SnapshotStore()
     store.register([("connect:prod", "connect")])
@@ -54,8 +69,12 @@ def base_queries(status: str = "SHOW MASTER STATUS") -> list[str]:
 
 def grants_queries(user: str = "debezium", mysql8: bool = False) -> list[str]:
     if mysql8:  # default roles and mandatory roles are not in MySQL's SHOW GRANTS
-        return [parse.ROLE_VARIABLES_QUERY, key(parse.ACCOUNTS_QUERY, (user,)), key(parse.DEFAULT_ROLES_QUERY, (user,)),
-                key("SHOW GRANTS FOR %s@%s", (user, "%"))]
+        return [
+            parse.ROLE_VARIABLES_QUERY,
+            key(parse.ACCOUNTS_QUERY, (user,)),
+            key(parse.DEFAULT_ROLES_QUERY, (user,)),
+            key("SHOW GRANTS FOR %s@%s", (user, "%")),
+        ]
     return [key(parse.ACCOUNTS_QUERY, (user,)), key("SHOW GRANTS FOR %s@%s", (user, "%"))]
 
 
@@ -123,7 +142,9 @@ def test_mariadb_default_role_resolved(monkeypatch):
     replies = dict(load("mariadb-10.11-healthy.json"))
     replies.update(load("mariadb-10.11-role.json"))
     fake = FakeConnector(replies)
-    state = MySQLSource(database(monkeypatch), clock=FakeClock(), connect=fake).poll(connect_snapshot(user="cdc_rec_user"))
+    state = MySQLSource(database(monkeypatch), clock=FakeClock(), connect=fake).poll(
+        connect_snapshot(user="cdc_rec_user")
+    )
     assert fake.executed[-1] == key("SHOW GRANTS FOR %s", ("cdc_rec_role",))
     assert all(c.ok for c in state.privileges["cdc_rec_user"])
 
@@ -138,7 +159,9 @@ def test_aurora_reads_retention_procedure(monkeypatch):
 
 def test_aurora_without_execute_grant_is_unknown_retention(monkeypatch):
     replies = load("aurora-mysql-3.json")
-    replies["CALL mysql.rds_show_configuration"] = {"error": [1370, "execute command denied to user 'cdc_monitor'@'%' for routine 'mysql.rds_show_configuration'"]}
+    replies["CALL mysql.rds_show_configuration"] = {
+        "error": [1370, "execute command denied to user 'cdc_monitor'@'%' for routine 'mysql.rds_show_configuration'"]
+    }
     state = MySQLSource(database(monkeypatch), clock=FakeClock(), connect=FakeConnector(replies)).poll(None)
     assert state.retention_seconds is None
     assert state.unknown_checks["retention"].startswith("EXECUTE")
@@ -156,13 +179,17 @@ def test_lost_connection_reconnects_once(monkeypatch):
 
 def test_auth_and_connect_failures_are_typed_and_never_hold_the_password(monkeypatch):
     fake = FakeConnector(load("mariadb-10.11-healthy.json"))
-    fake.refuse = pymysql.err.OperationalError(1045, "Access denied for user 'cdc_monitor'@'10.0.0.1' (using password: YES)")
+    fake.refuse = pymysql.err.OperationalError(
+        1045, "Access denied for user 'cdc_monitor'@'10.0.0.1' (using password: YES)"
+    )
     source = MySQLSource(database(monkeypatch), clock=FakeClock(), connect=fake)
     with pytest.raises(SourceFailure) as caught:
         source.poll(None)
     assert caught.value.reason is ErrorReason.AUTH
     assert "s3cret-monitor-pw" not in caught.value.message
-    fake.refuse = pymysql.err.OperationalError(2003, "Can't connect to MySQL server on 'db.example' ([Errno 111] Connection refused)")
+    fake.refuse = pymysql.err.OperationalError(
+        2003, "Can't connect to MySQL server on 'db.example' ([Errno 111] Connection refused)"
+    )
     with pytest.raises(SourceFailure) as caught:
         source.poll(None)
     assert caught.value.reason is ErrorReason.CONNECT
@@ -193,7 +220,8 @@ def test_failover_counted_and_first_seen_persisted(monkeypatch, tmp_path):
     # Same endpoint, different server: a failover.
     clock.advance(30)
     replies[parse.VARIABLES_QUERY]["rows"] = [
-        r if r[0] != "server_uuid" else ["server_uuid", "11111111-2222-3333-4444-555555555555"] for r in replies[parse.VARIABLES_QUERY]["rows"]
+        r if r[0] != "server_uuid" else ["server_uuid", "11111111-2222-3333-4444-555555555555"]
+        for r in replies[parse.VARIABLES_QUERY]["rows"]
     ]
     third = source.poll(None)
     assert third.failovers == 1
@@ -203,7 +231,10 @@ def test_failover_counted_and_first_seen_persisted(monkeypatch, tmp_path):
     restarted = MySQLSource(database(monkeypatch), StateFile(path), clock, connect=FakeConnector(replies))
     again = restarted.poll(None)
     assert again.failovers == 1
-    assert again.previous_identity is not None and again.previous_identity.server_uuid == "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+    assert (
+        again.previous_identity is not None
+        and again.previous_identity.server_uuid == "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+    )
     assert set(again.seen) == {"binlog.000041", "binlog.000042", "binlog.000043"}
 
 
@@ -245,11 +276,16 @@ def test_mandatory_role_counts_when_activated_at_login(monkeypatch):
     replies = load("mysql-8.0.json")
     grants = replies[key("SHOW GRANTS FOR %s@%s", ("debezium", "%"))]["rows"]
     replies[key("SHOW GRANTS FOR %s@%s", ("debezium", "%"))]["rows"] = [g for g in grants if "cdc_role" not in g[0]]
-    replies[parse.ROLE_VARIABLES_QUERY]["rows"] = [["activate_mandatory_roles", "ON"], ["mandatory_roles", "`cdc_role`@`%`"]]  # 9.5+
+    replies[parse.ROLE_VARIABLES_QUERY]["rows"] = [
+        ["activate_mandatory_roles", "ON"],
+        ["mandatory_roles", "`cdc_role`@`%`"],
+    ]  # 9.5+
     _all_granted_through(monkeypatch, replies, ("cdc_role", "%"))
     # Before 9.5 (no activate_mandatory_roles) a mandatory role is active only as a default role.
     replies[parse.ROLE_VARIABLES_QUERY]["rows"] = [["mandatory_roles", "`cdc_role`@`%`"]]
-    state = MySQLSource(database(monkeypatch), clock=FakeClock(), connect=FakeConnector(replies)).poll(connect_snapshot())
+    state = MySQLSource(database(monkeypatch), clock=FakeClock(), connect=FakeConnector(replies)).poll(
+        connect_snapshot()
+    )
     assert {c.privilege: c.ok for c in state.privileges["debezium"]}["replication_slave"] is False
 
 
@@ -258,7 +294,14 @@ def test_mandatory_role_counts_when_activated_at_login(monkeypatch):
 
 def connect_snapshot_users(*users: str):
     connectors = {
-        f"c-{i}": ConnectorStatus(f"c-{i}", "source", State.RUNNING, "w:8083", (), ConnectorSettings(MYSQL_CLASS, f"p{i}", "db.example", 3306, user, 1))
+        f"c-{i}": ConnectorStatus(
+            f"c-{i}",
+            "source",
+            State.RUNNING,
+            "w:8083",
+            (),
+            ConnectorSettings(MYSQL_CLASS, f"p{i}", "db.example", 3306, user, 1),
+        )
         for i, user in enumerate(users)
     }
     store = SnapshotStore()
@@ -271,8 +314,12 @@ def test_sql_error_on_one_users_grants_is_unknown_for_that_user_not_a_failed_pol
     replies = load("mariadb-10.11-healthy.json")
     replies[key(parse.ACCOUNTS_QUERY, ("gone",))] = {"columns": ["User", "Host"], "rows": [["gone", "%"]]}
     # The account was dropped between the two statements.
-    replies[key("SHOW GRANTS FOR %s@%s", ("gone", "%"))] = {"error": [1141, "There is no such grant defined for user 'gone' on host '%'"]}
-    state = MySQLSource(database(monkeypatch), clock=FakeClock(), connect=FakeConnector(replies)).poll(connect_snapshot_users("gone", "debezium"))
+    replies[key("SHOW GRANTS FOR %s@%s", ("gone", "%"))] = {
+        "error": [1141, "There is no such grant defined for user 'gone' on host '%'"]
+    }
+    state = MySQLSource(database(monkeypatch), clock=FakeClock(), connect=FakeConnector(replies)).poll(
+        connect_snapshot_users("gone", "debezium")
+    )
     assert state.head is not None and state.files  # the binlog figures survive
     assert set(state.privileges) == {"debezium"} and state.unchecked_users == 1
     assert state.check_errors["grants"].startswith("gone: error 1141 There is no such grant")
@@ -282,7 +329,7 @@ def test_sql_error_on_one_users_grants_is_unknown_for_that_user_not_a_failed_pol
 
 def test_unexpected_error_of_a_binlog_check_is_reported_not_raised(monkeypatch):
     replies = load("mariadb-10.11-healthy.json")
-    replies["SHOW BINARY LOGS"] = {"error": [1030, "Got error 28 \"No space left on device\" from storage engine"]}
+    replies["SHOW BINARY LOGS"] = {"error": [1030, 'Got error 28 "No space left on device" from storage engine']}
     state = MySQLSource(database(monkeypatch), clock=FakeClock(), connect=FakeConnector(replies)).poll(None)
     assert state.files is None and state.head is not None
     assert state.check_errors["binary_logs"].startswith("error 1030 Got error 28")
@@ -317,7 +364,9 @@ def test_files_first_seen_after_a_gap_in_the_listings_are_inexact(monkeypatch, t
     replies = load("mariadb-10.11-healthy.json")
     base = replies["SHOW BINARY LOGS"]["rows"][-1][0].rsplit(".", 1)[0]
     clock = FakeClock()
-    source = MySQLSource(database(monkeypatch), StateFile(tmp_path / "state.json"), clock, connect=FakeConnector(replies))
+    source = MySQLSource(
+        database(monkeypatch), StateFile(tmp_path / "state.json"), clock, connect=FakeConnector(replies)
+    )
     source.poll(None)
     listed = clock.now()
     clock.advance(15)  # one interval later: a new file's first-seen time is exact
@@ -325,24 +374,33 @@ def test_files_first_seen_after_a_gap_in_the_listings_are_inexact(monkeypatch, t
     assert source.poll(None).seen[f"{base}.000101"] == FileSeen(clock.now(), True)
     listed = clock.now()
     # SHOW BINARY LOGS denied for a while, then allowed again long after the last listing.
-    replies["SHOW BINARY LOGS"], saved = {"error": [1227, "Access denied; you need (at least one of) the BINLOG MONITOR privilege(s)"]}, replies["SHOW BINARY LOGS"]
+    replies["SHOW BINARY LOGS"], saved = (
+        {"error": [1227, "Access denied; you need (at least one of) the BINLOG MONITOR privilege(s)"]},
+        replies["SHOW BINARY LOGS"],
+    )
     clock.advance(15)
     assert source.poll(None).files is None
     replies["SHOW BINARY LOGS"] = saved
     clock.advance(300)
     _rotate(replies, f"{base}.000102")
-    assert source.poll(None).seen[f"{base}.000102"] == FileSeen(listed, False)  # conservative: right after the last listing
+    assert source.poll(None).seen[f"{base}.000102"] == FileSeen(
+        listed, False
+    )  # conservative: right after the last listing
     # A restart within two intervals of the last listing keeps watching: exact again.
     listed = clock.now()
     clock.advance(20)
     _rotate(replies, f"{base}.000103")
-    restarted = MySQLSource(database(monkeypatch), StateFile(tmp_path / "state.json"), clock, connect=FakeConnector(replies))
+    restarted = MySQLSource(
+        database(monkeypatch), StateFile(tmp_path / "state.json"), clock, connect=FakeConnector(replies)
+    )
     assert restarted.poll(None).seen[f"{base}.000103"] == FileSeen(clock.now(), True)
     # After a longer outage of cdc_watch: inexact, first seen at the last listing before it.
     listed = clock.now()
     clock.advance(3600)
     _rotate(replies, f"{base}.000104")
-    restarted = MySQLSource(database(monkeypatch), StateFile(tmp_path / "state.json"), clock, connect=FakeConnector(replies))
+    restarted = MySQLSource(
+        database(monkeypatch), StateFile(tmp_path / "state.json"), clock, connect=FakeConnector(replies)
+    )
     assert restarted.poll(None).seen[f"{base}.000104"] == FileSeen(listed, False)
 
 
@@ -377,5 +435,5 @@ def test_failover_while_cdc_watch_was_down_still_raises_the_alert(monkeypatch, t
     store.register([("mysql:orders", "mysql")])
     snapshot = store.record(PollResult("mysql:orders", "mysql", clock.now(), 0.1, data=state))
     observation = detector(snapshot, cfg, memory, clock.now())
-    (labels, evidence), = observation.verdicts.items()
+    ((labels, evidence),) = observation.verdicts.items()
     assert dict(labels) == {"database": "orders"} and evidence is not None

@@ -22,8 +22,10 @@ ENV_REFERENCE = re.compile(r"\$\{[^}]+\}")
 # A quoted literal after a secret-looking name or after IDENTIFIED BY; "..." and ${...} are placeholders.
 LITERAL_IN_TEXT = [
     re.compile(r"IDENTIFIED BY\s+'(?!\$\{|\.\.\.')([^']+)'", re.IGNORECASE),
-    re.compile(r"""["']?[\w.-]*(?:password|passwd|secret|api_?key)["']?\]?\s*[:=]\s*["'](?!\$\{|\.\.\.["'])([^"'\s]+)["']""",
-               re.IGNORECASE),
+    re.compile(
+        r"""["']?[\w.-]*(?:password|passwd|secret|api_?key)["']?\]?\s*[:=]\s*["'](?!\$\{|\.\.\.["'])([^"'\s]+)["']""",
+        re.IGNORECASE,
+    ),
 ]
 
 
@@ -82,20 +84,29 @@ def find_literal_secrets(path: Path) -> list[str]:
 
 def test_the_scan_covers_the_files_that_name_secrets():
     names = {p.relative_to(REPO).as_posix() for p in shipped_files()}
-    assert {"config.example.yaml", "deploy/kubernetes/secret.example.yaml", "deploy/docker-compose/env.example",
-            "deploy/docker-compose/compose.yaml", "scripts/record_ops.py", "devstack/stack.py"} <= names
+    assert {
+        "config.example.yaml",
+        "deploy/kubernetes/secret.example.yaml",
+        "deploy/docker-compose/env.example",
+        "deploy/docker-compose/compose.yaml",
+        "scripts/record_ops.py",
+        "devstack/stack.py",
+    } <= names
     assert not any(n.startswith("tests/") for n in names)
 
 
-@pytest.mark.parametrize("sample, hits", [
-    ({"auth": {"password": "hunter2"}}, ["auth.password"]),
-    ({"auth": {"password": "${CONNECT_PASSWORD}"}}, []),
-    ({"auth": {"password": {"file": "secrets/p"}}}, []),
-    ({"kind": "Secret", "stringData": {"CONNECT_PASSWORD": "change-me"}}, ["stringData.CONNECT_PASSWORD"]),
-    ({"kind": "Secret", "stringData": {"CONNECT_PASSWORD": ""}}, []),
-    ({"database.password": "${env:DEBEZIUM_PASSWORD}"}, []),
-    ({"automountServiceAccountToken": False}, []),
-])
+@pytest.mark.parametrize(
+    "sample, hits",
+    [
+        ({"auth": {"password": "hunter2"}}, ["auth.password"]),
+        ({"auth": {"password": "${CONNECT_PASSWORD}"}}, []),
+        ({"auth": {"password": {"file": "secrets/p"}}}, []),
+        ({"kind": "Secret", "stringData": {"CONNECT_PASSWORD": "change-me"}}, ["stringData.CONNECT_PASSWORD"]),
+        ({"kind": "Secret", "stringData": {"CONNECT_PASSWORD": ""}}, []),
+        ({"database.password": "${env:DEBEZIUM_PASSWORD}"}, []),
+        ({"automountServiceAccountToken": False}, []),
+    ],
+)
 def test_data_scan_tells_literals_from_references(sample, hits):
     assert literal_secrets_in_data(sample) == hits
 

@@ -32,7 +32,9 @@ def failed(*tasks: int, connector: str = "orders") -> Step:
 
 
 def healthy() -> Step:
-    return Step(0, {"prod": {"orders": ("RUNNING", {0: "RUNNING@w1:8083", 1: "RUNNING@w1:8083", 9: "RUNNING@w1:8083"})}})
+    return Step(
+        0, {"prod": {"orders": ("RUNNING", {0: "RUNNING@w1:8083", 1: "RUNNING@w1:8083", 9: "RUNNING@w1:8083"})}}
+    )
 
 
 @pytest.fixture
@@ -67,13 +69,19 @@ class Harness:
     def __init__(self, alerting: dict, state_path: Path | None = None, clock: FakeClock | None = None):
         self.clock = clock or FakeClock()
         self.waits: list[float] = []
-        self.full = parse_config({
-            "connect_clusters": [{"name": "prod", "url": "http://w1:8083"}],
-            "databases": [{"name": "devdb", "host": "127.0.0.1", "user": "cdc", "password": "${CDC_TEST_DB_PASSWORD}"}],
-            "alerting": alerting,
-        })
+        self.full = parse_config(
+            {
+                "connect_clusters": [{"name": "prod", "url": "http://w1:8083"}],
+                "databases": [
+                    {"name": "devdb", "host": "127.0.0.1", "user": "cdc", "password": "${CDC_TEST_DB_PASSWORD}"}
+                ],
+                "alerting": alerting,
+            }
+        )
         self.config = self.full.alerting
-        self.service = build_alerting(self.full, lambda: self.config, StateFile(state_path), self.clock, wait=self._wait)
+        self.service = build_alerting(
+            self.full, lambda: self.config, StateFile(state_path), self.clock, wait=self._wait
+        )
         self.delivery = self.service.delivery
 
     def _wait(self, seconds: float) -> bool:
@@ -95,7 +103,11 @@ class Harness:
         return out.render().decode()
 
 
-WEBHOOK = {"slack": {"webhook_url": "${SLACK_WEBHOOK_URL}", "severity_webhook_urls": {"critical": "${SLACK_CRITICAL_URL}"}}, "dashboard_url": "https://grafana.example/d/cdc?var-connector={connector}", "rules": {"keep_firing_for": "0s"}}
+WEBHOOK = {
+    "slack": {"webhook_url": "${SLACK_WEBHOOK_URL}", "severity_webhook_urls": {"critical": "${SLACK_CRITICAL_URL}"}},
+    "dashboard_url": "https://grafana.example/d/cdc?var-connector={connector}",
+    "rules": {"keep_firing_for": "0s"},
+}
 WITH_SENTRY = {**WEBHOOK, "sentry": {"dsn": "${SENTRY_DSN}"}}
 
 
@@ -115,7 +127,17 @@ def test_webhook_firing_then_resolved_message_with_evidence(slack_env):
     text = _blocks_text(firing)
     assert body["text"].startswith(":red_circle: FIRING: CdcTaskFailed on orders")
     assert body["blocks"][0]["type"] == "header"
-    for expected in ("*Severity:*\\ncritical", "*Connect cluster:*\\nprod", "*Connector:*\\norders", "Communications link failure", "Caused by: java.net.ConnectException: Connection refused", "docs/runbook.md#cdctaskfailed|Runbook", "var-connector=orders|Dashboard", "task state: `FAILED`", "*What to do:*"):
+    for expected in (
+        "*Severity:*\\ncritical",
+        "*Connect cluster:*\\nprod",
+        "*Connector:*\\norders",
+        "Communications link failure",
+        "Caused by: java.net.ConnectException: Connection refused",
+        "docs/runbook.md#cdctaskfailed|Runbook",
+        "var-connector=orders|Dashboard",
+        "task state: `FAILED`",
+        "*What to do:*",
+    ):
         assert expected in text, expected
     h.step(healthy(), advance=15)
     resolved = slack_env.received("/slack/webhook/critical")[1].json()
@@ -135,7 +157,9 @@ def test_alerts_of_one_connector_are_grouped_and_repeated_at_the_interval(slack_
     assert len(slack_env.received("/slack/")) == 1
     h.step(failed(0, 1), advance=1)
     assert len(slack_env.received("/slack/")) == 2
-    assert slack_env.received("/slack/")[1].json()["text"].startswith(":red_circle: STILL FIRING: CdcTaskFailed on orders")
+    assert (
+        slack_env.received("/slack/")[1].json()["text"].startswith(":red_circle: STILL FIRING: CdcTaskFailed on orders")
+    )
 
 
 def test_silence_suppresses_and_expiry_announces(slack_env):
@@ -172,7 +196,10 @@ def test_bot_token_429_is_retried_after_retry_after_and_counted(slack_env):
     slack_env.fail_next(1, 429, "30", path="/api/chat.postMessage")
     h.step(failed(0))
     h.step(failed(0), advance=60)
-    assert [(r.path, r.status) for r in slack_env.requests] == [("/api/chat.postMessage", 429), ("/api/chat.postMessage", 200)]
+    assert [(r.path, r.status) for r in slack_env.requests] == [
+        ("/api/chat.postMessage", 429),
+        ("/api/chat.postMessage", 200),
+    ]
     assert h.waits == [30.0]
     metrics = h.metrics()
     assert 'cdc_notifications_total{channel="slack"} 1' in metrics
@@ -218,7 +245,16 @@ def test_rate_limit_delays_rather_than_drops(slack_env):
 
 
 def test_bot_token_routes_by_severity_and_authenticates(slack_env):
-    h = Harness({"slack": {"token": "${SLACK_TOKEN}", "channel": "#cdc", "severity_channels": {"critical": "#cdc-oncall"}, "api_url": slack_env.url + "/api/"}})
+    h = Harness(
+        {
+            "slack": {
+                "token": "${SLACK_TOKEN}",
+                "channel": "#cdc",
+                "severity_channels": {"critical": "#cdc-oncall"},
+                "api_url": slack_env.url + "/api/",
+            }
+        }
+    )
     h.step(failed(0))
     h.step(failed(0), advance=60)
     (request,) = slack_env.received("/api/chat.postMessage")
@@ -337,7 +373,9 @@ def test_a_retried_message_keeps_its_place_in_line():
 
 def test_a_full_queue_gives_up_log_events_and_repeats_never_firing_or_resolved(caplog):
     recorder, done = Recorder(), []
-    delivery = Delivery({"slack": recorder}, FakeClock(), queue_size=3, on_done=lambda ident, ok: done.append((ident, ok)))
+    delivery = Delivery(
+        {"slack": recorder}, FakeClock(), queue_size=3, on_done=lambda ident, ok: done.append((ident, ok))
+    )
     with caplog.at_level(logging.WARNING, logger="cdc_watch.notify.delivery"):
         for log_event in ("a", "b", "c"):
             assert delivery.submit("slack", log_event)
@@ -371,8 +409,14 @@ def test_a_rate_limited_sentry_never_delays_slack(slack_env, sentry_cleanup):
     assert dues == {"slack": None, "sentry": h.clock.monotonic() + 240}
     assert len(slack_env.requests) == 2  # the 429 and the Slack message: nothing else tried
     metrics = h.metrics()
-    assert 'cdc_notifications_total{channel="slack"} 1' in metrics and 'cdc_notification_errors_total{channel="slack"} 0' in metrics
-    assert 'cdc_notifications_total{channel="sentry"} 0' in metrics and 'cdc_notification_errors_total{channel="sentry"} 1' in metrics
+    assert (
+        'cdc_notifications_total{channel="slack"} 1' in metrics
+        and 'cdc_notification_errors_total{channel="slack"} 0' in metrics
+    )
+    assert (
+        'cdc_notifications_total{channel="sentry"} 0' in metrics
+        and 'cdc_notification_errors_total{channel="sentry"} 1' in metrics
+    )
     assert 'cdc_notification_queue_length{channel="sentry"} 101' in metrics  # 100 warnings and the alert's event
     assert 'cdc_notification_queue_length{channel="slack"} 0' in metrics
     h.delivery.run_pending()
@@ -418,7 +462,11 @@ def test_sentry_event_per_firing_alert_with_fingerprint_level_tags_and_trace(sla
     (event,) = request.sentry_events()
     assert event["fingerprint"] == ["CdcTaskFailed", "prod", "orders"]
     assert event["level"] == "fatal"
-    assert event["tags"]["alert"] == "CdcTaskFailed" and event["tags"]["connector"] == "orders" and event["tags"]["connect_cluster"] == "prod"
+    assert (
+        event["tags"]["alert"] == "CdcTaskFailed"
+        and event["tags"]["connector"] == "orders"
+        and event["tags"]["connect_cluster"] == "prod"
+    )
     assert event["tags"]["failure_kind"] == "connection_refused"
     assert "Caused by: java.net.ConnectException" in event["contexts"]["failure"]["excerpt"]
     assert "excerpt" not in event["contexts"].get("trace", {})  # reserved: the SDK's trace_id/span_id go there
@@ -435,15 +483,23 @@ def test_no_secret_reaches_a_slack_or_sentry_payload(slack_env, sentry_cleanup):
     h.evaluate(failed(0), trace=trace)
     h.evaluate(failed(0), advance=60, trace=trace)
     # the daemon's own warnings go to Sentry too, through the logging integration
-    logging.getLogger("cdc_watch.sources.connect").warning("poll failed", extra={"error": f"password={PASSWORD}", "database_password": PASSWORD})
+    logging.getLogger("cdc_watch.sources.connect").warning(
+        "poll failed", extra={"error": f"password={PASSWORD}", "database_password": PASSWORD}
+    )
     h.delivery.run_pending()
     (slack,) = slack_env.received("/slack/")
-    assert "Access denied for user" in slack.body.decode() and "[REDACTED]" in slack.body.decode()  # the trace got there
+    assert (
+        "Access denied for user" in slack.body.decode() and "[REDACTED]" in slack.body.decode()
+    )  # the trace got there
     envelopes = slack_env.received(ENVELOPES)
     assert len(envelopes) == 2
     events = [e for r in envelopes for e in r.sentry_events()]
     assert any(e.get("logger") == "cdc_watch.sources.connect" for e in events)
-    assert any("Access denied for user" in e["contexts"]["failure"]["excerpt"] for e in events if "failure" in e.get("contexts", {}))
+    assert any(
+        "Access denied for user" in e["contexts"]["failure"]["excerpt"]
+        for e in events
+        if "failure" in e.get("contexts", {})
+    )
     for body in [r.body for r in slack_env.requests]:
         assert PASSWORD.encode() not in body
         assert base64.b64encode(PASSWORD.encode()) not in body

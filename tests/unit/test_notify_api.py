@@ -22,13 +22,25 @@ from tests.support.snapshots import snapshot_for
 
 def service(tmp_path=None, clock=None) -> AlertService:
     config = AlertingConfig(rules=RulesConfig.model_validate({"overrides": {"CdcTaskFailed": {"for": "0s"}}}))
-    return AlertService(lambda: config, StateFile(tmp_path / "state.json" if tmp_path else None), clock or FakeClock(), Delivery({}, clock or FakeClock()))
+    return AlertService(
+        lambda: config,
+        StateFile(tmp_path / "state.json" if tmp_path else None),
+        clock or FakeClock(),
+        Delivery({}, clock or FakeClock()),
+    )
 
 
 def test_silence_api_add_list_remove_and_persist(tmp_path):
     clock = FakeClock()
     svc = service(tmp_path, clock)
-    status, body, _ = api.handle(svc, "POST", "/api/v1/silences", json.dumps({"matchers": {"connector": "orders"}, "duration": "2h", "comment": "migration"}).encode(), "127.0.0.1", False)
+    status, body, _ = api.handle(
+        svc,
+        "POST",
+        "/api/v1/silences",
+        json.dumps({"matchers": {"connector": "orders"}, "duration": "2h", "comment": "migration"}).encode(),
+        "127.0.0.1",
+        False,
+    )
     assert status == 200
     silence = json.loads(body)["silence"]
     assert silence["until"] == clock.now() + 7200 and silence["matchers"] == {"connector": "orders"}
@@ -45,9 +57,24 @@ def test_silence_api_refuses_remote_clients_without_lifecycle_and_bad_input():
     body = json.dumps({"matchers": {"connector": "x"}, "duration": "1h"}).encode()
     assert api.handle(svc, "POST", "/api/v1/silences", body, "10.1.2.3", False)[0] == 403
     assert api.handle(svc, "POST", "/api/v1/silences", body, "10.1.2.3", True)[0] == 200
-    assert api.handle(svc, "POST", "/api/v1/silences", b'{"matchers": {"nope": "x"}, "duration": "1h"}', "127.0.0.1", False)[0] == 400
-    assert api.handle(svc, "POST", "/api/v1/silences", b'{"matchers": {"connector": "x"}, "duration": "90d"}', "127.0.0.1", False)[0] == 400
-    assert api.handle(svc, "POST", "/api/v1/silences", b'{"matchers": {"connector": "x"}, "duration": 5}', "127.0.0.1", False)[0] == 400
+    assert (
+        api.handle(
+            svc, "POST", "/api/v1/silences", b'{"matchers": {"nope": "x"}, "duration": "1h"}', "127.0.0.1", False
+        )[0]
+        == 400
+    )
+    assert (
+        api.handle(
+            svc, "POST", "/api/v1/silences", b'{"matchers": {"connector": "x"}, "duration": "90d"}', "127.0.0.1", False
+        )[0]
+        == 400
+    )
+    assert (
+        api.handle(
+            svc, "POST", "/api/v1/silences", b'{"matchers": {"connector": "x"}, "duration": 5}', "127.0.0.1", False
+        )[0]
+        == 400
+    )
     assert api.handle(svc, "GET", "/metrics", b"", "127.0.0.1", False) is None
 
 
@@ -56,9 +83,27 @@ def test_cli_silence_add_sends_exactly_one_request():
 
     def reply(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json={"silence": {"id": "abc123", "until": 0.0, "matchers": {"alert": "CdcTaskFailed", "connector": "orders"}}})
+        return httpx.Response(
+            200,
+            json={
+                "silence": {"id": "abc123", "until": 0.0, "matchers": {"alert": "CdcTaskFailed", "connector": "orders"}}
+            },
+        )
 
-    parser_args = ["silence", "--web.url", "http://127.0.0.1:9999", "add", "--alert", "CdcTaskFailed", "--connector", "orders", "--for", "2h", "--comment", "deploy"]
+    parser_args = [
+        "silence",
+        "--web.url",
+        "http://127.0.0.1:9999",
+        "add",
+        "--alert",
+        "CdcTaskFailed",
+        "--connector",
+        "orders",
+        "--for",
+        "2h",
+        "--comment",
+        "deploy",
+    ]
     from cdc_watch.cli import build_parser
 
     args = build_parser().parse_args(parser_args)
@@ -67,7 +112,11 @@ def test_cli_silence_add_sends_exactly_one_request():
     (request,) = seen
     assert request.method == "POST" and str(request.url) == "http://127.0.0.1:9999/api/v1/silences"
     sent = json.loads(request.content)
-    assert sent["matchers"] == {"alert": "CdcTaskFailed", "connector": "orders"} and sent["duration"] == "2h" and sent["comment"] == "deploy"
+    assert (
+        sent["matchers"] == {"alert": "CdcTaskFailed", "connector": "orders"}
+        and sent["duration"] == "2h"
+        and sent["comment"] == "deploy"
+    )
     assert "silence abc123" in out.getvalue()
 
 
@@ -89,6 +138,12 @@ def test_alert_firing_metric_carries_the_alert_labels():
     svc.contribute(None, out)
     families = {f.name: f for f in text_string_to_metric_families(out.render().decode())}
     (sample,) = families["cdc_alert_firing"].samples
-    assert sample.labels == {"alert": "CdcTaskFailed", "severity": "critical", "connect_cluster": "prod", "connector": "orders", "task": "0"}
+    assert sample.labels == {
+        "alert": "CdcTaskFailed",
+        "severity": "critical",
+        "connect_cluster": "prod",
+        "connector": "orders",
+        "task": "0",
+    }
     assert sample.value == 1
     assert families["cdc_alerts_pending"].samples[0].value == 0

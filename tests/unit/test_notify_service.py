@@ -43,10 +43,27 @@ def _service(path, clock=None, snapshot=None) -> AlertService:
         {"state": {"entries": 5, "memory": []}},
         {"state": {"entries": [{"key": 5}, "x"]}},
         {"notify": {"a": 1}, "silences": 7},
-        {"state": {"memory": {"CdcWorkerLost": {"prod": {"no-pipes": 1.0}}, "CdcFailoverDetected": {"db": ["x", None]}, "CdcNotStreaming": 3}}},
+        {
+            "state": {
+                "memory": {
+                    "CdcWorkerLost": {"prod": {"no-pipes": 1.0}},
+                    "CdcFailoverDetected": {"db": ["x", None]},
+                    "CdcNotStreaming": 3,
+                }
+            }
+        },
         {"outbox": [5, {"channel": "slack", "payload": {"kind": "nope"}}, {"channel": "pager", "payload": "x"}]},
     ],
-    ids=["string", "outbox-int", "state-string", "entries-int", "bad-entries", "notify-silences", "memory", "outbox-items"],
+    ids=[
+        "string",
+        "outbox-int",
+        "state-string",
+        "entries-int",
+        "bad-entries",
+        "notify-silences",
+        "memory",
+        "outbox-items",
+    ],
 )
 def test_wrong_shaped_alert_state_starts_clean_with_a_warning(tmp_path, caplog, section):
     path = tmp_path / "state.json"
@@ -107,7 +124,10 @@ def test_a_remediation_notice_is_a_short_slack_message(slack_env):
     h.delivery.run_pending()
     (message,) = slack_env.received("/slack/webhook/default")  # info: the default webhook
     next_allowed = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(h.clock.now() + 720))
-    assert message.json()["text"] == f":wrench: Restarted task 0 of orders on prod (connection_refused), attempt 3, next allowed at {next_allowed}."
+    assert (
+        message.json()["text"]
+        == f":wrench: Restarted task 0 of orders on prod (connection_refused), attempt 3, next allowed at {next_allowed}."
+    )
     h.service.notify_remediation(_notice("gave_up", clock=h.clock))
     h.delivery.run_pending()
     assert "Gave up restarting task 0 of orders on prod" in slack_env.received("/slack/")[-1].json()["text"]
@@ -136,12 +156,18 @@ def test_a_restart_by_the_runner_reaches_slack_from_its_worker(slack_env, tmp_pa
     h = Harness(WEBHOOK)
     fake = FakeConnect()
     fake.expect("POST", "/connectors/inv/restart", KIP745, 202, RESTARTING["body"])
-    config = parse_config({"connect_clusters": [{"name": "prod", "urls": ["http://w1:8083"]}], "remediation": {"enabled": True}})
+    config = parse_config(
+        {"connect_clusters": [{"name": "prod", "urls": ["http://w1:8083"]}], "remediation": {"enabled": True}}
+    )
     transport = httpx.MockTransport(fake.handler)
-    runner = RemediationRunner(config, StateFile(None), h.clock, h.service.notify_remediation, transport_for=lambda _n: transport)
+    runner = RemediationRunner(
+        config, StateFile(None), h.clock, h.service.notify_remediation, transport_for=lambda _n: transport
+    )
     store = SnapshotStore()
     store.register([("connect:prod", "connect")])
-    data = ConnectClusterState("prod", "http://w1:8083", "3.9.0", "", "kc", MappingProxyType({"inv": failed_connector()}))
+    data = ConnectClusterState(
+        "prod", "http://w1:8083", "3.9.0", "", "kc", MappingProxyType({"inv": failed_connector()})
+    )
     result = PollResult("connect:prod", "connect", h.clock.now(), 0.01, data)
     try:
         runner.on_result(result, store.record(result))
@@ -150,4 +176,6 @@ def test_a_restart_by_the_runner_reaches_slack_from_its_worker(slack_env, tmp_pa
         runner.close()
     h.delivery.run_pending()
     (message,) = slack_env.received("/slack/")
-    assert message.json()["text"].startswith(":wrench: Restarted task 0 of inv on prod (connection_refused), attempt 1, next allowed at ")
+    assert message.json()["text"].startswith(
+        ":wrench: Restarted task 0 of inv on prod (connection_refused), attempt 1, next allowed at "
+    )

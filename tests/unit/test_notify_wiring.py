@@ -53,7 +53,8 @@ def test_a_failing_alerting_hook_does_not_disable_remediation(app, caplog):
 def test_the_app_judges_the_stores_newest_snapshot(app):
     app.store.register([("connect:prod", "connect")])
     stale = app.store.current()
-    app.store.record(PollResult("connect:prod", "connect", 0.0, 0.1, error=None, data=cluster_state("prod", {"c": ("FAILED", {})})))
+    app.store.record(
+        PollResult("connect:prod", "connect", 0.0, 0.1, error=None, data=cluster_state("prod", {"c": ("FAILED", {})}))
+    )
     app.alerting.on_result(PollResult("connect:prod", "connect", 0.0, 0.1, None), stale)
     assert "CdcConnectorFailed" in {e.key.alert for e in app.alerting.alerts.entries.values()}
-

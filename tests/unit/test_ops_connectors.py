@@ -29,10 +29,13 @@ def recorded(name: str) -> dict[str, Any]:
     return json.loads(text)
 
 
-def exchange(method: str, path: str, status: int, body: Any = None, params: dict | None = None,
-             request_body: Any = None) -> dict[str, Any]:
-    return {"request": {"method": method, "path": path, "params": params or {}, "body": request_body},
-            "response": {"status": status, "body": body}}
+def exchange(
+    method: str, path: str, status: int, body: Any = None, params: dict | None = None, request_body: Any = None
+) -> dict[str, Any]:
+    return {
+        "request": {"method": method, "path": path, "params": params or {}, "body": request_body},
+        "response": {"status": status, "body": body},
+    }
 
 
 class FakeConnect:
@@ -67,12 +70,19 @@ class FakeConnect:
         assert not self.expected, f"expected requests not made: {[e['request']['path'] for e in self.expected]}"
 
 
-def run(argv: list[str], fake: FakeConnect | None = None, transport: httpx.BaseTransport | None = None,
-        sleeps: list[float] | None = None, stdin: str = "") -> tuple[int, str, str]:
+def run(
+    argv: list[str],
+    fake: FakeConnect | None = None,
+    transport: httpx.BaseTransport | None = None,
+    sleeps: list[float] | None = None,
+    stdin: str = "",
+) -> tuple[int, str, str]:
     args = build_parser().parse_args(["connectors", *argv])
     out, err = io.StringIO(), io.StringIO()
     code = connectors.run(
-        args, out=out, err=err,
+        args,
+        out=out,
+        err=err,
         transport=transport or (httpx.MockTransport(fake) if fake else None),
         sleep=(sleeps.append if sleeps is not None else lambda _s: pytest.fail("unexpected sleep")),
         stdin=io.StringIO(stdin),
@@ -135,9 +145,15 @@ def test_status_scrubs_the_connector_password_from_traces():
 
 
 def test_status_of_unknown_connector_exits_1():
-    fake = FakeConnect(recorded("status_unknown_404"),
-                       exchange("GET", "/connectors/no-such-connector/config", 404,
-                                {"error_code": 404, "message": "Connector no-such-connector not found"}))
+    fake = FakeConnect(
+        recorded("status_unknown_404"),
+        exchange(
+            "GET",
+            "/connectors/no-such-connector/config",
+            404,
+            {"error_code": 404, "message": "Connector no-such-connector not found"},
+        ),
+    )
     code, out, err = run(["status", "no-such-connector", "--url", URL], fake)
     assert code == ExitCode.FAILED
     assert out == ""
@@ -154,13 +170,21 @@ def test_status_of_a_connector_without_status_yet():
 
 
 def test_failure_with_json_output_is_also_json_on_stdout():
-    fake = FakeConnect(recorded("status_unknown_404"),
-                       exchange("GET", "/connectors/no-such-connector/config", 404,
-                                {"error_code": 404, "message": "Connector no-such-connector not found"}))
+    fake = FakeConnect(
+        recorded("status_unknown_404"),
+        exchange(
+            "GET",
+            "/connectors/no-such-connector/config",
+            404,
+            {"error_code": 404, "message": "Connector no-such-connector not found"},
+        ),
+    )
     code, out, _ = run(["status", "no-such-connector", "--url", URL, "-o", "json"], fake)
     assert code == ExitCode.FAILED
     assert json.loads(out)["error"] == {
-        "status": 404, "reason": "not_found", "exit_code": 1,
+        "status": 404,
+        "reason": "not_found",
+        "exit_code": 1,
         "message": "status of no-such-connector: connector 'no-such-connector' not found",
     }
 
@@ -198,9 +222,15 @@ def test_restart_without_failed_only_restarts_connector_and_tasks():
 def test_restart_on_connect_2x_restarts_failed_tasks_one_by_one():
     # Connect < 3.0 ignores includeTasks/onlyFailed and answers 204 (protocols.md 1.5); not
     # producible on the devstack's 3.9, so the replies are written from the reference.
-    status = {"name": "legacy", "connector": {"state": "RUNNING", "worker_id": "w:8083"}, "type": "source",
-              "tasks": [{"id": 0, "state": "RUNNING", "worker_id": "w:8083"},
-                        {"id": 1, "state": "FAILED", "worker_id": "w:8083", "trace": "boom"}]}
+    status = {
+        "name": "legacy",
+        "connector": {"state": "RUNNING", "worker_id": "w:8083"},
+        "type": "source",
+        "tasks": [
+            {"id": 0, "state": "RUNNING", "worker_id": "w:8083"},
+            {"id": 1, "state": "FAILED", "worker_id": "w:8083", "trace": "boom"},
+        ],
+    }
     fake = FakeConnect(
         exchange("GET", "/connectors/legacy/config", 200, {"connector.class": "x", "database.password": SECRET}),
         exchange("POST", "/connectors/legacy/restart", 204, params={"includeTasks": "true", "onlyFailed": "true"}),
@@ -214,8 +244,11 @@ def test_restart_on_connect_2x_restarts_failed_tasks_one_by_one():
 
 
 def test_rebalance_conflict_is_retried_then_succeeds():
-    conflict = {"error_code": 409, "message": "Cannot complete request momentarily due to stale configuration "
-                "(typically caused by a concurrent config change)"}
+    conflict = {
+        "error_code": 409,
+        "message": "Cannot complete request momentarily due to stale configuration "
+        "(typically caused by a concurrent config change)",
+    }
     sleeps: list[float] = []
     fake = FakeConnect(
         exchange("PUT", "/connectors/ops-running/stop", 409, conflict),
@@ -228,7 +261,10 @@ def test_rebalance_conflict_is_retried_then_succeeds():
 
 
 def test_persistent_rebalance_conflict_exits_1_with_advice():
-    conflict = {"error_code": 409, "message": "Cannot complete request because of a conflicting operation (e.g. worker rebalance)"}
+    conflict = {
+        "error_code": 409,
+        "message": "Cannot complete request because of a conflicting operation (e.g. worker rebalance)",
+    }
     sleeps: list[float] = []
     fake = FakeConnect(*[exchange("PUT", "/connectors/c/stop", 409, conflict)] * connectors.CONFLICT_RETRIES)
     code, _, err = run(["stop", "c", "--url", URL], fake, sleeps=sleeps)
@@ -241,7 +277,9 @@ def test_persistent_rebalance_conflict_exits_1_with_advice():
 # ---------------------------------------------------------------- state changes, delete, offsets
 
 
-@pytest.mark.parametrize(("action", "fixture"), [("pause", "pause_202"), ("resume", "resume_202"), ("stop", "stop_204")])
+@pytest.mark.parametrize(
+    ("action", "fixture"), [("pause", "pause_202"), ("resume", "resume_202"), ("stop", "stop_204")]
+)
 def test_state_changes_send_one_put(action, fixture):
     fake = FakeConnect(recorded(fixture))
     code, out, _ = run([action, "ops-running", "--url", URL], fake)
@@ -389,13 +427,16 @@ def test_register_unknown_class(tmp_path):
     assert "com.example.NoSuchConnector is not installed" in err
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("{not json", "not valid JSON or YAML"),
-    ('{"config": {"connector.class": "x"}}', "has no name"),
-    ('{"name": "a"}', "no connector.class"),
-    ('{"name": "a", "config": {"name": "b", "connector.class": "x"}}', "differs"),
-    ("[1, 2]", "expected an object"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "not valid JSON or YAML"),
+        ('{"config": {"connector.class": "x"}}', "has no name"),
+        ('{"name": "a"}', "no connector.class"),
+        ('{"name": "a", "config": {"name": "b", "connector.class": "x"}}', "differs"),
+        ("[1, 2]", "expected an object"),
+    ],
+)
 def test_register_rejects_bad_files_with_exit_2_before_any_request(text, message):
     fake = FakeConnect()
     code, _, err = run(["register", "-", "--url", URL], fake, stdin=text)
@@ -406,8 +447,11 @@ def test_register_rejects_bad_files_with_exit_2_before_any_request(text, message
 
 def test_register_bad_file_errors_do_not_echo_values(tmp_path):
     fake = FakeConnect()
-    code, _, err = run(["register", "-", "--url", URL], fake,
-                       stdin=f'{{"name": "a", "config": {{"name": "b", "database.password": "{SECRET}"}}}}')
+    code, _, err = run(
+        ["register", "-", "--url", URL],
+        fake,
+        stdin=f'{{"name": "a", "config": {{"name": "b", "database.password": "{SECRET}"}}}}',
+    )
     assert code == ExitCode.USAGE  # and run() asserted SECRET is in neither stream
 
 
@@ -447,7 +491,9 @@ def test_second_worker_answers_when_the_first_is_down():
             raise httpx.ConnectError("refused", request=request)
         return httpx.Response(202)
 
-    code, _, _ = run(["pause", "c", "--url", "http://down.test:8083", "--url", URL], transport=httpx.MockTransport(handler))
+    code, _, _ = run(
+        ["pause", "c", "--url", "http://down.test:8083", "--url", URL], transport=httpx.MockTransport(handler)
+    )
     assert code == ExitCode.OK
     assert calls == ["down.test", "connect.test"]
 
@@ -525,7 +571,9 @@ def test_timeout_flag_sets_the_request_timeout_and_is_validated(tmp_path):
         seen.append(request.extensions["timeout"])
         return httpx.Response(202)
 
-    assert run(["pause", "c", "--url", URL, "--timeout", "7s"], transport=httpx.MockTransport(handler))[0] == ExitCode.OK
+    assert (
+        run(["pause", "c", "--url", URL, "--timeout", "7s"], transport=httpx.MockTransport(handler))[0] == ExitCode.OK
+    )
     assert seen[0]["read"] == 7.0
     config = tmp_path / "c.yaml"
     config.write_text(f"connect_clusters:\n  - url: {URL}\n    timeout: 3s\n")

@@ -105,7 +105,9 @@ def test_result_of_a_source_removed_by_reload_is_dropped():
 
 
 def test_a_failure_message_with_url_credentials_is_scrubbed_before_it_is_stored(caplog):
-    _clock, store, _source, poller, _ = make([SourceFailure(ErrorReason.CONNECT, "GET http://admin:Hunter-22@w:8083/: cannot connect")])
+    _clock, store, _source, poller, _ = make(
+        [SourceFailure(ErrorReason.CONNECT, "GET http://admin:Hunter-22@w:8083/: cannot connect")]
+    )
     with caplog.at_level(logging.WARNING):
         poller.poll_once()
     message = store.current().sources["test:one"].last.error.message

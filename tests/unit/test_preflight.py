@@ -68,9 +68,20 @@ def test_healthy_mariadb_passes_every_line():
     assert not checklist.failed(lines)
     assert {line.status for line in lines} == {Status.PASS}
     checks = by_check(lines)
-    assert set(checks) >= {"log_bin", "binlog_format", "binlog_row_image", "log_replica_updates", "binlog_retention", "gtid",
-                           "privilege.select", "privilege.reload", "privilege.show_databases",
-                           "privilege.replication_slave", "privilege.replication_client", "privilege.lock_tables"}
+    assert set(checks) >= {
+        "log_bin",
+        "binlog_format",
+        "binlog_row_image",
+        "log_replica_updates",
+        "binlog_retention",
+        "gtid",
+        "privilege.select",
+        "privilege.reload",
+        "privilege.show_databases",
+        "privilege.replication_slave",
+        "privilege.replication_client",
+        "privilege.lock_tables",
+    }
     assert "BINLOG MONITOR granted" in checks["privilege.replication_client"].detail
     assert "not recommended" in checks["privilege.lock_tables"].detail
 
@@ -83,11 +94,14 @@ def test_revoked_reload_fails_that_privilege_only():
     assert failing[0].detail == "debezium: RELOAD missing"
 
 
-@pytest.mark.parametrize(("variable", "value", "check"), [
-    ("binlog_format", "MIXED", "binlog_format"),
-    ("binlog_row_image", "MINIMAL", "binlog_row_image"),
-    ("log_bin", "OFF", "log_bin"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value", "check"),
+    [
+        ("binlog_format", "MIXED", "binlog_format"),
+        ("binlog_row_image", "MINIMAL", "binlog_row_image"),
+        ("log_bin", "OFF", "log_bin"),
+    ],
+)
 def test_wrong_settings_fail(variable, value, check):
     # The recorded healthy variables with one value changed (as SET GLOBAL would).
     lines = by_check(checklist.evaluate(facts_from("mariadb-10.11-healthy.json", variables={variable: value})))
@@ -96,22 +110,32 @@ def test_wrong_settings_fail(variable, value, check):
 
 
 def test_log_replica_updates_off_warns_on_a_primary_and_fails_on_a_replica():
-    primary = by_check(checklist.evaluate(facts_from("mariadb-10.11-healthy.json", variables={"log_slave_updates": "OFF"})))
+    primary = by_check(
+        checklist.evaluate(facts_from("mariadb-10.11-healthy.json", variables={"log_slave_updates": "OFF"}))
+    )
     assert primary["log_replica_updates"].status is Status.WARN
-    replica = by_check(checklist.evaluate(facts_from(
-        "mariadb-10.11-healthy.json", variables={"log_slave_updates": "OFF", "read_only": "ON"})))
+    replica = by_check(
+        checklist.evaluate(
+            facts_from("mariadb-10.11-healthy.json", variables={"log_slave_updates": "OFF", "read_only": "ON"})
+        )
+    )
     assert replica["log_replica_updates"].status is Status.FAIL
 
 
 @pytest.mark.parametrize(("seconds", "status"), [(0.0, Status.PASS), (3600.0, Status.FAIL), (7 * 86400.0, Status.PASS)])
 def test_retention_against_the_minimum(seconds, status):
-    line = by_check(checklist.evaluate(facts_from("mariadb-10.11-healthy.json", retention_seconds=seconds)))["binlog_retention"]
+    line = by_check(checklist.evaluate(facts_from("mariadb-10.11-healthy.json", retention_seconds=seconds)))[
+        "binlog_retention"
+    ]
     assert line.status is status
 
 
 def test_retention_of_mysql_80_default_30_days_passes():
     line = by_check(checklist.evaluate(facts_from("mysql-8.0.json")))["binlog_retention"]
-    assert (line.status, line.detail) == (Status.PASS, "binlogs kept 30d (binlog_expire_logs_seconds / expire_logs_days)")
+    assert (line.status, line.detail) == (
+        Status.PASS,
+        "binlogs kept 30d (binlog_expire_logs_seconds / expire_logs_days)",
+    )
 
 
 def test_aurora_retention_null_fails_with_the_procedure_to_call():
@@ -128,8 +152,12 @@ def test_aurora_retention_hours_below_minimum_fails():
 
 
 def test_unknown_retention_and_grants_warn_with_the_grant_needed():
-    facts = facts_from("aurora-mysql-3.json", unknown_checks=MappingProxyType({
-        "retention": "EXECUTE ON PROCEDURE mysql.rds_show_configuration", "grants": "SELECT ON mysql.*"}))
+    facts = facts_from(
+        "aurora-mysql-3.json",
+        unknown_checks=MappingProxyType(
+            {"retention": "EXECUTE ON PROCEDURE mysql.rds_show_configuration", "grants": "SELECT ON mysql.*"}
+        ),
+    )
     lines = by_check(checklist.evaluate(facts))
     assert lines["binlog_retention"].status is Status.WARN and "EXECUTE" in lines["binlog_retention"].detail
     assert lines["privileges"].status is Status.WARN and "SELECT ON mysql.*" in lines["privileges"].detail
@@ -137,9 +165,18 @@ def test_unknown_retention_and_grants_warn_with_the_grant_needed():
 
 
 def test_sql_errors_of_a_check_are_shown_on_its_line():
-    facts = facts_from("mariadb-10.11-healthy.json", retention_seconds=None, privileges=MappingProxyType({}), check_errors=MappingProxyType({
-        "retention": "error 1205 Lock wait timeout exceeded", "grants": "debezium: error 1146 Table 'mysql.global_priv' doesn't exist",
-        "binary_logs": "error 1381 You are not using binary logging"}))
+    facts = facts_from(
+        "mariadb-10.11-healthy.json",
+        retention_seconds=None,
+        privileges=MappingProxyType({}),
+        check_errors=MappingProxyType(
+            {
+                "retention": "error 1205 Lock wait timeout exceeded",
+                "grants": "debezium: error 1146 Table 'mysql.global_priv' doesn't exist",
+                "binary_logs": "error 1381 You are not using binary logging",
+            }
+        ),
+    )
     lines = by_check(checklist.evaluate(facts))
     assert lines["binlog_retention"].status is Status.WARN and "error 1205" in lines["binlog_retention"].detail
     assert lines["privileges"].status is Status.WARN and "debezium: error 1146" in lines["privileges"].detail
@@ -148,10 +185,16 @@ def test_sql_errors_of_a_check_are_shown_on_its_line():
 
 
 def test_a_grants_error_for_one_user_keeps_the_other_users_lines():
-    facts = facts_from("mariadb-10.11-healthy.json", check_errors=MappingProxyType({"grants": "other: error 1205 Lock wait timeout exceeded"}))
+    facts = facts_from(
+        "mariadb-10.11-healthy.json",
+        check_errors=MappingProxyType({"grants": "other: error 1205 Lock wait timeout exceeded"}),
+    )
     lines = checklist.evaluate(facts)
     assert by_check(lines)["privileges"].status is Status.WARN
-    assert by_check(lines)["privilege.reload"].status is Status.PASS and by_check(lines)["privilege.reload"].user == "debezium"
+    assert (
+        by_check(lines)["privilege.reload"].status is Status.PASS
+        and by_check(lines)["privilege.reload"].user == "debezium"
+    )
 
 
 def test_gtid_recommended_on_mysql():
@@ -169,8 +212,12 @@ def test_lock_tables_granted_is_reported_as_not_recommended():
 
 
 def test_no_user_to_check_warns_with_the_reason():
-    facts = facts_from("mariadb-10.11-healthy.json", privileges=MappingProxyType({}), lock_tables=MappingProxyType({}),
-                       users_note="no connector in the configured Connect clusters reads orders; pass --user")
+    facts = facts_from(
+        "mariadb-10.11-healthy.json",
+        privileges=MappingProxyType({}),
+        lock_tables=MappingProxyType({}),
+        users_note="no connector in the configured Connect clusters reads orders; pass --user",
+    )
     line = by_check(checklist.evaluate(facts))["privileges"]
     assert line.status is Status.WARN and "pass --user" in line.detail
 
@@ -184,7 +231,12 @@ def test_render_and_view():
     assert text.splitlines()[-1].startswith("FAILED: ")
     view = checklist.to_view(facts, lines)
     assert view["ok"] is False and view["summary"]["fail"] == 1
-    assert {"check": "privilege.reload", "status": "fail", "detail": "debezium: RELOAD missing", "user": "debezium"} in view["checks"]
+    assert {
+        "check": "privilege.reload",
+        "status": "fail",
+        "detail": "debezium: RELOAD missing",
+        "user": "debezium",
+    } in view["checks"]
 
 
 # ---------------------------------------------------------------- the command
@@ -246,7 +298,9 @@ def test_command_counts_a_mysql_80_role_only_when_it_is_active(config_file):
 
     replies = load("mysql-8.0.json")
     replies[parse.VARIABLES_QUERY]["rows"].append(["activate_all_roles_on_login", "ON"])
-    code, out, _ = run(config_file, ["--database", "orders", "--user", "debezium", "-o", "json"], FakeConnector(replies), no_connect)
+    code, out, _ = run(
+        config_file, ["--database", "orders", "--user", "debezium", "-o", "json"], FakeConnector(replies), no_connect
+    )
     statuses = {c["check"]: c["status"] for c in json.loads(out)["checks"]}
     assert statuses["privilege.replication_slave"] == "pass"
     assert statuses["privilege.replication_client"] == "pass"
@@ -254,22 +308,38 @@ def test_command_counts_a_mysql_80_role_only_when_it_is_active(config_file):
 
 def test_command_shows_the_sql_error_that_stopped_a_check(config_file):
     replies = load("mariadb-10.11-healthy.json")
-    replies['SHOW GRANTS FOR %s@%s | ["debezium", "%"]'] = {"error": [1205, "Lock wait timeout exceeded; try restarting transaction"]}
-    code, out, _ = run(config_file, ["--database", "orders", "--user", "debezium", "-o", "json"], FakeConnector(replies), no_connect)
+    replies['SHOW GRANTS FOR %s@%s | ["debezium", "%"]'] = {
+        "error": [1205, "Lock wait timeout exceeded; try restarting transaction"]
+    }
+    code, out, _ = run(
+        config_file, ["--database", "orders", "--user", "debezium", "-o", "json"], FakeConnector(replies), no_connect
+    )
     checks = {c["check"]: c for c in json.loads(out)["checks"]}
     assert code == ExitCode.OK
     assert checks["privileges"]["status"] == "warn"
-    assert checks["privileges"]["detail"] == "cannot read every grant: debezium: error 1205 Lock wait timeout exceeded; try restarting transaction"
+    assert (
+        checks["privileges"]["detail"]
+        == "cannot read every grant: debezium: error 1205 Lock wait timeout exceeded; try restarting transaction"
+    )
     assert not any(name.startswith("privilege.") for name in checks)
 
 
 def test_command_finds_the_connector_user_through_connect(config_file):
     settings = ConnectorSettings(MYSQL_CLASS, "orders", "db.example", 3306, "debezium", 1)
     other = ConnectorSettings(MYSQL_CLASS, "other", "elsewhere.example", 3306, "someone_else", 1)
-    state = ConnectClusterState("prod", "http://connect.test:8083", "3.9.0", "", "k", MappingProxyType({
-        "orders-cdc": ConnectorStatus("orders-cdc", "source", State.RUNNING, "w:8083", (), settings),
-        "other-cdc": ConnectorStatus("other-cdc", "source", State.RUNNING, "w:8083", (), other),
-    }))
+    state = ConnectClusterState(
+        "prod",
+        "http://connect.test:8083",
+        "3.9.0",
+        "",
+        "k",
+        MappingProxyType(
+            {
+                "orders-cdc": ConnectorStatus("orders-cdc", "source", State.RUNNING, "w:8083", (), settings),
+                "other-cdc": ConnectorStatus("other-cdc", "source", State.RUNNING, "w:8083", (), other),
+            }
+        ),
+    )
     asked = []
 
     def poll(cluster):
@@ -298,16 +368,22 @@ def test_command_with_connect_down_and_no_user_warns(config_file):
 def test_command_exit_codes_for_usage_and_reachability(config_file):
     code, _, err = run(config_file, ["--database", "nope", "--user", "x"], FakeConnector({}), no_connect)
     assert code == ExitCode.USAGE and "no database named 'nope'" in err
-    code, _, err = run(config_file, ["--database", "orders", "--min-retention", "3", "--user", "x"], FakeConnector({}), no_connect)
+    code, _, err = run(
+        config_file, ["--database", "orders", "--min-retention", "3", "--user", "x"], FakeConnector({}), no_connect
+    )
     assert code == ExitCode.USAGE and "--min-retention" in err
 
     refused = FakeConnector({})
-    refused.refuse = pymysql.err.OperationalError(2003, "Can't connect to MySQL server on 'db.example' ([Errno 111] Connection refused)")
+    refused.refuse = pymysql.err.OperationalError(
+        2003, "Can't connect to MySQL server on 'db.example' ([Errno 111] Connection refused)"
+    )
     code, out, err = run(config_file, ["--database", "orders", "--user", "x", "-o", "json"], refused, no_connect)
     assert code == ExitCode.UNREACHABLE and "cannot connect" in err
     assert json.loads(out)["error"]["reason"] == "connect"
 
     denied = FakeConnector({})
-    denied.refuse = pymysql.err.OperationalError(1045, "Access denied for user 'cdc_monitor'@'10.0.0.1' (using password: YES)")
+    denied.refuse = pymysql.err.OperationalError(
+        1045, "Access denied for user 'cdc_monitor'@'10.0.0.1' (using password: YES)"
+    )
     code, _, err = run(config_file, ["--database", "orders", "--user", "x"], denied, no_connect)
     assert code == ExitCode.USAGE and "access denied" in err

@@ -12,7 +12,12 @@ from tests.support.recorded import ROOT
 
 
 def test_secret_values_come_from_secret_looking_keys_only():
-    config = {"database.password": "s3cr3t-pw", "database.user": "debezium", "sasl.jaas.config": "x required password=\"p\";", "tasks.max": "1"}
+    config = {
+        "database.password": "s3cr3t-pw",
+        "database.user": "debezium",
+        "sasl.jaas.config": 'x required password="p";',
+        "tasks.max": "1",
+    }
     assert secret_values(config) == frozenset({"s3cr3t-pw", 'x required password="p";'})
 
 
@@ -38,9 +43,40 @@ _REFERENCE = re.compile(
     re.I,
 )
 _PIECES = (
-    "password", "Passwd", "SECRET", "token", "credential", "api_key", "api-Key", "apikey", "api",
-    "db", "io.debezium.connector", "x", "-", ".", "_", "=", ":", " ", "\n", "\t", '"', "'", ",", ";",
-    "&", "}", "]", "(", ")", "@", "://", "u:pw@", "é", "7",
+    "password",
+    "Passwd",
+    "SECRET",
+    "token",
+    "credential",
+    "api_key",
+    "api-Key",
+    "apikey",
+    "api",
+    "db",
+    "io.debezium.connector",
+    "x",
+    "-",
+    ".",
+    "_",
+    "=",
+    ":",
+    " ",
+    "\n",
+    "\t",
+    '"',
+    "'",
+    ",",
+    ";",
+    "&",
+    "}",
+    "]",
+    "(",
+    ")",
+    "@",
+    "://",
+    "u:pw@",
+    "é",
+    "7",
 )
 
 
@@ -82,9 +118,13 @@ def test_the_regex_runs_only_at_keyword_hits(monkeypatch):
 
     monkeypatch.setattr(redact, "_SECRET_ASSIGNMENT_REAL", redact._SECRET_ASSIGNMENT, raising=False)
     monkeypatch.setattr(redact, "_SECRET_ASSIGNMENT", Counting())
-    frames = "\n".join(f"\tat io.debezium.connector.binlog.jdbc.Frame{i}.method(Frame{i}.java:{i})" for i in range(2000))
+    frames = "\n".join(
+        f"\tat io.debezium.connector.binlog.jdbc.Frame{i}.method(Frame{i}.java:{i})" for i in range(2000)
+    )
     assert scrub(frames) == frames and calls == []
-    assert scrub(frames + "\nCaused by: x password=hunter22 and token: t0k3n-1").endswith("password=[REDACTED] and token: [REDACTED]")
+    assert scrub(frames + "\nCaused by: x password=hunter22 and token: t0k3n-1").endswith(
+        "password=[REDACTED] and token: [REDACTED]"
+    )
     assert calls == ["match", "match"]
 
 

@@ -61,8 +61,14 @@ SETTINGS = ConnectorSettings(
 )
 
 
-def connector(name: str = "inv", task_state: State = State.FAILED, trace: str | None = RETRIABLE,
-              state: State = State.RUNNING, connector_trace: str | None = None, tasks: int = 1) -> ConnectorStatus:
+def connector(
+    name: str = "inv",
+    task_state: State = State.FAILED,
+    trace: str | None = RETRIABLE,
+    state: State = State.RUNNING,
+    connector_trace: str | None = None,
+    tasks: int = 1,
+) -> ConnectorStatus:
     task_list = tuple(
         TaskStatus(i, task_state, "w1:8083", trace if task_state is State.FAILED else None) for i in range(tasks)
     )
@@ -77,7 +83,14 @@ class World:
         self.config = RemediationConfig(enabled=True, **config)
         self.state = RemediationState()
         self.store = SnapshotStore()
-        self.store.register([("connect:prod", "connect"), ("jolokia:prod", "jolokia"), ("connect_offsets:prod", "connect_offsets"), ("mysql:db1", "mysql")])
+        self.store.register(
+            [
+                ("connect:prod", "connect"),
+                ("jolokia:prod", "jolokia"),
+                ("connect_offsets:prod", "connect_offsets"),
+                ("mysql:db1", "mysql"),
+            ]
+        )
         self.connectors: tuple[ConnectorStatus, ...] = ()
         self.version = "3.9.0"
         self.outcome = Outcome.RESTARTED
@@ -90,8 +103,14 @@ class World:
         if connectors:
             self.connectors = connectors
         if fresh:
-            data = ConnectClusterState("prod", "http://w1:8083", self.version, "c0ffee", "kc1",
-                                       MappingProxyType({c.name: c for c in self.connectors}))
+            data = ConnectClusterState(
+                "prod",
+                "http://w1:8083",
+                self.version,
+                "c0ffee",
+                "kc1",
+                MappingProxyType({c.name: c for c in self.connectors}),
+            )
             self.record("connect:prod", "connect", data)
         now = self.clock.now()
         self.state, decisions = evaluate(self.state, self.store.current(), now, self.config)
@@ -143,7 +162,12 @@ def test_first_restart_at_once_then_on_the_backoff_schedule():
     decisions = world.run(5 * 3600, 10, connector())
     assert [t - start for t in world.restart_times[:6]] == [0, 120, 480, 1200, 2400, 4200]
     first = restarts(decisions)[0]
-    assert (first.trigger, first.method, first.tasks, first.attempt) == (Trigger.FAILED, Method.CONNECTOR_RESTART, (0,), 1)
+    assert (first.trigger, first.method, first.tasks, first.attempt) == (
+        Trigger.FAILED,
+        Method.CONNECTOR_RESTART,
+        (0,),
+        1,
+    )
     assert first.classification is not None and first.classification.kind == "connection_refused"
     assert first.next_allowed == start + 120
     # Capped at one hour after the seventh restart.
@@ -363,9 +387,16 @@ def test_deleted_connector_and_removed_cluster_are_forgotten():
 
 # ------------------------------------------------------------------------------- not streaming
 def not_connected(world: World, connected: bool | None = False) -> None:
-    world.record("jolokia:prod", "jolokia", JolokiaClusterState(
-        cluster="prod", endpoints=MappingProxyType({}),
-        streaming=MappingProxyType({"inv": StreamingMetrics(connected=connected)}), joined=True))
+    world.record(
+        "jolokia:prod",
+        "jolokia",
+        JolokiaClusterState(
+            cluster="prod",
+            endpoints=MappingProxyType({}),
+            streaming=MappingProxyType({"inv": StreamingMetrics(connected=connected)}),
+            joined=True,
+        ),
+    )
 
 
 def test_not_streaming_is_ignored_by_default():
@@ -417,15 +448,21 @@ def _database(files: tuple[str, ...]) -> DatabaseState:
     )
 
 
-@pytest.mark.parametrize(("files", "restarted"), [
-    (("mysql-bin.000003", "mysql-bin.000004"), False),  # the connector's file 000002 was purged
-    (("mysql-bin.000002", "mysql-bin.000003"), True),
-])
+@pytest.mark.parametrize(
+    ("files", "restarted"),
+    [
+        (("mysql-bin.000003", "mysql-bin.000004"), False),  # the connector's file 000002 was purged
+        (("mysql-bin.000002", "mysql-bin.000003"), True),
+    ],
+)
 def test_never_restart_when_the_binlog_position_is_lost(files, restarted):
     world = World(restart_not_streaming=True, not_streaming_for="1m")
     world.record("mysql:db1", "mysql", _database(files))
-    world.record("connect_offsets:prod", "connect_offsets",
-                 MappingProxyType({"inv": (({"server": "inv"}, {"file": "mysql-bin.000002", "pos": 154}),)}))
+    world.record(
+        "connect_offsets:prod",
+        "connect_offsets",
+        MappingProxyType({"inv": (({"server": "inv"}, {"file": "mysql-bin.000002", "pos": 154}),)}),
+    )
     not_connected(world)
     decisions = world.run(300, 10, connector(task_state=State.RUNNING))
     assert bool(restarts(decisions)) is restarted
@@ -436,8 +473,11 @@ def test_never_restart_when_the_binlog_position_is_lost(files, restarted):
 def test_failed_task_with_lost_binlog_is_not_restarted():
     world = World()
     world.record("mysql:db1", "mysql", _database(("mysql-bin.000009",)))
-    world.record("connect_offsets:prod", "connect_offsets",
-                 MappingProxyType({"inv": (({"server": "inv"}, {"file": "mysql-bin.000002", "pos": 154}),)}))
+    world.record(
+        "connect_offsets:prod",
+        "connect_offsets",
+        MappingProxyType({"inv": (({"server": "inv"}, {"file": "mysql-bin.000002", "pos": 154}),)}),
+    )
     decisions = world.poll(connector())
     assert suppressions(decisions) == [Suppression.BINLOG_LOST]
 
@@ -459,14 +499,17 @@ def test_state_round_trips_through_json():
     assert RemediationState.from_json(raw) == world.state
 
 
-@pytest.mark.parametrize("raw", [
-    [],
-    {"clusters": []},
-    {"clusters": {"prod": {"inv": {"attempts": "many"}}}},
-    {"clusters": {"prod": {"inv": {"attempts": 1, "next_allowed": "soon"}}}},
-    {"clusters": {"prod": {"inv": {"history": ["x"]}}}},
-    {"clusters": {"prod": {"inv": {"errors": -1}}}},
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        [],
+        {"clusters": []},
+        {"clusters": {"prod": {"inv": {"attempts": "many"}}}},
+        {"clusters": {"prod": {"inv": {"attempts": 1, "next_allowed": "soon"}}}},
+        {"clusters": {"prod": {"inv": {"history": ["x"]}}}},
+        {"clusters": {"prod": {"inv": {"errors": -1}}}},
+    ],
+)
 def test_corrupt_state_section_is_refused(raw):
     with pytest.raises(ValueError):
         RemediationState.from_json(raw)
@@ -483,8 +526,12 @@ def test_config_refuses_unknown_values():
     from cdc_watch.config import ConfigError, parse_config
 
     with pytest.raises(ConfigError) as caught:
-        parse_config({"connect_clusters": [{"url": "http://w:8083"}],
-                      "remediation": {"unknown_failures": "maybe", "backoff": "1m", "max_restarts": 0}})
+        parse_config(
+            {
+                "connect_clusters": [{"url": "http://w:8083"}],
+                "remediation": {"unknown_failures": "maybe", "backoff": "1m", "max_restarts": 0},
+            }
+        )
     text = "\n".join(caught.value.problems)
     assert "remediation.unknown_failures" in text
     assert "remediation.backoff: unknown key" in text

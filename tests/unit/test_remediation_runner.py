@@ -40,7 +40,10 @@ RETRIABLE = RESTARTING["body"]["tasks"][0]["trace"]
 NON_RETRIABLE = next(
     t["trace"] for t in _recorded("status_task_failed_access_denied.json")["body"]["tasks"] if t["state"] == "FAILED"
 )
-REBALANCE_409 = {"error_code": 409, "message": "Cannot complete request momentarily due to no known leader URL, likely because a rebalance was underway."}
+REBALANCE_409 = {
+    "error_code": 409,
+    "message": "Cannot complete request momentarily due to no known leader URL, likely because a rebalance was underway.",
+}
 
 
 class FakeConnect:
@@ -73,10 +76,12 @@ class Harness:
         self.fake = FakeConnect()
         self.notices: list[RemediationNotice] = []
         self.state_path = tmp_path / "state.json"
-        self.config = parse_config({
-            "connect_clusters": [{"name": "prod", "urls": ["http://w1:8083"]}],
-            "remediation": {"enabled": True, **(remediation or {})},
-        })
+        self.config = parse_config(
+            {
+                "connect_clusters": [{"name": "prod", "urls": ["http://w1:8083"]}],
+                "remediation": {"enabled": True, **(remediation or {})},
+            }
+        )
         self.version = version
         self.store = SnapshotStore()
         self.store.register([("connect:prod", "connect")])
@@ -84,12 +89,18 @@ class Harness:
 
     def new_runner(self) -> RemediationRunner:
         transport = httpx.MockTransport(self.fake.handler)
-        return RemediationRunner(self.config, StateFile(self.state_path), self.clock, self.notices.append,
-                                 transport_for=lambda name: transport if name == "remediation:prod" else None)
+        return RemediationRunner(
+            self.config,
+            StateFile(self.state_path),
+            self.clock,
+            self.notices.append,
+            transport_for=lambda name: transport if name == "remediation:prod" else None,
+        )
 
     def poll(self, *connectors: ConnectorStatus):
-        data = ConnectClusterState("prod", "http://w1:8083", self.version, "", "kc",
-                                   MappingProxyType({c.name: c for c in connectors}))
+        data = ConnectClusterState(
+            "prod", "http://w1:8083", self.version, "", "kc", MappingProxyType({c.name: c for c in connectors})
+        )
         result = PollResult("connect:prod", "connect", self.clock.now(), 0.01, data)
         snapshot = self.store.record(result)
         return self.runner.run("prod", snapshot)
@@ -101,8 +112,14 @@ class Harness:
 
 
 def failed(name: str = "inv", trace: str = RETRIABLE, tasks: int = 1, state: State = State.FAILED) -> ConnectorStatus:
-    return ConnectorStatus(name, "source", State.RUNNING, "w1:8083",
-                           tuple(TaskStatus(i, state, "w1:8083", trace if state is State.FAILED else None) for i in range(tasks)), None)
+    return ConnectorStatus(
+        name,
+        "source",
+        State.RUNNING,
+        "w1:8083",
+        tuple(TaskStatus(i, state, "w1:8083", trace if state is State.FAILED else None) for i in range(tasks)),
+        None,
+    )
 
 
 def test_kip745_restart_is_sent_counted_persisted_and_noticed(tmp_path):
@@ -112,7 +129,10 @@ def test_kip745_restart_is_sent_counted_persisted_and_noticed(tmp_path):
     assert outcome is Outcome.RESTARTED and h.fake.expected == []
     text = h.metrics()
     assert 'cdc_remediation_restarts_total{connect_cluster="prod",connector="inv",result="restarted"} 1' in text
-    assert f'cdc_remediation_next_allowed_timestamp_seconds{{connect_cluster="prod",connector="inv"}} {int(h.clock.now()) + 120}' in text
+    assert (
+        f'cdc_remediation_next_allowed_timestamp_seconds{{connect_cluster="prod",connector="inv"}} {int(h.clock.now()) + 120}'
+        in text
+    )
     assert 'cdc_remediation_attempts{connect_cluster="prod",connector="inv"} 1' in text
     assert 'cdc_remediation_mode{mode="on"} 1' in text
     saved = json.loads(h.state_path.read_text())["sections"]["remediation"]
@@ -144,8 +164,13 @@ def test_conflict_is_not_counted_and_retried_on_the_next_poll(tmp_path):
 
 def test_rebalance_500_counts_as_conflict(tmp_path):
     h = Harness(tmp_path)
-    h.fake.expect("POST", "/connectors/inv/restart", KIP745, 500,
-                  {"error_code": 500, "message": "Request cannot be completed because a rebalance is expected"})
+    h.fake.expect(
+        "POST",
+        "/connectors/inv/restart",
+        KIP745,
+        500,
+        {"error_code": 500, "message": "Request cannot be completed because a rebalance is expected"},
+    )
     ((_, outcome),) = h.poll(failed())
     assert outcome is Outcome.CONFLICT
 
@@ -181,7 +206,10 @@ def test_transport_error_backs_off_and_the_third_in_a_row_counts_as_an_attempt(t
     ((_, outcome),) = h.poll(failed())
     assert outcome is Outcome.ERROR and 'result="error"} 1' in h.metrics()
     assert 'cdc_remediation_attempts{connect_cluster="prod",connector="inv"} 0' in h.metrics()
-    assert f'cdc_remediation_next_allowed_timestamp_seconds{{connect_cluster="prod",connector="inv"}} {int(start) + 30}' in h.metrics()
+    assert (
+        f'cdc_remediation_next_allowed_timestamp_seconds{{connect_cluster="prod",connector="inv"}} {int(start) + 30}'
+        in h.metrics()
+    )
     with caplog.at_level(logging.INFO, logger="cdc_watch.remediation.runner"):
         for _ in range(9):  # polls every 10 s for 90 s
             h.clock.advance(10)
@@ -189,7 +217,9 @@ def test_transport_error_backs_off_and_the_third_in_a_row_counts_as_an_attempt(t
     assert [t - start for t in calls] == [0, 30, 90]  # not one POST per poll
     assert 'cdc_remediation_attempts{connect_cluster="prod",connector="inv"} 1' in h.metrics()
     assert 'result="error"} 3' in h.metrics()
-    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "restart failed" in r.getMessage()] == [
+    assert [
+        r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "restart failed" in r.getMessage()
+    ] == [
         "restart failed; retrying after a short backoff",
         "restart failed; retrying after a short backoff",
         "restart failed again; counted as an attempt, retrying after the backoff",
@@ -219,7 +249,9 @@ def _gated(h: Harness) -> tuple[Gate, PollResult]:
     """A threaded runner whose one expected restart call hangs until released; a failed poll."""
     gate = Gate(h.fake)
     transport = httpx.MockTransport(gate.handler)
-    h.runner = RemediationRunner(h.config, StateFile(h.state_path), h.clock, h.notices.append, transport_for=lambda _name: transport)
+    h.runner = RemediationRunner(
+        h.config, StateFile(h.state_path), h.clock, h.notices.append, transport_for=lambda _name: transport
+    )
     h.fake.expect("POST", "/connectors/inv/restart", KIP745, 202, RESTARTING["body"])
     data = ConnectClusterState("prod", "http://w1:8083", "3.9.0", "", "kc", MappingProxyType({"inv": failed()}))
     return gate, PollResult("connect:prod", "connect", h.clock.now(), 0.01, data)
@@ -292,7 +324,10 @@ def test_non_retriable_suppression_is_logged_with_hint_and_counted(tmp_path, cap
         h.clock.advance(10)
         assert h.poll(failed(trace=NON_RETRIABLE)) == []
     assert outcome is None and decision.reason is Suppression.NON_RETRIABLE
-    assert 'cdc_remediation_suppressed_total{connect_cluster="prod",connector="inv",reason="non_retriable"} 1' in h.metrics()
+    assert (
+        'cdc_remediation_suppressed_total{connect_cluster="prod",connector="inv",reason="non_retriable"} 1'
+        in h.metrics()
+    )
     (record,) = [r for r in caplog.records if r.getMessage() == "not restarting: non_retriable"]
     assert record.kind == "access_denied" and "password" in record.hint
     assert "Access denied for user 'debezium'" in record.failure
@@ -323,7 +358,9 @@ def test_corrupt_state_file_is_set_aside_and_runner_starts_clean(tmp_path, caplo
 
 def test_malformed_remediation_section_starts_clean(tmp_path, caplog):
     h = Harness(tmp_path)
-    h.state_path.write_text(json.dumps({"version": 1, "sections": {"remediation": {"clusters": {"prod": {"inv": {"attempts": "x"}}}}}}))
+    h.state_path.write_text(
+        json.dumps({"version": 1, "sections": {"remediation": {"clusters": {"prod": {"inv": {"attempts": "x"}}}}}})
+    )
     with caplog.at_level(logging.WARNING):
         h.runner = h.new_runner()
     assert any(r.getMessage() == "remediation state unreadable; starting clean" for r in caplog.records)

@@ -57,7 +57,9 @@ def test_task_failed_evidence_says_why_and_keeps_secrets_out() -> None:
     from cdc_watch.core.model import PollResult, SourceStatus
     from cdc_watch.core.snapshot import Snapshot
 
-    status = SourceStatus("connect:prod", "connect").with_result(PollResult("connect:prod", "connect", 0, 0.1, data=state))
+    status = SourceStatus("connect:prod", "connect").with_result(
+        PollResult("connect:prod", "connect", 0, 0.1, data=state)
+    )
     cfg = RulesConfig.model_validate({"overrides": {"CdcTaskFailed": {"for": "0s"}}})
     new, transitions = rules.evaluate(AlertState(), Snapshot(MappingProxyType({"connect:prod": status})), 100.0, cfg)
     (transition,) = [t for t in transitions if t.entry.key.alert == "CdcTaskFailed"]
@@ -87,7 +89,9 @@ def test_every_rule_has_promql_over_catalogue_metrics_and_a_runbook_anchor() -> 
 
 
 def test_thresholds_from_config_reach_promql_and_for() -> None:
-    cfg = RulesConfig.model_validate({"worker_memory": "30m", "overrides": {"CdcWorkerLost": {"for": "5m", "severity": "critical"}}})
+    cfg = RulesConfig.model_validate(
+        {"worker_memory": "30m", "overrides": {"CdcWorkerLost": {"for": "5m", "severity": "critical"}}}
+    )
     body = rules.prometheus_rule(rules.BY_NAME["CdcWorkerLost"], cfg, "rb")
     assert "[30m]" in body["expr"] and body["for"] == "5m" and body["labels"]["severity"] == "critical"
 
@@ -96,7 +100,12 @@ def test_unknown_rule_override_is_a_config_error() -> None:
     from cdc_watch.config import ConfigError, parse_config
 
     with pytest.raises(ConfigError) as err:
-        parse_config({"connect_clusters": [{"url": "http://x"}], "alerting": {"rules": {"overrides": {"CdcNope": {"for": "1m"}}}}})
+        parse_config(
+            {
+                "connect_clusters": [{"url": "http://x"}],
+                "alerting": {"rules": {"overrides": {"CdcNope": {"for": "1m"}}}},
+            }
+        )
     assert "CdcNope" in str(err.value)
 
 
@@ -107,7 +116,14 @@ def test_format_duration() -> None:
 def test_bad_worker_memory_never_makes_an_evaluation_raise():
     memory = {"CdcWorkerLost": {"prod": {"bad-key": 1.0, "orders|x|w1:8083": 1.0, "orders|0|w1:8083": "soon"}}}
     state = AlertState(memory=MappingProxyType(memory))
-    new, _ = rules.evaluate(state, snapshot_for(Step(0, {"prod": {"orders": ("RUNNING", {0: "FAILED@w1:8083"})}}), (("connect:prod", "connect"),), 100.0), 100.0, RulesConfig())
+    new, _ = rules.evaluate(
+        state,
+        snapshot_for(
+            Step(0, {"prod": {"orders": ("RUNNING", {0: "FAILED@w1:8083"})}}), (("connect:prod", "connect"),), 100.0
+        ),
+        100.0,
+        RulesConfig(),
+    )
     assert all(item.count("|") == 2 for item in new.memory["CdcWorkerLost"]["prod"])
     assert rules.check_memory(memory) == ({"CdcWorkerLost": {}}, ["CdcWorkerLost"])
 

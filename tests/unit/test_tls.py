@@ -52,7 +52,11 @@ def test_an_encrypted_key_is_refused_instead_of_prompting_for_its_passphrase(tmp
     import subprocess
 
     encrypted = tmp_path / "enc.key"
-    subprocess.run(["openssl", "pkey", "-in", str(tls.key), "-aes256", "-passout", "pass:pw", "-out", str(encrypted)], check=True, capture_output=True)
+    subprocess.run(
+        ["openssl", "pkey", "-in", str(tls.key), "-aes256", "-passout", "pass:pw", "-out", str(encrypted)],
+        check=True,
+        capture_output=True,
+    )
     config = tmp_path / "c.yaml"
     write_config(config, f"{{cert_file: {tls.cert}, key_file: {encrypted}}}")
     (problem,) = problems(config)
@@ -84,13 +88,17 @@ def serve_cluster(fake: FakeHTTP) -> None:
 
 
 def cluster_for(url: str, **tls):
-    return parse_config({"connect_clusters": [{"name": "prod", "url": url, "timeout": "2s", "tls": tls}]}).connect_clusters[0]
+    return parse_config(
+        {"connect_clusters": [{"name": "prod", "url": url, "timeout": "2s", "tls": tls}]}
+    ).connect_clusters[0]
 
 
 def test_verify_false_still_presents_the_client_certificate(tls):
     with FakeHTTP(tls.server_context(require_client_cert=True)) as fake:
         serve_cluster(fake)
-        state = ConnectSource(cluster_for(fake.url, verify=False, cert_file=str(tls.cert), key_file=str(tls.key))).poll()
+        state = ConnectSource(
+            cluster_for(fake.url, verify=False, cert_file=str(tls.cert), key_file=str(tls.key))
+        ).poll()
         assert state.connectors
         # Without the client certificate the server refuses the handshake.
         with pytest.raises(SourceFailure) as caught:

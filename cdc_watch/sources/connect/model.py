@@ -29,6 +29,7 @@ class State(StrEnum):
             return _STATE_BY_NAME.get(value) or _STATE_BY_NAME.get(value.upper(), cls.UNKNOWN)
         return cls.UNKNOWN
 
+
 # The states exported one-hot; UNKNOWN is shown as all zeros.
 KNOWN_STATES: tuple[State, ...] = (
     State.UNASSIGNED,
@@ -112,4 +113,3 @@ class ConnectClusterState:
 
 
 _STATE_BY_NAME: dict[str, State] = {s.value: s for s in State}
-

@@ -49,7 +49,7 @@ def parse_root(body: Any) -> tuple[str, str, str]:
 
 
 def version_tuple(version: str) -> tuple[int, int]:
-    """"3.9.0" -> (3, 9); "7.6.0-ccs" -> (7, 6). Unparseable -> (0, 0)."""
+    """ "3.9.0" -> (3, 9); "7.6.0-ccs" -> (7, 6). Unparseable -> (0, 0)."""
     parts = version.split(".")
     try:
         return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
@@ -140,7 +140,9 @@ def _has_trace(status: Any) -> bool:
     return isinstance(tasks, list) and any(isinstance(t, Mapping) and t.get("trace") for t in tasks)
 
 
-def build_connector(name: str, status: Any, config: Any, memo: dict[str, str] | None = None) -> tuple[ConnectorStatus, list[str]]:
+def build_connector(
+    name: str, status: Any, config: Any, memo: dict[str, str] | None = None
+) -> tuple[ConnectorStatus, list[str]]:
     # Secret values are only needed to scrub traces; healthy connectors have none.
     secrets = secret_values(config) if isinstance(config, Mapping) and _has_trace(status) else frozenset()
     state, kind, worker, trace, tasks, problems = parse_status(name, status, secrets, memo)
@@ -184,7 +186,9 @@ def parse_expanded(
     return dict(sorted(connectors.items())), excluded, problems
 
 
-def incomplete_entries(body: Any, selects: Callable[[str], bool] = lambda _: True) -> tuple[frozenset[str], frozenset[str]]:
+def incomplete_entries(
+    body: Any, selects: Callable[[str], bool] = lambda _: True
+) -> tuple[frozenset[str], frozenset[str]]:
     """Selected connectors of an expanded reply without a status, and those without info."""
     no_status, no_info = set(), set()
     if isinstance(body, Mapping):
@@ -231,7 +235,9 @@ def carry_incomplete(
             continue
         status = old if name in no_status else new
         settings = old.settings if name in no_info else new.settings
-        merged[name] = ConnectorStatus(name, status.type, status.state, status.worker_id, status.tasks, settings, status.trace)
+        merged[name] = ConnectorStatus(
+            name, status.type, status.state, status.worker_id, status.tasks, settings, status.trace
+        )
     return dict(sorted(merged.items())), dict(sorted(incomplete.items()))
 
 
@@ -270,7 +276,11 @@ def parse_offsets(body: Any) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         raise SourceFailure(ErrorReason.DECODE, "offsets reply has no offsets list")
     pairs = []
     for item in body["offsets"]:
-        if isinstance(item, Mapping) and isinstance(item.get("partition"), Mapping) and isinstance(item.get("offset"), Mapping):
+        if (
+            isinstance(item, Mapping)
+            and isinstance(item.get("partition"), Mapping)
+            and isinstance(item.get("offset"), Mapping)
+        ):
             pairs.append((dict(item["partition"]), dict(item["offset"])))
     return pairs
 

@@ -86,7 +86,9 @@ class ConnectClient:
             base = urls[index]
             where = f"{method} {self._shown[index]}{path}"
             try:
-                reply = request_json(self._client, method, base + path, where, json_body=json_body, params=params, deadline=attempt)
+                reply = request_json(
+                    self._client, method, base + path, where, json_body=json_body, params=params, deadline=attempt
+                )
             except SourceFailure as failure:
                 if failure.reason is ErrorReason.AUTH or (not idempotent and failure.may_have_reached):
                     raise
@@ -104,7 +106,10 @@ class ConnectClient:
             return last_reply
         assert last_failure is not None
         if tried < len(urls):
-            raise SourceFailure(ErrorReason.TIMEOUT, f"poll deadline reached after {tried} of {len(urls)} workers; last: {last_failure.message}")
+            raise SourceFailure(
+                ErrorReason.TIMEOUT,
+                f"poll deadline reached after {tried} of {len(urls)} workers; last: {last_failure.message}",
+            )
         if len(urls) > 1:
             raise SourceFailure(last_failure.reason, f"all {len(urls)} workers failed; last: {last_failure.message}")
         raise last_failure
@@ -170,7 +175,10 @@ class ConnectSource:
         try:
             names = self.client.get_ok("/connectors", deadline=deadline)
         except SourceFailure as failure:
-            log.debug("cannot tell deleted connectors from omitted ones", extra={"source": self.name, "error": failure.message})
+            log.debug(
+                "cannot tell deleted connectors from omitted ones",
+                extra={"source": self.name, "error": failure.message},
+            )
             return frozenset()
         listed = set(names) if isinstance(names, list) else set()
         return frozenset(name for name in missing if name in listed)
@@ -186,7 +194,9 @@ class ConnectSource:
         for name in sorted(set(before) - set(incomplete)):
             log.info("connector complete again in the Connect reply", extra={"source": self.name, "connector": name})
 
-    def _poll_per_connector(self, body: Any, deadline: float) -> tuple[dict, int, list[str], frozenset[str], frozenset[str]]:
+    def _poll_per_connector(
+        self, body: Any, deadline: float
+    ) -> tuple[dict, int, list[str], frozenset[str], frozenset[str]]:
         """Connect < 2.3: a list of names, then status and config per connector."""
         if not isinstance(body, list):
             body = self.client.get_ok("/connectors", deadline=deadline)
@@ -271,7 +281,9 @@ class ConnectOffsetsSource:
                 if reply.status_code == 200:
                     read[name] = tuple(parse.parse_offsets(reply.body))
                 elif reply.status_code != 404:  # 404: deleted since the Connect poll
-                    failures[name] = SourceFailure(ErrorReason.HTTP_STATUS, f"HTTP {reply.status_code} {error_message(reply)}".rstrip())
+                    failures[name] = SourceFailure(
+                        ErrorReason.HTTP_STATUS, f"HTTP {reply.status_code} {error_message(reply)}".rstrip()
+                    )
             except SourceFailure as failure:
                 failures[name] = failure
         if failures and not answered:

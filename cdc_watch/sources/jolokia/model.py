@@ -19,6 +19,7 @@ from cdc_watch.core.model import SourceError
 Values = Mapping[str, float | None]
 """Numeric attributes of one MBean, keyed by JMX attribute name; None = no sample."""
 
+
 def _empty() -> Mapping[Any, Any]:
     return MappingProxyType({})
 

@@ -196,10 +196,18 @@ STREAMING_ATTRS = (
 # Events that open a binlog file (and heartbeats) carry the file's creation time, not a
 # change's: right after a (re)connect Debezium's MilliSecondsBehindSource is the age of the
 # file it resumed in (seen on the devstack: 394 s behind on an idle, healthy connector).
-NON_CHANGE_EVENTS = frozenset({
-    "FORMAT_DESCRIPTION", "ROTATE", "HEARTBEAT", "HEARTBEAT_V2", "PREVIOUS_GTIDS",
-    "MARIADB_GTID_LIST", "MARIADB_BINLOG_CHECKPOINT", "STOP",
-})
+NON_CHANGE_EVENTS = frozenset(
+    {
+        "FORMAT_DESCRIPTION",
+        "ROTATE",
+        "HEARTBEAT",
+        "HEARTBEAT_V2",
+        "PREVIOUS_GTIDS",
+        "MARIADB_GTID_LIST",
+        "MARIADB_BINLOG_CHECKPOINT",
+        "STOP",
+    }
+)
 LEGACY_BINLOG_ATTRS = STREAMING_ATTRS + ("SecondsBehindMaster", "SecondsSinceLastEvent")
 SNAPSHOT_ATTRS = (
     "SnapshotRunning",
@@ -228,7 +236,10 @@ def _build() -> tuple[tuple[Group, dict[str, Any]], ...]:
         (Group.VERSION, {"type": "version", "config": dict(PARAMS)}),
         (Group.APP_INFO, _read("kafka.connect:type=app-info,*", ["StartTimeMs"])),
         (Group.WORKER, _read("kafka.connect:type=connect-worker-metrics", WORKER_ATTRS)),
-        (Group.WORKER_CONNECTOR, _read("kafka.connect:type=connect-worker-metrics,connector=*", WORKER_CONNECTOR_ATTRS)),
+        (
+            Group.WORKER_CONNECTOR,
+            _read("kafka.connect:type=connect-worker-metrics,connector=*", WORKER_CONNECTOR_ATTRS),
+        ),
         (Group.REBALANCE, _read("kafka.connect:type=connect-worker-rebalance-metrics", REBALANCE_ATTRS)),
         (Group.CONNECTOR, _read("kafka.connect:type=connector-metrics,connector=*", CONNECTOR_ATTRS)),
         (Group.CONNECTOR_TASK, _read("kafka.connect:type=connector-task-metrics,*", CONNECTOR_TASK_ATTRS)),
@@ -239,13 +250,22 @@ def _build() -> tuple[tuple[Group, dict[str, Any]], ...]:
     ]
     for domain in DEBEZIUM_DOMAINS:
         # Property-list patterns, not server=*, so custom.metric.tags still match (§3.8).
-        parts.append((Group.DEBEZIUM_STREAMING, _read(f"{domain}:type=connector-metrics,context=streaming,*", STREAMING_ATTRS)))
-        parts.append((Group.DEBEZIUM_SNAPSHOT, _read(f"{domain}:type=connector-metrics,context=snapshot,*", SNAPSHOT_ATTRS)))
         parts.append(
-            (Group.DEBEZIUM_SCHEMA_HISTORY, _read(f"{domain}:type=connector-metrics,context=schema-history,*", SCHEMA_HISTORY_ATTRS))
+            (Group.DEBEZIUM_STREAMING, _read(f"{domain}:type=connector-metrics,context=streaming,*", STREAMING_ATTRS))
+        )
+        parts.append(
+            (Group.DEBEZIUM_SNAPSHOT, _read(f"{domain}:type=connector-metrics,context=snapshot,*", SNAPSHOT_ATTRS))
+        )
+        parts.append(
+            (
+                Group.DEBEZIUM_SCHEMA_HISTORY,
+                _read(f"{domain}:type=connector-metrics,context=schema-history,*", SCHEMA_HISTORY_ATTRS),
+            )
         )
     # Debezium MySQL 1.0-1.4 (and later with internal.implementation=legacy) said context=binlog.
-    parts.append((Group.DEBEZIUM_STREAMING, _read("debezium.mysql:type=connector-metrics,context=binlog,*", LEGACY_BINLOG_ATTRS)))
+    parts.append(
+        (Group.DEBEZIUM_STREAMING, _read("debezium.mysql:type=connector-metrics,context=binlog,*", LEGACY_BINLOG_ATTRS))
+    )
     return tuple(parts)
 
 
@@ -383,7 +403,9 @@ def _worker_id_from_app_info(names: Iterable[ObjectName]) -> str | None:
     candidates = sorted(
         i
         for i in ids
-        if worker_host_port(i)[1] and not _CLIENT_SEQUENCE.match(i) and not (i.startswith("connect-") and i[len("connect-"):] in ids)
+        if worker_host_port(i)[1]
+        and not _CLIENT_SEQUENCE.match(i)
+        and not (i.startswith("connect-") and i[len("connect-") :] in ids)
     )
     return candidates[0] if len(candidates) == 1 else None
 
@@ -395,7 +417,9 @@ def parse_bulk_reply(endpoint: Endpoint, body: Any) -> EndpointReading:
         return EndpointReading(
             endpoint.label,
             endpoint.worker_id,
-            error=SourceError(ErrorReason.DECODE, f"{endpoint.label}: expected a list of {len(BULK)} replies, got {got}"),
+            error=SourceError(
+                ErrorReason.DECODE, f"{endpoint.label}: expected a list of {len(BULK)} replies, got {got}"
+            ),
         )
     failed: list[Group] = []
     agent = protocol = None
@@ -703,7 +727,9 @@ def join(
     )
 
 
-def _streaming_present(owner: EndpointReading | None, on_endpoints: Mapping[str, Mapping[str, DebeziumMBean]]) -> bool | None:
+def _streaming_present(
+    owner: EndpointReading | None, on_endpoints: Mapping[str, Mapping[str, DebeziumMBean]]
+) -> bool | None:
     """Whether the task's own JVM has the streaming MBean; None unless that JVM answered the read."""
     if owner is None or not owner.up or Group.DEBEZIUM_STREAMING in owner.failed_reads:
         return None

@@ -60,7 +60,9 @@ class JolokiaSource:
 
     kind = "jolokia"
 
-    def __init__(self, cluster: ConnectCluster, transport: httpx.BaseTransport | None = None, clock: Clock | None = None):
+    def __init__(
+        self, cluster: ConnectCluster, transport: httpx.BaseTransport | None = None, clock: Clock | None = None
+    ):
         if cluster.jolokia is None:
             raise ValueError(f"connect cluster {cluster.name} has no jolokia section")
         self.cluster = cluster
@@ -69,7 +71,9 @@ class JolokiaSource:
         self.interval = self.settings.poll_interval
         self.clock = clock or SystemClock()
         self._client = build_client(self.settings, transport)
-        self._pool = ThreadPoolExecutor(max_workers=self.settings.max_concurrency, thread_name_prefix=f"jolokia-{cluster.name}")
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.settings.max_concurrency, thread_name_prefix=f"jolokia-{cluster.name}"
+        )
         self._last_errors: dict[str, SourceError | None] = {}
         self._body = parse.bulk_request()
 
@@ -80,7 +84,10 @@ class JolokiaSource:
     def poll(self, snapshot: Snapshot | None = None) -> JolokiaClusterState:
         targets = endpoints(self.cluster, snapshot)
         if not targets:
-            raise SourceFailure(ErrorReason.CONNECT, "no Jolokia endpoint known yet: url_template needs a Connect poll that lists workers")
+            raise SourceFailure(
+                ErrorReason.CONNECT,
+                "no Jolokia endpoint known yet: url_template needs a Connect poll that lists workers",
+            )
         readings = list(self._pool.map(self._read, targets))
         self._log_transitions(readings)
         failed = [r for r in readings if r.error is not None]
@@ -99,7 +106,9 @@ class JolokiaSource:
         except SourceFailure as failure:
             return parse.failed_reading(endpoint, SourceError(failure.reason, failure.message))
         if reply.status_code != 200:
-            return parse.failed_reading(endpoint, SourceError(ErrorReason.HTTP_STATUS, f"{where}: HTTP {reply.status_code}"))
+            return parse.failed_reading(
+                endpoint, SourceError(ErrorReason.HTTP_STATUS, f"{where}: HTTP {reply.status_code}")
+            )
         return parse.parse_bulk_reply(endpoint, reply.body)
 
     def _log_transitions(self, readings: list[EndpointReading]) -> None:
@@ -109,7 +118,12 @@ class JolokiaSource:
             if reading.error is not None and reading.error != previous:
                 log.warning(
                     "Jolokia endpoint failed",
-                    extra={"source": self.name, "endpoint": reading.endpoint, "reason": str(reading.error.reason), "error": reading.error.message},
+                    extra={
+                        "source": self.name,
+                        "endpoint": reading.endpoint,
+                        "reason": str(reading.error.reason),
+                        "error": reading.error.message,
+                    },
                 )
             elif reading.error is None and previous is not None:
                 log.info("Jolokia endpoint recovered", extra={"source": self.name, "endpoint": reading.endpoint})

@@ -17,7 +17,10 @@ def _norm_host(host: str) -> str:
 
 
 def pattern_match(endpoint: Endpoint, cluster: str, connector: str) -> bool:
-    return any(fnmatch.fnmatchcase(connector, p) or fnmatch.fnmatchcase(f"{cluster}/{connector}", p) for p in endpoint.connectors)
+    return any(
+        fnmatch.fnmatchcase(connector, p) or fnmatch.fnmatchcase(f"{cluster}/{connector}", p)
+        for p in endpoint.connectors
+    )
 
 
 def host_match(endpoint: Endpoint, settings: ConnectorSettings) -> bool:
@@ -49,6 +52,8 @@ class DatabaseMatcher:
         return self._by_address.get((_norm_host(settings.database_hostname), settings.database_port or DEFAULT_PORT))
 
 
-def assign_database(endpoints: Iterable[Endpoint], cluster: str, connector: str, settings: ConnectorSettings | None) -> str | None:
+def assign_database(
+    endpoints: Iterable[Endpoint], cluster: str, connector: str, settings: ConnectorSettings | None
+) -> str | None:
     """The configured database a connector reads: explicit patterns first, then host and port."""
     return DatabaseMatcher(list(endpoints)).assign(cluster, connector, settings)

@@ -66,7 +66,9 @@ class DatabaseState:
     write_rate: float | None  # bytes/s, smoothed; None until two polls
     seen: Mapping[str, FileSeen] = field(default_factory=lambda: MappingProxyType({}))
     previous_identity: Identity | None = None  # the server behind the endpoint before the last failover
-    check_errors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # check -> error that stopped it
+    check_errors: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({})
+    )  # check -> error that stopped it
     unchecked_users: int = 0  # connector users whose grants could not be read (placeholder, error)
 
     @property

@@ -71,9 +71,7 @@ VARIABLE_NAMES: tuple[str, ...] = (
 )
 
 VARIABLES_QUERY = (
-    "SHOW GLOBAL VARIABLES WHERE Variable_name IN ("
-    + ", ".join(f"'{name}'" for name in VARIABLE_NAMES)
-    + ")"
+    "SHOW GLOBAL VARIABLES WHERE Variable_name IN (" + ", ".join(f"'{name}'" for name in VARIABLE_NAMES) + ")"
 )
 BINARY_LOGS_QUERY = "SHOW BINARY LOGS"
 AURORA_CONFIG_QUERY = "CALL mysql.rds_show_configuration"
@@ -236,8 +234,9 @@ def _on(value: str | None) -> bool:
     return (value or "").strip().upper() in ("ON", "1", "YES", "TRUE")
 
 
-def retention_seconds(variables: Mapping[str, str], server: ServerInfo, aurora_hours: float | None = None,
-                      aurora_known: bool = False) -> float | None:
+def retention_seconds(
+    variables: Mapping[str, str], server: ServerInfo, aurora_hours: float | None = None, aurora_known: bool = False
+) -> float | None:
     """Time-based binlog retention: seconds, 0 when files are never purged by age, None unknown.
 
     Aurora: `binlog retention hours` (NULL = Aurora's own lazy cleanup, reported as unknown).
@@ -288,7 +287,9 @@ def check_settings(variables: Mapping[str, str], server: ServerInfo) -> list[Set
             checks.append(SettingCheck(setting, None, f"{setting} not reported by the server"))
         else:
             ok = value.strip().upper() == wanted
-            checks.append(SettingCheck(setting, ok, f"{setting}={value}" + ("" if ok else f", Debezium needs {wanted}")))
+            checks.append(
+                SettingCheck(setting, ok, f"{setting}={value}" + ("" if ok else f", Debezium needs {wanted}"))
+            )
 
     expect("log_bin", variables.get("log_bin"), "ON")
     expect("binlog_format", variables.get("binlog_format"), "ROW")
@@ -297,11 +298,19 @@ def check_settings(variables: Mapping[str, str], server: ServerInfo) -> list[Set
         value = variables.get("binlog_row_value_options")
         if value is None:
             # 5.7 has no partial JSON updates: nothing to get wrong.
-            checks.append(SettingCheck("binlog_row_value_options", True, "not present on this server (no partial JSON updates)"))
+            checks.append(
+                SettingCheck("binlog_row_value_options", True, "not present on this server (no partial JSON updates)")
+            )
         else:
             ok = value.strip() == ""
-            checks.append(SettingCheck("binlog_row_value_options", ok,
-                                       f"binlog_row_value_options={value or '(empty)'}" + ("" if ok else ", Debezium needs it empty (PARTIAL_JSON loses data)")))
+            checks.append(
+                SettingCheck(
+                    "binlog_row_value_options",
+                    ok,
+                    f"binlog_row_value_options={value or '(empty)'}"
+                    + ("" if ok else ", Debezium needs it empty (PARTIAL_JSON loses data)"),
+                )
+            )
     updates = variables.get("log_replica_updates", variables.get("log_slave_updates"))
     replica = _on(variables.get("read_only"))
     if updates is None:
@@ -310,8 +319,18 @@ def check_settings(variables: Mapping[str, str], server: ServerInfo) -> list[Set
         checks.append(SettingCheck("log_replica_updates", True, "log_replica_updates=ON"))
     else:
         # Only a replica (read_only) needs it: a primary writes its own changes anyway.
-        checks.append(SettingCheck("log_replica_updates", not replica,
-                                   "log_replica_updates=OFF" + (" on a read-only replica: replicated changes are not in its binlog" if replica else " (fine on a primary)")))
+        checks.append(
+            SettingCheck(
+                "log_replica_updates",
+                not replica,
+                "log_replica_updates=OFF"
+                + (
+                    " on a read-only replica: replicated changes are not in its binlog"
+                    if replica
+                    else " (fine on a primary)"
+                ),
+            )
+        )
     return checks
 
 
@@ -358,7 +377,9 @@ class Privileges:
             shared = self.global_privileges
         else:
             shared = self.global_privileges & other.global_privileges
-        return Privileges(shared, self.database_select & other.database_select, self.all_privileges and other.all_privileges)
+        return Privileges(
+            shared, self.database_select & other.database_select, self.all_privileges and other.all_privileges
+        )
 
     def has(self, name: str) -> bool:
         name = name.upper()
@@ -369,7 +390,9 @@ class Privileges:
         return False
 
 
-_GRANT = re.compile(r"^\s*GRANT\s+(?P<privs>.+?)\s+ON\s+(?P<what>(?:PROCEDURE\s+|FUNCTION\s+)?\S+)\s+TO\s+", re.I | re.S)
+_GRANT = re.compile(
+    r"^\s*GRANT\s+(?P<privs>.+?)\s+ON\s+(?P<what>(?:PROCEDURE\s+|FUNCTION\s+)?\S+)\s+TO\s+", re.I | re.S
+)
 _ROLE_GRANT = re.compile(r"^\s*GRANT\s+(?P<roles>.+?)\s+TO\s+", re.I | re.S)
 _DEFAULT_ROLE = re.compile(r"^\s*SET\s+DEFAULT\s+ROLE\s+(?P<roles>.+?)\s+FOR\s+", re.I | re.S)
 
@@ -459,7 +482,9 @@ def parse_grants(rows: Iterable[Sequence[Any] | str], flavour: Flavour) -> Privi
         match = _ROLE_GRANT.match(line)
         if match and " ON " not in match.group("roles").upper():
             roles.extend(_accounts(match.group("roles")))
-    return Privileges(frozenset(privileges), frozenset(database_select), all_privileges, tuple(roles), tuple(default_roles))
+    return Privileges(
+        frozenset(privileges), frozenset(database_select), all_privileges, tuple(roles), tuple(default_roles)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,7 +522,9 @@ def parse_default_roles(rows: Iterable[Sequence[Any]]) -> Mapping[str, tuple[Acc
     return MappingProxyType({host: tuple(roles) for host, roles in found.items()})
 
 
-def active_roles(granted: Sequence[Account], defaults: Sequence[Account], settings: RoleSettings) -> tuple[Account, ...]:
+def active_roles(
+    granted: Sequence[Account], defaults: Sequence[Account], settings: RoleSettings
+) -> tuple[Account, ...]:
     """The roles in effect when the account logs in (MySQL 8).
 
     activate_all_roles_on_login: every granted role, mandatory ones included. Otherwise the

@@ -159,7 +159,10 @@ class MySQLSource:
         self._last_unknown: dict[str, str] = {}
         # Roles in effect at login for the user being checked, set by _privileges: kept out of
         # _account_privileges' signature, which the preflight command overrides.
-        self._login_roles: tuple[parse.RoleSettings, Mapping[str, tuple[parse.Account, ...]]] = (parse.RoleSettings(), {})
+        self._login_roles: tuple[parse.RoleSettings, Mapping[str, tuple[parse.Account, ...]]] = (
+            parse.RoleSettings(),
+            {},
+        )
         saved = self.state_file.section(state_section(db.name)) or {}
         self._seen: dict[str, FileSeen] = tracking.seen_from_json(saved.get("files"))
         self._identity = _identity_from_json(saved.get("identity"))
@@ -195,14 +198,14 @@ class MySQLSource:
         if conn is not None:
             try:
                 conn.close()
-            except Exception:  # noqa: BLE001 - already broken; nothing to tell
+            except Exception:
                 pass
 
     def _ensure(self) -> Any:
         if self._conn is None:
             try:
                 self._conn = self._connect()
-            except Exception as exc:  # noqa: BLE001 - classified into a typed failure
+            except Exception as exc:
                 raise classify(exc, self._where()) from None
         return self._conn
 
@@ -226,7 +229,7 @@ class MySQLSource:
                         continue
                     raise classify(exc, self._where()) from None
                 raise
-            except (OSError, socket.timeout) as exc:
+            except (TimeoutError, OSError) as exc:
                 self.close()
                 raise classify(exc, self._where()) from None
         raise SourceFailure(ErrorReason.CONNECT, f"{self._where()}: connection lost twice")
@@ -309,7 +312,9 @@ class MySQLSource:
             files=files,
             retention_seconds=retention,
             gtid_mode=variables.get("gtid_mode", "").upper() == "ON",
-            gtid_executed=parse.normalize_gtid_text(variables.get("gtid_executed", "") or (head.gtid_set if head else "")),
+            gtid_executed=parse.normalize_gtid_text(
+                variables.get("gtid_executed", "") or (head.gtid_set if head else "")
+            ),
             gtid_purged=parse.normalize_gtid_text(variables.get("gtid_purged", "")),
             settings=tuple(parse.check_settings(variables, server)),
             privileges=MappingProxyType(privileges),
@@ -440,7 +445,9 @@ class MySQLSource:
             result[user] = tuple(parse.check_privileges(combined or parse.Privileges(frozenset()), server.flavour))
         return result, len(users) - len(result)
 
-    def _account_privileges(self, user: str, host: str, server: parse.ServerInfo, all_roles_active: bool) -> parse.Privileges:
+    def _account_privileges(
+        self, user: str, host: str, server: parse.ServerInfo, all_roles_active: bool
+    ) -> parse.Privileges:
         _, rows = self._query("SHOW GRANTS FOR %s@%s", (user, host))
         privileges = parse.parse_grants(rows, server.flavour)
         if server.is_mariadb:

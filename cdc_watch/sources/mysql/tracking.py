@@ -52,7 +52,12 @@ def seen_from_json(raw: Any) -> dict[str, FileSeen]:
     found: dict[str, FileSeen] = {}
     if isinstance(raw, dict):
         for name, value in raw.items():
-            if isinstance(name, str) and isinstance(value, list) and len(value) == 2 and isinstance(value[0], (int, float)):
+            if (
+                isinstance(name, str)
+                and isinstance(value, list)
+                and len(value) == 2
+                and isinstance(value[0], (int, float))
+            ):
                 found[name] = FileSeen(float(value[0]), bool(value[1]))
     return found
 
@@ -92,10 +97,14 @@ def index_files(files: tuple[BinlogFile, ...]) -> FileIndex:
     cumulative = [0]
     for f in files:
         cumulative.append(cumulative[-1] + f.size)
-    return FileIndex(files, {f.name: i for i, f in enumerate(files)}, tuple(binlog_seq(f.name) for f in files), tuple(cumulative))
+    return FileIndex(
+        files, {f.name: i for i, f in enumerate(files)}, tuple(binlog_seq(f.name) for f in files), tuple(cumulative)
+    )
 
 
-def byte_distance(files: tuple[BinlogFile, ...] | FileIndex, from_file: str, from_pos: int, head: HeadPosition) -> int | None:
+def byte_distance(
+    files: tuple[BinlogFile, ...] | FileIndex, from_file: str, from_pos: int, head: HeadPosition
+) -> int | None:
     """Bytes from (from_file, from_pos) to the head, across files; None when not computable."""
     seq_from, seq_head = binlog_seq(from_file), binlog_seq(head.file)
     if seq_from is None or seq_head is None or binlog_base(from_file) != binlog_base(head.file):
@@ -113,4 +122,3 @@ def byte_distance(files: tuple[BinlogFile, ...] | FileIndex, from_file: str, fro
         end = sum(1 for s in index.seqs if s is not None and s < seq_head)
     between = index.cumulative[end] - index.cumulative[at + 1] if end > at else 0
     return max(0, index.files[at].size - from_pos) + between + head.position
-
