@@ -19,7 +19,7 @@ from types import MappingProxyType
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cdc_watch.config import parse_config  # noqa: E402
+from cdc_watch.config import parse_config
 from cdc_watch.core.model import PollResult
 from cdc_watch.core.snapshot import SnapshotStore
 from cdc_watch.exporter.jolokia import jolokia_metrics

@@ -19,8 +19,8 @@ from cdc_watch.config import RulesConfig
 from cdc_watch.notify.plan import NotifyState, PlanSettings, plan
 from cdc_watch.rules import table as rules
 from cdc_watch.rules.model import AlertState
-from tests.scenarios.alerts import ALL_SOURCES, Step
-from tests.support.snapshots import full_snapshot
+from generate.scenarios import ALL_SOURCES, Step
+from generate.snapshots import full_snapshot
 
 
 def main() -> None:
@@ -50,7 +50,7 @@ def main() -> None:
     for i in range(10):
         t0 = time.perf_counter()
         state, transitions = rules.evaluate(state, snapshot, 1_750_000_000.0 + 60 * i, cfg)
-        notify, messages = plan(notify, state, transitions, 1_750_000_000.0 + 60 * i, settings)
+        notify, _messages = plan(notify, state, transitions, 1_750_000_000.0 + 60 * i, settings)
         timings.append(time.perf_counter() - t0)
     print(f"connectors: {n}  alert entries: {len(state.entries)}  firing: {len(state.firing())}")
     print(

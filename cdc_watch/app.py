@@ -33,6 +33,7 @@ from cdc_watch.exporter.render import (
 )
 from cdc_watch.notify.wiring import build_alerting
 from cdc_watch.remediation.runner import RemediationRunner
+from cdc_watch.rules.table import ALERT_NAMES
 from cdc_watch.sources.connect.poll import ConnectOffsetsSource, ConnectSource
 from cdc_watch.sources.jolokia.poll import JolokiaSource
 from cdc_watch.sources.mysql.poll import MySQLSource, endpoint_of
@@ -83,7 +84,9 @@ class App:
         self.store = SnapshotStore()
         self.transport_for = transport_for
         self.on_result = on_result
-        self.config: Config = load_config(config_path)  # ConfigError propagates: the CLI exits 2
+        self.config: Config = load_config(
+            config_path, alert_names=ALERT_NAMES
+        )  # ConfigError propagates: the CLI exits 2
         self._config_status = ConfigStatus(last_reload_ok=True, loaded_at=self.clock.now())
         self._pollers: list[Poller] = []
         self._lock = threading.Lock()
@@ -197,7 +200,7 @@ class App:
             if self._stopped.is_set():
                 return False, ["cdc_watch is stopping"]
             try:
-                new = load_config(self.config_path)
+                new = load_config(self.config_path, alert_names=ALERT_NAMES)
                 pollers = self._build_pollers(new)
             except ConfigError as exc:
                 return self._reload_failed(exc.problems)

@@ -21,6 +21,7 @@ from cdc_watch.commands import preflight as preflight_command
 from cdc_watch.commands import silence as silence_command
 from cdc_watch.config import DEFAULT_LISTEN_ADDRESS, ConfigError, load_config
 from cdc_watch.core import logs
+from cdc_watch.rules.table import ALERT_NAMES
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_config(path: Path) -> int:
     try:
-        config = load_config(path)
+        config = load_config(path, alert_names=ALERT_NAMES)
     except ConfigError as exc:
         print(f"{path}: {len(exc.problems)} problem(s)", file=sys.stderr)
         for problem in exc.problems:

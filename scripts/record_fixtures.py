@@ -24,11 +24,11 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-import httpx  # noqa: E402
-import pymysql  # noqa: E402
+import httpx
+import pymysql
 
-from devstack import ConnectorHandle, Stack  # noqa: E402
-from devstack.proc import wait_for  # noqa: E402
+from devstack import ConnectorHandle, Stack
+from devstack.proc import wait_for
 
 OUT = REPO_ROOT / "tests" / "fixtures" / "recorded"
 SECRET_KEY = re.compile(r"password|secret", re.IGNORECASE)
@@ -170,7 +170,7 @@ class Recorder:
             columns, rows = self.stack.sql_with_columns(statement, user=user)
             payload.update({"columns": columns, "rows": rows})
         except pymysql.err.MySQLError as exc:
-            errno, message = (exc.args + ("",))[:2]
+            errno, message = ((*exc.args, ""))[:2]
             payload["error"] = {"errno": errno, "message": message, "class": type(exc).__name__}
         self.save(rel, f"SQL as {user_name}: {statement}", payload, note)
 
@@ -575,7 +575,7 @@ def main() -> int:
         wait_for(
             lambda: any(
                 t.get("worker_id", "").endswith(str(stack.ports.connect2))
-                for c in spread + [sample]
+                for c in [*spread, sample]
                 for t in stack.connector_status(c.name)["tasks"]
             ),
             60,

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from cdc_watch.sources.mysql import parse
-from devstack import Stack  # noqa: E402
+from devstack import Stack
 
 OUT = REPO / "tests" / "fixtures" / "recorded" / "mysql"
 

@@ -21,7 +21,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from devstack import Stack  # noqa: E402
+from devstack import Stack
 
 OUT = REPO / "tests" / "fixtures" / "recorded" / "remediation"
 

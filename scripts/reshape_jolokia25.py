@@ -87,7 +87,7 @@ def error_25(request: dict) -> dict:
 
 def reshape(recording: dict) -> dict:
     replies = []
-    for request, element in zip(recording["request"], recording["reply"]):
+    for request, element in zip(recording["request"], recording["reply"], strict=False):
         if request["type"] == "version":
             replies.append({"value": copy.deepcopy(VERSION_25), "status": 200, "timestamp": 1717171717})
             continue

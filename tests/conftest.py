@@ -20,6 +20,8 @@ if str(REPO_ROOT) not in sys.path:
 
 from devstack import Stack, StackError  # noqa: E402
 
+pytest_plugins = ["tests.support.notify_fixtures"]  # capture, slack_env, sentry_cleanup
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(

@@ -199,10 +199,13 @@ def _access_lines(facts: Facts) -> list[Line]:
 def evaluate(facts: Facts, min_retention: float = DEFAULT_MIN_RETENTION_SECONDS) -> tuple[Line, ...]:
     """The checklist, in a fixed order: settings, retention, GTID, privileges, monitoring access."""
     return tuple(
-        _setting_lines(facts)
-        + [_retention_line(facts, min_retention), _gtid_line(facts)]
-        + _privilege_lines(facts)
-        + _access_lines(facts)
+        [
+            *_setting_lines(facts),
+            _retention_line(facts, min_retention),
+            _gtid_line(facts),
+            *_privilege_lines(facts),
+            *_access_lines(facts),
+        ]
     )
 
 

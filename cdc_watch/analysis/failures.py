@@ -189,7 +189,7 @@ UNKNOWN_HINT = (
 )
 NO_TRACE_HINT = "Connect reported the failure without a trace: read the worker log."
 
-KINDS: tuple[str, ...] = tuple(dict.fromkeys(s.kind for s in _SIGNATURES)) + ("unknown",)
+KINDS: tuple[str, ...] = (*tuple(dict.fromkeys(s.kind for s in _SIGNATURES)), "unknown")
 
 _CAUSED_BY = "Caused by:"
 _SUMMARY_LIMIT = 300

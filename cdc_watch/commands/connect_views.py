@@ -240,9 +240,9 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     rows = [["-" if v is None or v == "" else str(v) for v in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
-        widths = [max(w, len(v)) for w, v in zip(widths, row)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in rows]
+        widths = [max(w, len(v)) for w, v in zip(widths, row, strict=False)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)).rstrip() for row in rows]
     return "\n".join(lines)
 
 
@@ -300,7 +300,7 @@ def render_status(view: Mapping[str, Any]) -> str:
 
 def restart_view(name: str, body: Any, secrets: Iterable[str] = ()) -> dict[str, Any]:
     """The 202 restart plan: which instances Connect is restarting (state RESTARTING)."""
-    state, kind, worker, trace, tasks, _problems = parse_status(name, body, frozenset(secrets))
+    state, _kind, worker, _trace, tasks, _problems = parse_status(name, body, frozenset(secrets))
     return {
         "name": name,
         "connector": {"state": str(state), "worker_id": worker, "restarting": state is State.RESTARTING},

@@ -23,6 +23,7 @@ from cdc_watch.commands import connect_views as views
 from cdc_watch.config import ConfigError, ConnectCluster, load_config, parse_duration
 from cdc_watch.core.model import ErrorReason, SourceFailure
 from cdc_watch.core.redact import secret_values
+from cdc_watch.rules.table import ALERT_NAMES
 from cdc_watch.sources.connect.parse import (
     build_connector,
     is_rebalance_error,
@@ -111,7 +112,7 @@ def resolve_cluster(args: argparse.Namespace) -> ConnectCluster:
         except ValueError as exc:
             raise CommandError(ExitCode.USAGE, f"--url: {_first_error(exc)}") from None
     try:
-        config = load_config(args.config_file)
+        config = load_config(args.config_file, alert_names=ALERT_NAMES)
     except ConfigError as exc:
         raise CommandError(ExitCode.USAGE, f"{args.config_file}: " + "; ".join(exc.problems)) from None
     clusters = {c.name: c for c in config.connect_clusters}

@@ -21,6 +21,7 @@ from cdc_watch.commands.connect_views import exit_code_for, to_json
 from cdc_watch.config import Config, ConfigError, Database, load_config, parse_duration
 from cdc_watch.core.model import SourceFailure
 from cdc_watch.core.snapshot import Snapshot
+from cdc_watch.rules.table import ALERT_NAMES
 from cdc_watch.sources.connect.poll import ConnectSource
 from cdc_watch.sources.mysql import matching, parse
 from cdc_watch.sources.mysql.poll import MySQLSource, endpoint_of
@@ -148,7 +149,7 @@ def run(
         except ValueError as exc:
             raise CommandError(ExitCode.USAGE, f"--min-retention: {exc}") from None
         try:
-            config = load_config(args.config_file)
+            config = load_config(args.config_file, alert_names=ALERT_NAMES)
         except ConfigError as exc:
             raise CommandError(ExitCode.USAGE, f"{args.config_file}: " + "; ".join(exc.problems)) from None
         db = find_database(config, args.database)

@@ -6,6 +6,7 @@ location.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ def _location(loc: tuple[Any, ...], raw: Any) -> str:
     return ".".join(parts) or "(top level)"
 
 
-def parse_config(raw: Any, base_dir: Path | None = None) -> Config:
+def parse_config(raw: Any, base_dir: Path | None = None, alert_names: Collection[str] | None = None) -> Config:
     """Validate a decoded config; relative file paths resolve against `base_dir` (else the
     working directory)."""
     if raw is None:
@@ -52,7 +53,7 @@ def parse_config(raw: Any, base_dir: Path | None = None) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(["(top level): expected a mapping of settings"])
     try:
-        return Config.model_validate(raw, context={"base_dir": base_dir})
+        return Config.model_validate(raw, context={"base_dir": base_dir, "alert_names": alert_names})
     except ValidationError as exc:
         problems = []
         errors = exc.errors(include_url=False, include_input=False)
@@ -69,7 +70,12 @@ def parse_config(raw: Any, base_dir: Path | None = None) -> Config:
         raise ConfigError(problems) from None
 
 
-def load_config(path: Path) -> Config:
+def load_config(path: Path, *, alert_names: Collection[str] | None) -> Config:
+    """Reads and validates the file at `path`.
+
+    `alert_names` are the alerts that `alerting.rules.overrides` may name (the rule table's,
+    passed in by the caller because the rules sit above this package); None skips that check.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -80,4 +86,4 @@ def load_config(path: Path) -> Config:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         raise ConfigError([f"{path}: not valid YAML at {where}: {getattr(exc, 'problem', exc)}"]) from None
-    return parse_config(raw, path.resolve().parent)
+    return parse_config(raw, path.resolve().parent, alert_names)

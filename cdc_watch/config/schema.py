@@ -320,7 +320,7 @@ class RuleOverride(Section):
 
 
 class RulesConfig(Section):
-    """Thresholds of the health rules (cdc_watch/rules.py); docs/configuration.md lists defaults."""
+    """Thresholds of the health rules (cdc_watch/rules/table.py); docs/configuration.md lists defaults."""
 
     keep_firing_for: HoldDuration = 60.0
     vanished_after: Duration = 300.0
@@ -335,12 +335,13 @@ class RulesConfig(Section):
 
     @field_validator("overrides")
     @classmethod
-    def _known_rules(cls, overrides: dict[str, RuleOverride]) -> dict[str, RuleOverride]:
-        from cdc_watch.rules.table import BY_NAME
-
-        unknown = sorted(set(overrides) - set(BY_NAME))
+    def _known_rules(cls, overrides: dict[str, RuleOverride], info: ValidationInfo) -> dict[str, RuleOverride]:
+        known = (info.context or {}).get("alert_names")
+        if known is None:
+            return overrides
+        unknown = sorted(set(overrides) - set(known))
         if unknown:
-            raise ValueError(f"unknown alert(s) {', '.join(unknown)}; known: {', '.join(BY_NAME)}")
+            raise ValueError(f"unknown alert(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return overrides
 
 

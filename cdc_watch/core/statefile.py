@@ -8,6 +8,7 @@ to start because of its own state.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -76,7 +77,5 @@ class StateFile:
                 os.replace(tmp, self.path)
             except OSError as exc:
                 log.error("cannot write state file", extra={"path": str(self.path), "error": exc.strerror})
-                try:
+                with contextlib.suppress(OSError):
                     os.unlink(tmp)
-                except OSError:
-                    pass

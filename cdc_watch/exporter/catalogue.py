@@ -1,13 +1,12 @@
 """The metrics catalogue: the single source of truth for every metric cdc_watch exports.
 
 The exporter may only emit names listed here (it looks specs up by name), `docs/metrics.md`
-is generated from it (`python -m cdc_watch.catalogue`), and the dashboards and alert rules
+is generated from it (`python -m generate`), and the dashboards and alert rules
 are checked against it by tests.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -1011,7 +1010,7 @@ def render_markdown() -> str:
     lines = [
         "# Metrics catalogue",
         "",
-        "Generated from `cdc_watch/catalogue.py` by `python -m cdc_watch.catalogue`; do not edit by hand",
+        "Generated from `cdc_watch/exporter/catalogue.py` by `python -m generate`; do not edit by hand",
         "(a test fails when this page and the catalogue differ).",
         "",
         "Every metric starts with `cdc_`. States are one-hot gauges over a closed list. Values marked",
@@ -1037,7 +1036,3 @@ def render_markdown() -> str:
             lines.append(f"| `{metric.name}` | {metric.type} | {labels} | {metric.help} |")
         lines.append("")
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    sys.stdout.write(render_markdown())

@@ -168,7 +168,7 @@ def _export(state: JolokiaClusterState, cluster: str, polled_at: float, out: Met
             last = errors.get("last-error-timestamp")
             if last:  # 0 = never
                 out.add("cdc_task_last_error_timestamp_seconds", task_labels, last * MS)
-    for connector, prefix in state.prefix_conflicts.items():
+    for connector, _prefix in state.prefix_conflicts.items():
         out.add("cdc_debezium_topic_prefix_conflict", f'{cluster},connector="{_esc(connector)}"', 1)
     for connector, tasks in state.streaming_present.items():
         base = f'{cluster},connector="{_esc(connector)}"'

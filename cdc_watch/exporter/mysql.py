@@ -7,6 +7,8 @@ computed as of each database's last poll (the values are cached, as the HELP tex
 
 from __future__ import annotations
 
+import contextlib
+
 from cdc_watch.analysis.binlog import POSITION_STATUSES, PositionStatus, join
 from cdc_watch.analysis.positions import Origin
 from cdc_watch.core.snapshot import Snapshot
@@ -60,10 +62,8 @@ def _database(name: str, db_labels: str, state: DatabaseState, out: MetricsWrite
         labels(("database", name), ("flavour", state.server.flavour.value), ("version", state.server.version_text)),
         1,
     )
-    try:
+    with contextlib.suppress(ValueError):
         out.add("cdc_mysql_server_id", db_labels, int(state.identity.server_id))
-    except ValueError:
-        pass
     out.add("cdc_mysql_read_only", db_labels, 1 if state.identity.read_only else 0)
     out.add("cdc_mysql_failovers_total", db_labels, state.failovers)
     for check in state.settings:

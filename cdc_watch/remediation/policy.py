@@ -366,10 +366,7 @@ def _decide(
 
     # Something needs a restart.
     record = replace(record, healthy_since=None)
-    if trigger is Trigger.FAILED:
-        classification = _classify(connector)
-    else:
-        classification = None
+    classification = _classify(connector) if trigger is Trigger.FAILED else None
     if record.awaiting_effect:
         record = replace(record, awaiting_effect=False)  # the restart did not help: it counted
     if classification is not None:
@@ -465,7 +462,7 @@ def apply_outcome(
             attempts=attempts,
             last_attempt=now,
             next_allowed=now + backoff_delay(attempts, config),
-            history=_prune(record.history, now, config) + (now,),
+            history=(*_prune(record.history, now, config), now),
             suppressed=None,
             awaiting_effect=True,
             not_streaming_since=None,

@@ -381,9 +381,9 @@ def _purge_risk(snapshot: Snapshot, cfg: RulesConfig, _memory: Any, _now: float)
             verdicts[labels] = None
             continue
         facts = (
-            _position_facts(row)
-            + (("purge in", format_duration(row.purge_eta or 0)),)
-            + _head_facts(databases.get(row.database))
+            *_position_facts(row),
+            ("purge in", format_duration(row.purge_eta or 0)),
+            *_head_facts(databases.get(row.database)),
         )
         verdicts[labels] = Evidence(facts=facts)
     return Observation(verdicts, frozenset(blind))
@@ -488,7 +488,7 @@ def _not_streaming(snapshot: Snapshot, _cfg: RulesConfig, memory: Any, now: floa
             elif present is None and streaming is None:
                 blind.add(labels)  # cannot tell (endpoint failed, no data)
                 continue
-            verdicts[labels] = Evidence(facts=(("connector state", "RUNNING"),) + problem) if problem else None
+            verdicts[labels] = Evidence(facts=(("connector state", "RUNNING"), *problem)) if problem else None
     for item, value in old.items():  # keep memory of clusters we could not read
         if item.split("|", 1)[0] not in both and item not in new_memory:
             new_memory[item] = value
@@ -920,7 +920,7 @@ BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
 
 def format_duration(seconds: float) -> str:
     """Prometheus-style duration: 90 -> "1m30s", 3600 -> "1h", 0 -> "0s"."""
-    total = int(round(seconds))
+    total = round(seconds)
     if total == 0:
         return "0s"
     out = ""
@@ -980,7 +980,7 @@ def runbook_url(rule: Rule, base: str) -> str:
 
 def prometheus_rule(rule: Rule, cfg: RulesConfig, runbook_base: str) -> dict[str, Any]:
     """The rule as a Prometheus alerting rule (for the issue-8 generator and its tests)."""
-    labelled = {label: "{{ $labels.%s }}" % label for label in rule.labels}
+    labelled = {label: f"{{{{ $labels.{label} }}}}" for label in rule.labels}
     description = rule.description.format_map(_Blank({**_thresholds(rule, cfg), **labelled}))
     body: dict[str, Any] = {
         "alert": rule.name,
@@ -1111,3 +1111,6 @@ def evaluate(
     for leftovers in by_rule.values():  # rules this version no longer has
         transitions += [Transition(Change.RESOLVED, e, now) for e in leftovers if e.phase is Phase.FIRING]
     return AlertState(MappingProxyType(entries), MappingProxyType(memory)), transitions
+
+
+ALERT_NAMES: frozenset[str] = frozenset(BY_NAME)  # what `alerting.rules.overrides` may name

@@ -29,7 +29,7 @@ from types import ModuleType
 import httpx
 import pytest
 
-from dashboards.panels import ALL as DASHBOARDS
+from generate.panels import ALL as DASHBOARDS
 from tests.e2e.conftest import alerting_yaml, full_config
 from tests.support.capture import CaptureServer
 
@@ -126,7 +126,7 @@ def alertmanager_messages(capture: CaptureServer) -> list[tuple[str, str, str]]:
     messages = []
     for request in capture.received("/slack/webhook/alertmanager"):
         for attachment in request.json().get("attachments", []):
-            status, alert, connector = (attachment["title"].split("|") + ["", ""])[:3]
+            status, alert, connector = ([*attachment["title"].split("|"), "", ""])[:3]
             messages.append((status, alert, connector))
     return messages
 
@@ -272,7 +272,7 @@ def run_scenario(stack, daemon, prom, capture, connector, purged, a, b) -> None:
     )
     for alert, name in (("CdcTaskFailed", connector.name), ("CdcBinlogPositionLost", purged.name)):
         daemon.wait_for(
-            lambda: ("resolved", alert, name) in alertmanager_messages(capture),
+            lambda alert=alert, name=name: ("resolved", alert, name) in alertmanager_messages(capture),
             30,
             f"Alertmanager's resolved message for {alert}",
         )

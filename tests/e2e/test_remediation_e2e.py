@@ -3,6 +3,7 @@ and never what it cannot."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 
@@ -122,8 +123,8 @@ def test_failing_again_after_every_restart_follows_the_backoff_schedule(stack, c
     daemon.app.remediation.notify = lambda notice: restarted_at.append(time.monotonic())
     # Backoff with backoff_base=2s: 0, then 4 s, 12 s, 24 s after the previous restart.
     daemon.wait_for(lambda: len(restarted_at) >= 4, 90, "four restarts")
-    gaps = [b - a for a, b in zip(restarted_at, restarted_at[1:])]
-    for gap, planned in zip(gaps, [4, 12, 24]):
+    gaps = [b - a for a, b in itertools.pairwise(restarted_at)]
+    for gap, planned in zip(gaps, [4, 12, 24], strict=False):
         assert planned <= gap <= planned + 3.5, (gaps, planned)
     labels = {"connect_cluster": "devstack", "connector": connector.name}
     assert daemon.value("cdc_remediation_restarts_total", result="restarted", **labels) == 4

@@ -8,19 +8,18 @@ tests fail, never skip, without it.
 from __future__ import annotations
 
 import functools
-import importlib.util
+import itertools
 import re
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
 
 from cdc_watch.exporter.catalogue import BY_NAME as METRICS
 from cdc_watch.rules import table as rules
-from tests.scenarios.alerts import SCENARIOS
+from generate import alert_rules, promtool_tests
+from generate.scenarios import SCENARIOS
 
 REPO = Path(__file__).resolve().parents[2]
 RULES_DIR = REPO / "alert_rules"
@@ -30,17 +29,6 @@ PROMTOOL = "/usr/bin/promtool"
 RUNBOOK = (REPO / "docs" / "runbook.md").read_text(encoding="utf-8")
 METRIC = re.compile(r"\b(cdc_[a-z0-9_]+|up)\b(?!\s*\()")
 DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-
-
-def script(name: str) -> ModuleType:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def seconds(text: str) -> int:
@@ -59,14 +47,14 @@ def shipped_rules() -> list[dict]:
 
 
 def test_rule_file_is_generated_from_the_daemon_rules():
-    assert SHIPPED.read_text(encoding="utf-8") == script("gen_alert_rules").render(), "run: scripts/gen_alert_rules.py"
+    assert SHIPPED.read_text(encoding="utf-8") == alert_rules.render(), "run: generate/alert_rules.py"
 
 
 def test_promtool_tests_are_generated_from_the_scenario_table():
-    wanted = script("gen_promtool_tests").files()
+    wanted = promtool_tests.files()
     for path, text in wanted.items():
         assert path.exists() and path.read_text(encoding="utf-8") == text, (
-            f"{path.name} is stale: run scripts/gen_promtool_tests.py"
+            f"{path.name} is stale: run generate/promtool_tests.py"
         )
     assert set(TESTS_DIR.glob("*.yml")) == set(wanted), "stray file in alert_rules/tests/"
 
@@ -117,7 +105,7 @@ def test_every_metric_in_every_expression_is_in_the_catalogue(rule):
 
 
 def test_every_scenario_is_tested_by_promtool_and_differences_are_explained():
-    gen = script("gen_promtool_tests")
+    gen = promtool_tests
     text = "\n".join(p.read_text(encoding="utf-8") for p in TESTS_DIR.glob("*.test.yml")).replace("\n# ", " ")
     for scenario in SCENARIOS:
         assert f" scenario {scenario.name}" in text, f"{scenario.name} has no promtool test"
@@ -190,7 +178,7 @@ def test_promtool_tests_cover_both_sides_of_every_for(rule):
     for every, by_alert in _checks():
         points = sorted(by_alert.get(rule["alert"], []))
         fires |= any(firing for _, firing in points)
-        for (t1, firing1), (t2, firing2) in zip(points, points[1:]):
+        for (t1, firing1), (t2, firing2) in itertools.pairwise(points):
             both_sides |= not firing1 and firing2 and t2 - t1 <= every
     assert fires, f"no promtool test fires {rule['alert']}"
     if seconds(rule["for"]) > 0:

@@ -21,7 +21,7 @@ FORBIDDEN_LABELS = {"job", "instance", "cluster", "env", "message", "error", "tr
 
 
 def test_docs_page_is_generated_from_the_catalogue():
-    assert DOCS.read_text() == render_markdown(), "regenerate: python -m cdc_watch.catalogue > docs/metrics.md"
+    assert DOCS.read_text() == render_markdown(), "regenerate: python -m generate > docs/metrics.md"
 
 
 def test_names_follow_the_house_style():

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel
 
 from cdc_watch.config import ConfigError, load_config, parse_config, parse_duration
+from cdc_watch.rules.table import ALERT_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -127,7 +128,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("connect_clusters:\n  - url: [unclosed\n")
     with pytest.raises(ConfigError) as caught:
-        load_config(path)
+        load_config(path, alert_names=ALERT_NAMES)
     assert "line" in caught.value.problems[0]
 
 
@@ -156,7 +157,7 @@ def test_example_config_is_valid(monkeypatch):
         if "${" in line:
             name = line.split("${", 1)[1].split("}", 1)[0]
             monkeypatch.setenv(name, "example-value")
-    load_config(REPO / "config.example.yaml")
+    load_config(REPO / "config.example.yaml", alert_names=ALERT_NAMES)
 
 
 def test_check_config_cli_exit_codes(tmp_path):
@@ -307,3 +308,16 @@ def test_example_config_shows_every_setting():
     every = set(_setting_paths(Config))
     assert len(every) > 100
     assert sorted(every - shown) == [], "add these settings to config.example.yaml (commented out if optional)"
+
+
+def test_an_override_of_an_unknown_alert_is_a_problem_at_its_location(tmp_path):
+    path = tmp_path / "cdc-watch.yaml"
+    path.write_text(
+        "connect_clusters:\n  - url: http://connect:8083\n"
+        "alerting:\n  rules:\n    overrides:\n      CdcNoSuchAlert: {for: 1m}\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(path, alert_names=ALERT_NAMES)
+    assert any("alerting.rules.overrides" in p and "CdcNoSuchAlert" in p for p in err.value.problems)
+    # Without the rule table's names the loader cannot judge them, and says nothing.
+    assert load_config(path, alert_names=None).alerting.rules.overrides["CdcNoSuchAlert"] is not None

@@ -83,7 +83,7 @@ def test_task_still_running_while_the_database_is_down():
 
 def test_restarting_state_keeps_the_old_trace():
     reply = body("connect", "restart_202_restarting_retriable")
-    state, _kind, _worker, _trace, tasks, problems = parse.parse_status("rec", reply)
+    _state, _kind, _worker, _trace, tasks, problems = parse.parse_status("rec", reply)
     assert tasks[0].state is State.RESTARTING and tasks[0].trace
     assert not problems
 
@@ -362,7 +362,7 @@ def test_one_connector_timing_out_keeps_its_previous_offsets_and_the_others(fake
 
 
 def test_offsets_poll_fails_only_when_no_request_is_answered(fake):
-    cl, state, store = offsets_world(fake)
+    _cl, state, store = offsets_world(fake)
     down = cluster("http://127.0.0.1:9", timeout="300ms")
     with pytest.raises(SourceFailure) as caught:
         ConnectOffsetsSource(down).poll(store.current())

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cdc_watch.exporter.catalogue import BY_NAME
-from dashboards.generate import dashboards, render
+from generate.dashboards import dashboards, render
 
 HERE = Path(__file__).resolve().parents[2] / "dashboards"
 METRIC = re.compile(r"\bcdc_[a-z0-9_]+")
@@ -23,7 +23,7 @@ def exprs(dashboard_json: dict) -> list[str]:
 @pytest.mark.parametrize("dashboard", ALL, ids=lambda d: d.uid)
 def test_committed_json_equals_generated(dashboard):
     committed = json.loads((HERE / f"{dashboard.uid}.json").read_text())
-    assert committed == json.loads(json.dumps(render(dashboard))), "run: python dashboards/generate.py"
+    assert committed == json.loads(json.dumps(render(dashboard))), "run: python generate/dashboards.py"
 
 
 def test_no_stray_dashboard_files():

@@ -5,32 +5,23 @@ shipped alert rules. Generated manifests must equal what their scripts produce n
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shlex
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
 
 from cdc_watch.commands.connect_views import load_connector_file
 from cdc_watch.config import DEFAULT_LISTEN_ADDRESS, parse_config
+from generate import kubernetes_config, prometheus_rule
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "kubernetes"
 COMPOSE = REPO / "deploy" / "docker-compose"
 PORT = int(DEFAULT_LISTEN_ADDRESS.rsplit(":", 1)[1])
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def load(path: Path) -> dict:
@@ -138,14 +129,14 @@ def test_configmap_embeds_the_example_config_exactly_and_it_is_valid(monkeypatch
 
 
 def test_generated_kubernetes_config_is_up_to_date():
-    gen = script("gen_kubernetes_config")
+    gen = kubernetes_config
     example = (REPO / "config.example.yaml").read_text()
     assert (K8S / "configmap.yaml").read_text() == gen.render_configmap(example)
     assert (K8S / "secret.example.yaml").read_text() == gen.render_secret(example)
 
 
 def test_configmap_generator_round_trips_awkward_text():
-    gen = script("gen_kubernetes_config")
+    gen = kubernetes_config
     for text in ("a: 1\n", "a: 1\n\n\n", "# c\n\nb:\n  - x: '|'\n", "a: 1"):
         data = yaml.safe_load(gen.render_configmap(text))["data"]["config.yaml"]
         assert data == (text if text.endswith("\n") else text + "\n")
@@ -153,7 +144,7 @@ def test_configmap_generator_round_trips_awkward_text():
 
 def test_secret_example_lists_every_secret_the_config_references():
     example = (REPO / "config.example.yaml").read_text()
-    wanted = set(ENV_REF.findall("\n".join(l for l in example.splitlines() if not l.lstrip().startswith("#"))))
+    wanted = set(ENV_REF.findall("\n".join(line for line in example.splitlines() if not line.lstrip().startswith("#"))))
     secret = load(K8S / "secret.example.yaml")
     assert set(secret.get("stringData") or {}) == wanted
     deployment = load(K8S / "deployment.yaml")
@@ -200,7 +191,7 @@ def test_service_and_servicemonitor_select_the_pods():
 
 
 def test_prometheusrule_is_generated_from_alert_rules():
-    gen = script("gen_prometheus_rule")
+    gen = prometheus_rule
     assert (K8S / "prometheusrule.yaml").read_text() == gen.render()
     expected = []
     for path in sorted((REPO / "alert_rules").glob("*.rules.yml")):
@@ -209,7 +200,7 @@ def test_prometheusrule_is_generated_from_alert_rules():
 
 
 def test_prometheusrule_generator_with_no_one_and_two_rule_files(tmp_path):
-    gen = script("gen_prometheus_rule")
+    gen = prometheus_rule
     assert yaml.safe_load(gen.render(tmp_path))["spec"]["groups"] == []
     (tmp_path / "b.rules.yml").write_text(
         "groups:\n  - name: b\n    rules:\n      - alert: CdcB\n        expr: |\n          sum by (connector) (\n            up\n          ) == 0\n"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cdc_watch.config import load_config
+from cdc_watch.rules.table import ALERT_NAMES
 from devstack.proc import StackError, spawn, wait_for
 from devstack.stack import REPO_ROOT, Ports, Stack
 
@@ -80,7 +81,7 @@ def test_the_demo_config_is_valid_and_uses_the_default_ports(monkeypatch):
     monkeypatch.setenv("CDC_DEVSTACK_MONITOR_PASSWORD", "not-used-here")
     for name in ("BROKER", "CONNECT", "CONNECT2", "JOLOKIA", "JOLOKIA2", "MARIADB"):
         monkeypatch.delenv(f"CDC_DEVSTACK_PORT_{name}", raising=False)
-    config = load_config(REPO_ROOT / "devstack" / "cdc-watch.yaml")
+    config = load_config(REPO_ROOT / "devstack" / "cdc-watch.yaml", alert_names=ALERT_NAMES)
     ports = Ports()
     (cluster,) = config.connect_clusters
     assert list(cluster.urls) == [f"http://127.0.0.1:{ports.connect}", f"http://127.0.0.1:{ports.connect2}"]

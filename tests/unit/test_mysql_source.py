@@ -152,7 +152,7 @@ def test_mariadb_default_role_resolved(monkeypatch):
 def test_aurora_reads_retention_procedure(monkeypatch):
     fake = FakeConnector(load("aurora-mysql-3.json"))
     state = MySQLSource(database(monkeypatch), clock=FakeClock(), connect=fake).poll(None)
-    assert fake.executed == base_queries() + ["CALL mysql.rds_show_configuration"]
+    assert fake.executed == [*base_queries(), "CALL mysql.rds_show_configuration"]
     assert state.retention_seconds == 24 * 3600.0
     assert state.server.flavour is parse.Flavour.AURORA_MYSQL
 

@@ -8,21 +8,16 @@ import json
 import logging
 from pathlib import Path
 
-import pytest
-import sentry_sdk
-
 from cdc_watch.config import parse_config
 from cdc_watch.core.clock import FakeClock
 from cdc_watch.core.statefile import StateFile
 from cdc_watch.exporter.exposition import MetricsWriter
 from cdc_watch.notify.delivery import Delivery, Outcome
-from cdc_watch.notify.sentry import close_sentry
 from cdc_watch.notify.wiring import build_alerting
-from tests.scenarios.alerts import Step
-from tests.support.capture import CaptureServer
-from tests.support.snapshots import snapshot_for
+from generate.scenarios import Step
+from generate.snapshots import snapshot_for
+from tests.support.notify_fixtures import PASSWORD
 
-PASSWORD = "s3cr3t-Db-Passw0rd"  # the monitored database's password in cdc_watch's own config
 SOURCES = (("connect:prod", "connect"),)
 ENVELOPES = "/api/42/envelope/"
 
@@ -35,31 +30,6 @@ def healthy() -> Step:
     return Step(
         0, {"prod": {"orders": ("RUNNING", {0: "RUNNING@w1:8083", 1: "RUNNING@w1:8083", 9: "RUNNING@w1:8083"})}}
     )
-
-
-@pytest.fixture
-def capture():
-    server = CaptureServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def slack_env(monkeypatch, capture):
-    monkeypatch.setenv("SLACK_WEBHOOK_URL", capture.webhook_url("default"))
-    monkeypatch.setenv("SLACK_CRITICAL_URL", capture.webhook_url("critical"))
-    monkeypatch.setenv("SLACK_TOKEN", "xoxb-test-token-123")
-    monkeypatch.setenv("SENTRY_DSN", capture.sentry_dsn())
-    monkeypatch.setenv("CDC_TEST_DB_PASSWORD", PASSWORD)
-    return capture
-
-
-@pytest.fixture
-def sentry_cleanup():
-    yield
-    close_sentry()
-    # An inactive client; dsn="" so the SDK does not pick up SENTRY_DSN, still set by slack_env.
-    sentry_sdk.init(dsn="", default_integrations=False)
 
 
 class Harness:

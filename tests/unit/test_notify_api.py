@@ -16,8 +16,8 @@ from cdc_watch.exporter.exposition import MetricsWriter
 from cdc_watch.notify import api
 from cdc_watch.notify.delivery import Delivery
 from cdc_watch.notify.service import AlertService
-from tests.scenarios.alerts import Step
-from tests.support.snapshots import snapshot_for
+from generate.scenarios import Step
+from generate.snapshots import snapshot_for
 
 
 def service(tmp_path=None, clock=None) -> AlertService:

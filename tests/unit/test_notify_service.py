@@ -20,8 +20,8 @@ from cdc_watch.notify.delivery import Delivery
 from cdc_watch.notify.service import AlertService
 from cdc_watch.remediation.runner import RemediationNotice, RemediationRunner
 from cdc_watch.sources.connect.model import ConnectClusterState
-from tests.support.snapshots import cluster_state, snapshot_for
-from tests.unit.test_notify import WEBHOOK, Harness, capture, failed, slack_env  # noqa: F401 - fixtures
+from generate.snapshots import cluster_state, snapshot_for
+from tests.unit.test_notify import WEBHOOK, Harness, failed
 
 NOW_FOR_0 = {"overrides": {"CdcTaskFailed": {"for": "0s"}}, "keep_firing_for": "0s"}
 SOURCES = (("connect:prod", "connect"),)

@@ -10,8 +10,7 @@ import pytest
 from cdc_watch.app import App
 from cdc_watch.core.clock import FakeClock
 from cdc_watch.core.model import PollResult
-from tests.support.snapshots import cluster_state
-from tests.unit.test_notify import capture  # noqa: F401 - fixture
+from generate.snapshots import cluster_state
 
 
 @pytest.fixture

@@ -254,7 +254,7 @@ def test_rebalance_conflict_is_retried_then_succeeds():
         exchange("PUT", "/connectors/ops-running/stop", 409, conflict),
         recorded("stop_204"),
     )
-    code, out, _ = run(["stop", "ops-running", "--url", URL], fake, sleeps=sleeps)
+    code, _out, _ = run(["stop", "ops-running", "--url", URL], fake, sleeps=sleeps)
     fake.done()
     assert code == ExitCode.OK
     assert sleeps == [connectors.CONFLICT_BACKOFF_SECONDS]
@@ -359,7 +359,7 @@ def test_register_shows_validation_errors_per_field_and_creates_nothing(tmp_path
     validate = recorded("validate_missing_field")
     validate["request"]["body"] = config
     fake = FakeConnect(validate)
-    code, out, err = run(["register", str(path), "--url", URL], fake)
+    code, _out, err = run(["register", str(path), "--url", URL], fake)
     fake.done()
     assert code == ExitCode.FAILED
     assert "configuration is invalid" in err
@@ -447,7 +447,7 @@ def test_register_rejects_bad_files_with_exit_2_before_any_request(text, message
 
 def test_register_bad_file_errors_do_not_echo_values(tmp_path):
     fake = FakeConnect()
-    code, _, err = run(
+    code, _, _err = run(
         ["register", "-", "--url", URL],
         fake,
         stdin=f'{{"name": "a", "config": {{"name": "b", "database.password": "{SECRET}"}}}}',
@@ -592,7 +592,7 @@ def test_validation_errors_that_echo_the_password_are_scrubbed(tmp_path):
         if item["value"]["errors"]:
             item["value"]["errors"] = [f"Unable to connect with password {SECRET}: Access denied"]
     fake = FakeConnect(validate)
-    code, out, err = run(["register", str(path), "--url", URL, "-o", "json"], fake)
+    code, out, _err = run(["register", str(path), "--url", URL, "-o", "json"], fake)
     assert code == ExitCode.FAILED
     assert "[REDACTED]" in json.loads(out)["error"]["errors"]["database.hostname"][0]
     # run() asserted the password itself is in neither stream

@@ -45,7 +45,7 @@ def make(outcomes):
 
 
 def test_success_then_typed_failure_then_recovery(caplog):
-    clock, store, _source, poller, hooked = make(
+    _clock, store, _source, poller, hooked = make(
         [{"n": 1}, SourceFailure(ErrorReason.TIMEOUT, "GET http://x/: timed out"), {"n": 2}]
     )
     first = poller.poll_once()
@@ -72,7 +72,7 @@ def test_failed_poll_keeps_last_success_but_data_is_none():
 
 
 def test_a_bug_in_a_source_becomes_an_internal_error_without_its_message(caplog):
-    _clock, store, _source, poller, _ = make([ValueError("invalid literal: 's3cret-value'")])
+    _clock, _store, _source, poller, _ = make([ValueError("invalid literal: 's3cret-value'")])
     with caplog.at_level(logging.WARNING):
         result = poller.poll_once()
     assert result.error.reason is ErrorReason.INTERNAL
@@ -90,7 +90,7 @@ def test_repeated_identical_failure_is_logged_once(caplog):
 
 
 def test_source_sees_the_current_snapshot():
-    _clock, store, source, poller, _ = make([{"a": 1}, {"a": 2}])
+    _clock, _store, source, poller, _ = make([{"a": 1}, {"a": 2}])
     poller.poll_once()
     poller.poll_once()
     assert source.seen_snapshots[0].data("test:one") is None
@@ -122,7 +122,7 @@ def test_the_poller_closes_its_source_when_it_stops():
     poller.stop()
     assert closed == ["never started"]
 
-    _clock, _store, source, poller, hooked = make([{"a": 1}])
+    _clock, _store, source, poller, _hooked = make([{"a": 1}])
     source.close = lambda: closed.append("thread ended")
     poller.jitter = 0.0  # poll at once
     poller.start()

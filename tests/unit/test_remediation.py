@@ -180,7 +180,7 @@ def test_backoff_suppression_reported_once_per_streak_step():
     decisions = world.run(119, 10, connector())
     assert len(restarts(decisions)) == 1
     assert suppressions(decisions) == [Suppression.BACKOFF]
-    backoff = [d for d in decisions if not d.restart][0]
+    backoff = next(d for d in decisions if not d.restart)
     assert backoff.next_allowed == world.restart_times[0] + 120
 
 

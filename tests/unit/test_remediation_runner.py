@@ -125,7 +125,7 @@ def failed(name: str = "inv", trace: str = RETRIABLE, tasks: int = 1, state: Sta
 def test_kip745_restart_is_sent_counted_persisted_and_noticed(tmp_path):
     h = Harness(tmp_path)
     h.fake.expect("POST", "/connectors/inv/restart", KIP745, RESTARTING["status_code"], RESTARTING["body"])
-    ((decision, outcome),) = h.poll(failed())
+    ((_decision, outcome),) = h.poll(failed())
     assert outcome is Outcome.RESTARTED and h.fake.expected == []
     text = h.metrics()
     assert 'cdc_remediation_restarts_total{connect_cluster="prod",connector="inv",result="restarted"} 1' in text
@@ -179,7 +179,7 @@ def test_per_task_restarts_on_connect_before_3_0(tmp_path):
     h = Harness(tmp_path, version="2.8.2")
     h.fake.expect("POST", "/connectors/inv/tasks/0/restart", (), TASK_204["status_code"], None)
     h.fake.expect("POST", "/connectors/inv/tasks/1/restart", (), 204, None)
-    ((decision, outcome),) = h.poll(failed(tasks=2))
+    ((_decision, outcome),) = h.poll(failed(tasks=2))
     assert outcome is Outcome.RESTARTED
     assert h.fake.seen == ["POST /connectors/inv/tasks/0/restart", "POST /connectors/inv/tasks/1/restart"]
 
@@ -302,7 +302,7 @@ def test_newest_snapshot_per_cluster_replaces_one_still_waiting(tmp_path):
 
 def test_dry_run_sends_nothing(tmp_path):
     h = Harness(tmp_path, {"dry_run": True})
-    ((decision, outcome),) = h.poll(failed())  # FakeConnect fails on any request
+    ((_decision, outcome),) = h.poll(failed())  # FakeConnect fails on any request
     assert outcome is Outcome.WOULD_RESTART and h.fake.seen == []
     assert 'result="would_restart"} 1' in h.metrics()
     assert 'cdc_remediation_mode{mode="dry_run"} 1' in h.metrics()

@@ -1,4 +1,4 @@
-"""Table-driven tests of the health rules (tests/scenarios/alerts.py) with a fake clock."""
+"""Table-driven tests of the health rules (generate/scenarios.py) with a fake clock."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from cdc_watch.config import RulesConfig
 from cdc_watch.core.clock import FakeClock
 from cdc_watch.rules import table as rules
 from cdc_watch.rules.model import AlertState, Change, Phase
-from tests.scenarios.alerts import SCENARIOS, Scenario, Step
-from tests.support.snapshots import cluster_state, full_snapshot, snapshot_for
+from generate.scenarios import SCENARIOS, Scenario, Step
+from generate.snapshots import cluster_state, full_snapshot, snapshot_for
 
 
 def _firing(state: AlertState) -> frozenset:
@@ -61,7 +61,7 @@ def test_task_failed_evidence_says_why_and_keeps_secrets_out() -> None:
         PollResult("connect:prod", "connect", 0, 0.1, data=state)
     )
     cfg = RulesConfig.model_validate({"overrides": {"CdcTaskFailed": {"for": "0s"}}})
-    new, transitions = rules.evaluate(AlertState(), Snapshot(MappingProxyType({"connect:prod": status})), 100.0, cfg)
+    _new, transitions = rules.evaluate(AlertState(), Snapshot(MappingProxyType({"connect:prod": status})), 100.0, cfg)
     (transition,) = [t for t in transitions if t.entry.key.alert == "CdcTaskFailed"]
     evidence = transition.entry.evidence
     assert "hunter2secret" not in repr(evidence)
@@ -104,7 +104,8 @@ def test_unknown_rule_override_is_a_config_error() -> None:
             {
                 "connect_clusters": [{"url": "http://x"}],
                 "alerting": {"rules": {"overrides": {"CdcNope": {"for": "1m"}}}},
-            }
+            },
+            alert_names=rules.ALERT_NAMES,
         )
     assert "CdcNope" in str(err.value)
 
@@ -132,7 +133,7 @@ def test_a_database_poll_between_two_jolokia_polls_is_not_a_still_position() -> 
     """Seen on the devstack under write load: each MySQL poll saw the head move past the
     position of a Jolokia reading that was simply not renewed yet, so CdcNotStreaming went
     pending on every other evaluation. Only a later Jolokia poll can show a still position."""
-    from tests.scenarios.alerts import ALL_SOURCES, DB_OK, db_step
+    from generate.scenarios import ALL_SOURCES, DB_OK, db_step
 
     cfg = RulesConfig()
     start = 1000.0

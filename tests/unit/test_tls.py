@@ -8,6 +8,7 @@ import pytest
 from cdc_watch import cli
 from cdc_watch.config import ConfigError, load_config, parse_config
 from cdc_watch.core.model import ErrorReason, SourceFailure
+from cdc_watch.rules.table import ALERT_NAMES
 from cdc_watch.sources.connect.poll import ConnectSource
 from tests.support.fake_http import FakeHTTP, Reply
 from tests.support.recorded import body
@@ -27,7 +28,7 @@ def write_config(path, tls_section: str, url: str = "https://127.0.0.1:1") -> No
 
 def problems(path) -> list[str]:
     with pytest.raises(ConfigError) as caught:
-        load_config(path)
+        load_config(path, alert_names=ALERT_NAMES)
     return caught.value.problems
 
 
@@ -74,7 +75,7 @@ def test_relative_tls_and_secret_paths_resolve_against_the_config_directory(tmp_
         "    auth: {username: u, password: {file: pw}}\n"
     )
     monkeypatch.chdir(tmp_path)  # not the config's directory
-    cluster = load_config(config).connect_clusters[0]
+    cluster = load_config(config, alert_names=ALERT_NAMES).connect_clusters[0]
     assert cluster.tls.ca_file == conf_dir / "ca.pem"
     assert cluster.auth.password.get_secret_value() == "from-relative-file"
     # Without a config file, relative paths stay relative to the working directory.

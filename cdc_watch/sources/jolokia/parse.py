@@ -208,7 +208,7 @@ NON_CHANGE_EVENTS = frozenset(
         "STOP",
     }
 )
-LEGACY_BINLOG_ATTRS = STREAMING_ATTRS + ("SecondsBehindMaster", "SecondsSinceLastEvent")
+LEGACY_BINLOG_ATTRS = (*STREAMING_ATTRS, "SecondsBehindMaster", "SecondsSinceLastEvent")
 SNAPSHOT_ATTRS = (
     "SnapshotRunning",
     "SnapshotCompleted",
@@ -437,7 +437,7 @@ def parse_bulk_reply(endpoint: Endpoint, body: Any) -> EndpointReading:
         Group.SINK_TASK: SINK_TASK_ATTRS,
         Group.TASK_ERROR: TASK_ERROR_ATTRS,
     }
-    for (group, request), element in zip(BULK, body):
+    for (group, _request), element in zip(BULK, body, strict=False):
         if not isinstance(element, Mapping):
             failed.append(group)
             continue
@@ -645,9 +645,9 @@ def join(
     tasks: dict[tuple[str, int], Mapping[Group, Values]] = {}
     for reading in readings:
         for key, groups in reading.tasks.items():
-            if key in tasks:  # a task reassigned mid-cycle shows on two workers: keep the fuller one
-                if len(groups) <= len(tasks[key]):
-                    continue
+            # a task reassigned mid-cycle shows on two workers: keep the fuller one
+            if key in tasks and len(groups) <= len(tasks[key]):
+                continue
             tasks[key] = groups
     # (domain-independent) prefix -> endpoint -> context -> mbean
     found: dict[str, dict[str, dict[str, DebeziumMBean]]] = {}

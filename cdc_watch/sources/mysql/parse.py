@@ -385,9 +385,7 @@ class Privileges:
         name = name.upper()
         if self.all_privileges or name in self.global_privileges:
             return True
-        if name == "REPLICATION CLIENT" and "SUPER" in self.global_privileges:
-            return True
-        return False
+        return bool(name == "REPLICATION CLIENT" and "SUPER" in self.global_privileges)
 
 
 _GRANT = re.compile(

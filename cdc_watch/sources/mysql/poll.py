@@ -18,6 +18,7 @@ failover and the failover count; in memory: the last head).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -196,10 +197,8 @@ class MySQLSource:
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(Exception):
                 conn.close()
-            except Exception:
-                pass
 
     def _ensure(self) -> Any:
         if self._conn is None:

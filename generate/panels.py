@@ -1,6 +1,6 @@
-"""What each cdc_watch dashboard shows (rendered to JSON by dashboards/generate.py).
+"""What each cdc_watch dashboard shows (rendered to JSON by generate/dashboards.py).
 
-Six dashboards, matched to the metrics catalogue (cdc_watch/catalogue.py): overview, Connect
+Six dashboards, matched to the metrics catalogue (cdc_watch/exporter/catalogue.py): overview, Connect
 workers, tasks, Debezium MySQL connectors, binlog and databases, and cdc_watch itself. Panels
 that only have data while something is wrong (a failed task, a firing alert, a restart) set
 `fault_only=True`; the real-stack test checks them during its fault scenario and every other
@@ -12,7 +12,7 @@ replicas scraped by one Prometheus still join one-to-one instead of failing the 
 
 from __future__ import annotations
 
-from dashboards.generate import CN, DB, C, Dashboard, Panel
+from generate.grafana import CN, DB, C, Dashboard, Panel
 
 T = CN  # task panels filter on cluster and connector too
 CND = f"{CN},{DB}"

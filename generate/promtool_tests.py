@@ -1,10 +1,10 @@
 """Generate promtool rule tests (alert_rules/tests/) from the alert scenario table.
 
-The scenario table (tests/scenarios/alerts.py) drives the daemon's own rule tests
+The scenario table (generate/scenarios.py) drives the daemon's own rule tests
 (tests/unit/test_rules.py). Here the same scenarios drive the shipped Prometheus rules:
 
 1. every step's input state becomes a real Snapshot, built with the builders the daemon's tests
-   use (tests/support/snapshots.py), with the scenario starting at Unix time 0 (promtool's clock);
+   use (generate/snapshots.py), with the scenario starting at Unix time 0 (promtool's clock);
 2. the real exporter renders it (`cdc_watch.exporter.render` with the daemon's metric
    contributors) and the exposition is parsed back into samples;
 3. the samples become promtool `input_series` sampled every second, as a 1s scrape would see
@@ -19,31 +19,25 @@ PROMETHEUS_DIFFERS with the reason and the firing sets Prometheus produces inste
 tested with those, never dropped. Scenarios with their own `alerting.rules` config get a rule
 file generated from that config (alert_rules/tests/<scenario>.rules.yml).
 
-The rules about cdc_watch itself (scripts/gen_alert_rules.py SELF_RULES) are tested by
+The rules about cdc_watch itself (generate/alert_rules.py SELF_RULES) are tested by
 SELF_TESTS below, which also cover both sides of each `for`.
 
-    .venv/bin/python scripts/gen_promtool_tests.py           # rewrite alert_rules/tests/
-    .venv/bin/python scripts/gen_promtool_tests.py --check   # exit 1 if anything is stale
+    .venv/bin/python generate/promtool_tests.py           # rewrite alert_rules/tests/
+    .venv/bin/python generate/promtool_tests.py --check   # exit 1 if anything is stale
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from prometheus_client.parser import text_string_to_metric_families
 
-from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
-
-from cdc_watch.config import AlertingConfig, Config, RulesConfig  # noqa: E402
+from cdc_watch.config import AlertingConfig, Config, RulesConfig
 from cdc_watch.exporter.connect import connect_metrics
 from cdc_watch.exporter.jolokia import jolokia_metrics
 from cdc_watch.exporter.mysql import mysql_metrics
@@ -55,8 +49,11 @@ from cdc_watch.exporter.render import (
     self_metrics,
 )
 from cdc_watch.rules import table as rules
-from tests.scenarios.alerts import SCENARIOS, Scenario, key  # noqa: E402
-from tests.support.snapshots import full_snapshot  # noqa: E402
+from generate import alert_rules as GEN
+from generate.scenarios import SCENARIOS, Scenario, key
+from generate.snapshots import full_snapshot
+
+REPO = Path(__file__).resolve().parent.parent
 
 TESTS_DIR = REPO / "alert_rules" / "tests"
 RULE_FILE = REPO / "alert_rules" / "cdc-watch.rules.yml"
@@ -65,17 +62,6 @@ SELF_TESTS_FILE = TESTS_DIR / "self.test.yml"
 # What a scrape adds to every series; the shipped rules aggregate them away.
 TARGET_LABELS = (("instance", "cdc-watch:10108"), ("job", "cdc-watch"))
 
-
-def _load_gen_alert_rules() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_alert_rules", REPO / "scripts" / "gen_alert_rules.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("gen_alert_rules", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-GEN = _load_gen_alert_rules()
 
 Firing = frozenset
 
@@ -290,7 +276,7 @@ def expected_alert(
     body = rules.prometheus_rule(rule, cfg, runbook_base)
     description = body["annotations"]["description"]
     for name, value in labels:
-        description = description.replace("{{ $labels.%s }}" % name, value)
+        description = description.replace(f"{{{{ $labels.{name} }}}}", value)
     return {
         "exp_labels": {**dict(labels), "severity": body["labels"]["severity"]},
         "exp_annotations": dict(body["annotations"], description=description),
@@ -411,6 +397,8 @@ SELF_TESTS: tuple[tuple[str, list[dict[str, str]], list[tuple[int, str, list[dic
     ),
 )
 
+REPO = Path(__file__).resolve().parent.parent
+
 
 def self_groups(runbook_base: str) -> list[tuple[str, dict[str, Any]]]:
     by_name = {r.name: r for r in GEN.SELF_RULES}
@@ -423,7 +411,7 @@ def self_groups(runbook_base: str) -> list[tuple[str, dict[str, Any]]]:
             for labels in expected:
                 description = rule.description
                 for name, value in labels.items():
-                    description = description.replace("{{ $labels.%s }}" % name, value)
+                    description = description.replace(f"{{{{ $labels.{name} }}}}", value)
                 exp.append(
                     {
                         "exp_labels": {**labels, "severity": rule.severity},
@@ -444,7 +432,7 @@ def self_groups(runbook_base: str) -> list[tuple[str, dict[str, Any]]]:
 
 def _test_file(rule_files: list[str], groups: list[tuple[str, dict[str, Any]]], intro: str, every: int = 1) -> str:
     head = GEN.dump({"rule_files": rule_files, "evaluation_interval": f"{every}s"})
-    lines = [f"# GENERATED by scripts/gen_promtool_tests.py; do not edit. {intro}", head.rstrip(), "tests:"]
+    lines = [f"# GENERATED by generate/promtool_tests.py; do not edit. {intro}", head.rstrip(), "tests:"]
     for title, group in groups:
         lines.append("")
         lines += [f"# {line}" for line in _wrap(title)]
@@ -479,8 +467,8 @@ def files() -> dict[Path, str]:
             cfg = RulesConfig.model_validate(scenario.config)
             rules_path = TESTS_DIR / f"{scenario.name}.rules.yml"
             out[rules_path] = GEN.render(cfg, base).replace(
-                "# GENERATED by scripts/gen_alert_rules.py",
-                "# GENERATED by scripts/gen_promtool_tests.py (alerting.rules of the scenario)",
+                "# GENERATED by generate/alert_rules.py",
+                "# GENERATED by generate/promtool_tests.py (alerting.rules of the scenario)",
                 1,
             )
             every = interval_of(scenario)
@@ -497,11 +485,20 @@ def files() -> dict[Path, str]:
         out[path] = _test_file(
             ["../cdc-watch.rules.yml"],
             groups,
-            f"From tests/scenarios/alerts.py; scrape and evaluation every {every}s.",
+            f"From generate/scenarios.py; scrape and evaluation every {every}s.",
             every,
         )
     out[SELF_TESTS_FILE] = _test_file(["../cdc-watch.rules.yml"], self_groups(base), "Rules about cdc_watch itself.")
     return out
+
+
+def outputs() -> dict[Path, str]:
+    return files()
+
+
+def owned() -> list[Path]:
+    """Files of this generator's kind already on disk (a stray one fails --check)."""
+    return sorted(TESTS_DIR.glob("*.yml"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -514,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
         stale = [p for p, text in wanted.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
         stray = sorted(present - set(wanted))
         for path in stale + stray:
-            print(f"{path.relative_to(REPO)} is stale or stray; run scripts/gen_promtool_tests.py", file=sys.stderr)
+            print(f"{path.relative_to(REPO)} is stale or stray; run generate/promtool_tests.py", file=sys.stderr)
         return 1 if stale or stray else 0
     TESTS_DIR.mkdir(parents=True, exist_ok=True)
     for path in present - set(wanted):

@@ -35,7 +35,7 @@ class Step:
     firing: Firing = frozenset()
     down: tuple[str, ...] = ()  # other failing sources, e.g. "jolokia:prod"
     # Database state per configured database (mysql:<name>): files, head, written bytes,
-    # retention, settings, privileges, failovers (see tests/support/snapshots.py).
+    # retention, settings, privileges, failovers (see generate/snapshots.py).
     databases: dict[str, dict[str, Any]] = field(default_factory=dict)
     offsets: dict[str, tuple[str, int]] = field(default_factory=dict)  # committed offsets (connect_offsets:prod)
     jolokia: dict[str, dict[str, Any]] = field(default_factory=dict)  # per connector: Debezium MBeans (jolokia:prod)

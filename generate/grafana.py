@@ -1,19 +1,16 @@
-"""Generates the Grafana dashboards in this folder from a compact description.
+"""The Grafana dashboard vocabulary: dashboards and panels as values, rendered to JSON.
 
 Writing dashboards as code keeps the conventions in one place: fixed uids, a `datasource`
 variable plus `connect_cluster`, `connector` and `database` variables, a unit on every panel,
 and queries that only use metrics from the catalogue (tests check all of this, and that the
-committed JSON equals what this script writes). Run: python dashboards/generate.py
+committed JSON equals what `python -m generate` writes). What each dashboard shows is in
+`panels.py`.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
 DS = {"type": "prometheus", "uid": "${datasource}"}
 C = 'connect_cluster=~"$connect_cluster"'
 CN = 'connect_cluster=~"$connect_cluster",connector=~"$connector"'
@@ -157,25 +154,3 @@ def render(dashboard: Dashboard) -> dict:
         ],
         "panels": panels,
     }
-
-
-def dashboards() -> tuple[Dashboard, ...]:
-    # Imported here so the description stays next to the metrics it uses.
-    from dashboards.panels import ALL
-
-    return ALL
-
-
-def write_all(target: Path = HERE) -> list[Path]:
-    written = []
-    for dashboard in dashboards():
-        path = target / f"{dashboard.uid}.json"
-        path.write_text(json.dumps(render(dashboard), indent=2, sort_keys=True) + "\n")
-        written.append(path)
-    return written
-
-
-if __name__ == "__main__":
-    sys.path.insert(0, str(HERE.parent))
-    for written_path in write_all():
-        print(written_path.relative_to(HERE.parent))

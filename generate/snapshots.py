@@ -18,6 +18,21 @@ from cdc_watch.sources.connect.model import (
     State,
     TaskStatus,
 )
+from cdc_watch.sources.jolokia.model import (
+    Group,
+    JolokiaClusterState,
+    SnapshotMetrics,
+    StreamingMetrics,
+)
+from cdc_watch.sources.mysql.model import DatabaseState, Endpoint, FileSeen, Identity
+from cdc_watch.sources.mysql.parse import (
+    BinlogFile,
+    Flavour,
+    HeadPosition,
+    PrivilegeCheck,
+    ServerInfo,
+    SettingCheck,
+)
 
 TRACE = (
     "org.apache.kafka.connect.errors.ConnectException: Error reading MySQL variables: Communications link failure\n"
@@ -84,21 +99,6 @@ def snapshot_for(step, sources, at: float, trace: str | None = None) -> Snapshot
 
 
 # ------------------------------------------------------------------ Jolokia and MySQL inputs
-from cdc_watch.sources.jolokia.model import (
-    Group,
-    JolokiaClusterState,
-    SnapshotMetrics,
-    StreamingMetrics,
-)
-from cdc_watch.sources.mysql.model import DatabaseState, Endpoint, FileSeen, Identity
-from cdc_watch.sources.mysql.parse import (
-    BinlogFile,
-    Flavour,
-    HeadPosition,
-    PrivilegeCheck,
-    ServerInfo,
-    SettingCheck,
-)
 
 DB_HOST = "db1.example"
 
