@@ -13,7 +13,6 @@ from types import MappingProxyType
 from typing import Any
 
 from cdc_watch.core.model import PollResult, SourceStatus
-from cdc_watch.sources.connect.model import ConnectClusterState
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +32,6 @@ class Snapshot:
         if status is None or status.last_success is None:
             return None
         return status.last_success.data
-
-    def connect(self, cluster: str) -> ConnectClusterState | None:
-        return self.data(f"connect:{cluster}")
 
     def by_kind(self, kind: str) -> list[SourceStatus]:
         return [s for s in self.sources.values() if s.kind == kind]

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from cdc_watch.core.snapshot import Snapshot
+
 
 class State(StrEnum):
     """Kafka Connect connector and task states (`AbstractStatus.State`, minus DESTROYED)."""
@@ -113,3 +115,9 @@ class ConnectClusterState:
 
 
 _STATE_BY_NAME: dict[str, State] = {s.value: s for s in State}
+
+
+def connect_state(snapshot: Snapshot, cluster: str) -> ConnectClusterState | None:
+    """The cluster's state from its last Connect poll, if that poll succeeded."""
+    state: ConnectClusterState | None = snapshot.data(f"connect:{cluster}")
+    return state

@@ -25,7 +25,7 @@ from cdc_watch.core.poller import NotReady
 from cdc_watch.core.redact import strip_userinfo
 from cdc_watch.core.snapshot import Snapshot
 from cdc_watch.sources.connect import parse
-from cdc_watch.sources.connect.model import ConnectClusterState
+from cdc_watch.sources.connect.model import ConnectClusterState, connect_state
 from cdc_watch.sources.http import Reply, build_client, error_message, request_json
 
 log = logging.getLogger(__name__)
@@ -255,7 +255,9 @@ class ConnectOffsetsSource:
         if snapshot is None or status is None or status.last is None:
             raise NotReady()  # the Connect source has not polled yet: wait for it
         # Connectors change rarely: after a failed Connect poll the last good list will do.
-        state: ConnectClusterState | None = snapshot.connect(self.cluster.name) or snapshot.last_good(connect_source)
+        state: ConnectClusterState | None = connect_state(snapshot, self.cluster.name) or snapshot.last_good(
+            connect_source
+        )
         if state is None:
             raise SourceFailure(ErrorReason.CONNECT, "no successful Connect poll yet to list connectors from")
         if parse.version_tuple(state.version) < OFFSETS_API_SINCE:

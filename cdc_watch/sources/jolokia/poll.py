@@ -17,7 +17,7 @@ from cdc_watch.config import ConnectCluster, JolokiaSettings
 from cdc_watch.core.clock import Clock, SystemClock
 from cdc_watch.core.model import ErrorReason, SourceError, SourceFailure
 from cdc_watch.core.snapshot import Snapshot
-from cdc_watch.sources.connect.model import ConnectClusterState
+from cdc_watch.sources.connect.model import ConnectClusterState, connect_state
 from cdc_watch.sources.http import build_client, request_json
 from cdc_watch.sources.jolokia import parse
 from cdc_watch.sources.jolokia.model import EndpointReading, JolokiaClusterState
@@ -35,7 +35,7 @@ def endpoints(cluster: ConnectCluster, snapshot: Snapshot | None) -> list[parse.
     workers: frozenset[str] = frozenset()
     if settings.url_template is not None and snapshot is not None:
         # Worker discovery may use an older Connect poll: workers rarely change.
-        state = snapshot.connect(cluster.name) or snapshot.last_good(f"connect:{cluster.name}")
+        state = connect_state(snapshot, cluster.name) or snapshot.last_good(f"connect:{cluster.name}")
         workers = state.workers if state is not None else frozenset()
     return parse.endpoints_for(settings.urls, settings.url_template, workers)
 
@@ -45,7 +45,7 @@ def connect_for_join(cluster: ConnectCluster, snapshot: Snapshot | None, now: fl
     last good poll if it is at most CONNECT_STALE_POLLS intervals old (tasks rarely move)."""
     if snapshot is None:
         return None
-    latest = snapshot.connect(cluster.name)
+    latest = connect_state(snapshot, cluster.name)
     if latest is not None:
         return latest
     status = snapshot.sources.get(f"connect:{cluster.name}")
