@@ -175,7 +175,7 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def dump(content: dict[str, Any]) -> str:
+def dump(content: Any) -> str:
     return yaml.dump(content, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000, allow_unicode=True)
 
 

@@ -186,11 +186,10 @@ def encode(values: Sequence[float | str | None]) -> str:
         if j == i and start is not None and following is not None:
             delta = following - start
             j = i + 1
-            while (
-                j + 1 < len(values)
-                and _int(values[j + 1]) is not None
-                and _int(values[j + 1]) - _int(values[j]) == delta
-            ):  # type: ignore[operator]
+            while j + 1 < len(values):
+                here, there = _int(values[j]), _int(values[j + 1])
+                if here is None or there is None or there - here != delta:
+                    break
                 j += 1
             sign = "+" if delta >= 0 else "-"
             parts.append(f"{start}{sign}{abs(delta)}x{j - i}")

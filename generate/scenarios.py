@@ -17,6 +17,7 @@ vanished_after 5m (see docs/configuration.md).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,7 @@ def key(alert: str, **labels: Any) -> tuple[str, tuple[tuple[str, str], ...]]:
 @dataclass(frozen=True)
 class Step:
     at: float  # seconds since the scenario started
-    clusters: dict[str, Connectors | None]
+    clusters: Mapping[str, Connectors | None]
     firing: Firing = frozenset()
     down: tuple[str, ...] = ()  # other failing sources, e.g. "jolokia:prod"
     # Database state per configured database (mysql:<name>): files, head, written bytes,
@@ -227,10 +228,10 @@ ALL_SOURCES = (
 DB_SOURCES = (("connect:prod", "connect"), ("connect_offsets:prod", "connect_offsets"), ("mysql:db1", "mysql"))
 FILES = ("mysql-bin.000003", "mysql-bin.000004", "mysql-bin.000005")
 HEAD = ("mysql-bin.000005", 5000)
-DB_OK = {"files": FILES, "head": HEAD}
-STREAMING = {"orders": {"position": HEAD}}
-ORDERS_DB = {"connect_cluster": "prod", "connector": "orders", "database": "db1"}
-ORDERS = {"connect_cluster": "prod", "connector": "orders"}
+DB_OK: dict[str, Any] = {"files": FILES, "head": HEAD}
+STREAMING: dict[str, Any] = {"orders": {"position": HEAD}}
+ORDERS_DB: dict[str, Any] = {"connect_cluster": "prod", "connector": "orders", "database": "db1"}
+ORDERS: dict[str, Any] = {"connect_cluster": "prod", "connector": "orders"}
 
 
 def db_step(
@@ -255,7 +256,7 @@ def db_step(
 
 LOST = key("CdcBinlogPositionLost", **ORDERS_DB)
 NOT_STREAMING = key("CdcNotStreaming", **ORDERS)
-PURGED = {"offsets": {"orders": ("mysql-bin.000002", 1681)}, "jolokia": {"orders": {"present": False}}}
+PURGED: dict[str, Any] = {"offsets": {"orders": ("mysql-bin.000002", 1681)}, "jolokia": {"orders": {"present": False}}}
 
 SCENARIOS += (
     Scenario(

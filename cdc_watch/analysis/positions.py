@@ -72,7 +72,7 @@ def committed_position(offsets_data: Any, connector: str) -> ConnectorPosition |
             continue
         filename = offset.get("file")
         position = offset.get("pos")
-        if not isinstance(filename, str) or not filename:
+        if not isinstance(filename, str) or not filename or position is None:
             continue
         try:
             pos = int(position)

@@ -108,7 +108,7 @@ def resolve_cluster(args: argparse.Namespace) -> ConnectCluster:
         raise CommandError(ExitCode.USAGE, f"--timeout: {exc}") from None
     if args.url:
         try:
-            return ConnectCluster(name="cli", urls=tuple(args.url), timeout=f"{timeout}s")
+            return ConnectCluster.model_validate({"name": "cli", "urls": list(args.url), "timeout": f"{timeout}s"})
         except ValueError as exc:
             raise CommandError(ExitCode.USAGE, f"--url: {_first_error(exc)}") from None
     try:
@@ -314,7 +314,7 @@ class Operations:
             if isinstance(reply.body, dict) and isinstance(reply.body.get("config"), dict)
             else config
         )
-        view = {"name": name, "valid": True, "action": action, "config": views.redact_config(applied)}
+        view = {"name": name, "valid": True, "action": action, "config": views.redact_config(applied or {})}
         return view, f"connector {name}: {action} ({connector_class})"
 
 

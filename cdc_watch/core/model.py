@@ -80,6 +80,11 @@ class SourceStatus:
     def up(self) -> bool:
         return self.last is not None and self.last.ok
 
+    @property
+    def data(self) -> Any:
+        """Data of the last poll if it succeeded, else None."""
+        return self.last.data if self.last is not None and self.last.ok else None
+
     def with_result(self, result: PollResult) -> SourceStatus:
         errors = dict(self.errors_total)
         if result.error is not None:

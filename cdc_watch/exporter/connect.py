@@ -17,12 +17,12 @@ def connect_metrics(snapshot: Snapshot, out: MetricsWriter) -> None:
     for status in snapshot.by_kind("connect"):
         cluster_name = status.source.split(":", 1)[1]
         cluster = labels(("connect_cluster", cluster_name))
-        state: ConnectClusterState | None = status.last.data if status.up else None
+        state: ConnectClusterState | None = status.data
         out.add("cdc_connect_up", cluster, 1 if state is not None else 0)
         if state is not None:
             _cluster_metrics(state, cluster, out)
     for status in snapshot.by_kind("connect_offsets"):
-        offsets = status.last.data if status.up else None
+        offsets = status.data
         if isinstance(offsets, ConnectOffsets):
             out.add(
                 "cdc_connect_offsets_stale",

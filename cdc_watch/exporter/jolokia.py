@@ -117,12 +117,13 @@ def jolokia_metrics(config: Callable[[], Config]) -> Contributor:
             if status is None:
                 continue
             cluster_labels = labels(("connect_cluster", cluster.name))
-            state: JolokiaClusterState | None = status.last.data if status.up and status.last is not None else None
+            state: JolokiaClusterState | None = status.data
             if state is None:
                 if status.last is not None:  # failed poll: every endpoint down
                     for endpoint in endpoints(cluster, snapshot):
                         out.add("cdc_jolokia_up", f'{cluster_labels},endpoint="{_esc(endpoint.label)}"', 0)
                 continue
+            assert status.last is not None  # it succeeded, or there would be no data
             _export(state, cluster_labels, status.last.started_at, out)
 
     return contribute
@@ -160,9 +161,9 @@ def _export(state: JolokiaClusterState, cluster: str, polled_at: float, out: Met
     for (connector, task), groups in state.tasks.items():
         task_labels = f'{cluster},connector="{_esc(connector)}",task="{task}"'
         for group, attr, name, scale in TASK_METRICS:
-            values = groups.get(group)
-            if values is not None:
-                out.add(name, task_labels, _scaled(values.get(attr), scale))
+            group_values = groups.get(group)
+            if group_values is not None:
+                out.add(name, task_labels, _scaled(group_values.get(attr), scale))
         errors = groups.get(Group.TASK_ERROR)
         if errors is not None:
             last = errors.get("last-error-timestamp")

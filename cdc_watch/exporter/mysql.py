@@ -22,7 +22,7 @@ def mysql_metrics(snapshot: Snapshot, out: MetricsWriter) -> None:
     for status in snapshot.by_kind("mysql"):
         name = status.source.split(":", 1)[1]
         db_labels = labels(("database", name))
-        state = status.last.data if status.up and status.last is not None else None
+        state = status.data
         out.add("cdc_mysql_up", db_labels, 1 if isinstance(state, DatabaseState) else 0)
         if isinstance(state, DatabaseState):
             databases[name] = state
@@ -66,9 +66,11 @@ def _database(name: str, db_labels: str, state: DatabaseState, out: MetricsWrite
         out.add("cdc_mysql_server_id", db_labels, int(state.identity.server_id))
     out.add("cdc_mysql_read_only", db_labels, 1 if state.identity.read_only else 0)
     out.add("cdc_mysql_failovers_total", db_labels, state.failovers)
-    for check in state.settings:
-        if check.ok is not None:
-            out.add("cdc_mysql_setting_ok", f"{db_labels},{labels(('setting', check.setting))}", 1 if check.ok else 0)
+    for setting in state.settings:
+        if setting.ok is not None:
+            out.add(
+                "cdc_mysql_setting_ok", f"{db_labels},{labels(('setting', setting.setting))}", 1 if setting.ok else 0
+            )
     for privilege, ok in sorted(state.privilege_summary().items()):
         if ok is not None:
             out.add("cdc_mysql_privilege_ok", f"{db_labels},{labels(('privilege', privilege))}", 1 if ok else 0)
@@ -80,8 +82,8 @@ def _database(name: str, db_labels: str, state: DatabaseState, out: MetricsWrite
                 f"{user_labels},{labels(('privilege', check.privilege))}",
                 1 if check.ok else 0,
             )
-    for check in sorted({*state.unknown_checks, *state.check_errors}):
-        out.add("cdc_mysql_check_unknown", f"{db_labels},{labels(('check', check))}", 1)
+    for unknown in sorted({*state.unknown_checks, *state.check_errors}):
+        out.add("cdc_mysql_check_unknown", f"{db_labels},{labels(('check', unknown))}", 1)
     if state.head is not None:
         out.add("cdc_binlog_head_file_number", db_labels, binlog_seq(state.head.file))
         out.add("cdc_binlog_head_position_bytes", db_labels, state.head.position)

@@ -17,7 +17,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import sentry_sdk
@@ -33,7 +33,11 @@ from cdc_watch.notify.delivery import Outcome, outcome_for_status
 from cdc_watch.notify.messages import Message, MessageKind
 from cdc_watch.rules.model import Severity
 
-LEVELS = {Severity.CRITICAL: "fatal", Severity.WARNING: "warning", Severity.INFO: "info"}
+LEVELS: dict[Severity, Literal["fatal", "warning", "info"]] = {
+    Severity.CRITICAL: "fatal",
+    Severity.WARNING: "warning",
+    Severity.INFO: "info",
+}
 MAX_DEPTH = 12
 
 
@@ -85,7 +89,8 @@ class QueueTransport(Transport):
 
     @contextmanager
     def collecting(self) -> Iterator[list[str]]:
-        self._local.into = into = []
+        into: list[str] = []
+        self._local.into = into
         try:
             yield into
         finally:
@@ -140,7 +145,8 @@ def init_sentry(settings: SentrySettings, submit: Callable[[str, Any], bool], se
     sentry_sdk.init(
         dsn=dsn,
         transport=transport,
-        before_send=make_scrubber(lambda: [*known_secrets(secrets), dsn]),
+        # The SDK types events as a TypedDict; the scrubber works on the same dicts, untyped.
+        before_send=make_scrubber(lambda: [*known_secrets(secrets), dsn]),  # type: ignore[arg-type]
         environment=settings.environment,
         release=f"cdc-watch@{__version__}",
         default_integrations=False,

@@ -346,7 +346,7 @@ def _outbox_item(raw: Any) -> dict[str, Any] | None:
     try:
         if channel == "slack":
             parsed = payload_from_json(payload)
-            kind = kind or ("notice" if "notice" in payload else str(parsed.kind))  # type: ignore[union-attr]
+            kind = kind or ("notice" if isinstance(payload, dict) and "notice" in payload else str(parsed.kind))  # type: ignore[union-attr]
         elif not isinstance(payload, str):
             return None
     except (KeyError, TypeError, ValueError, AttributeError):

@@ -208,7 +208,7 @@ class SlackChannel:
         channel = self.settings.severity_channels.get(severity, self.settings.channel)
         try:
             self._client.chat_postMessage(
-                channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+                channel=channel or "", text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
             )
         except SlackApiError as exc:
             status = exc.response.status_code

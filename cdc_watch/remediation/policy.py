@@ -296,9 +296,9 @@ def evaluate(
     wanted = set(clusters) if clusters is not None else None
     configured = {s.source.split(":", 1)[1] for s in snapshot.by_kind("connect")}
     # Forget clusters that are no longer configured.
-    for cluster, connector in list(state.records):
+    for cluster, recorded in list(state.records):
         if cluster not in configured:
-            state = state.with_record(cluster, connector, None)
+            state = state.with_record(cluster, recorded, None)
     for status in snapshot.by_kind("connect"):
         cluster = status.source.split(":", 1)[1]
         if wanted is not None and cluster not in wanted:

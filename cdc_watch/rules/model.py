@@ -176,7 +176,8 @@ class AlertState:
             except (KeyError, TypeError, ValueError, AttributeError):
                 continue  # an entry this version cannot read is dropped, never fatal
             entries[entry.key] = entry
-        memory = raw.get("memory") if isinstance(raw.get("memory"), Mapping) else {}
+        raw_memory = raw.get("memory")
+        memory: Mapping[Any, Any] = raw_memory if isinstance(raw_memory, Mapping) else {}
         return cls(MappingProxyType(entries), MappingProxyType({str(k): v for k, v in memory.items()}))
 
     @staticmethod

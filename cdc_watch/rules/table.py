@@ -125,8 +125,8 @@ def _connect_states(snapshot: Snapshot) -> tuple[dict[str, ConnectClusterState],
     blind = set()
     for status in snapshot.by_kind("connect"):
         cluster = _cluster_of(status.source)
-        if status.up and isinstance(status.last.data, ConnectClusterState):
-            readable[cluster] = status.last.data
+        if isinstance(status.data, ConnectClusterState):
+            readable[cluster] = status.data
         else:
             blind.add(make_labels(connect_cluster=cluster))
     return readable, frozenset(blind)
@@ -235,13 +235,13 @@ def _worker_lost(snapshot: Snapshot, cfg: RulesConfig, memory: Any, now: float) 
         lost: dict[str, list[str]] = {}
         remembered: set[str] = set()
         for item, last_seen in list(seen.items()):
-            connector, task, worker = item.split("|", 2)
+            connector_name, task_id, worker = item.split("|", 2)
             if now - float(last_seen) > cfg.worker_memory:
                 del seen[item]
                 continue
             remembered.add(worker)
-            if worker not in workers_now and (connector, int(task)) in live_tasks:
-                lost.setdefault(worker, []).append(f"{connector}/{task}")
+            if worker not in workers_now and (connector_name, int(task_id)) in live_tasks:
+                lost.setdefault(worker, []).append(f"{connector_name}/{task_id}")
         for worker in sorted(remembered | before):
             labels = make_labels(connect_cluster=cluster, worker=worker)
             if worker in lost:
@@ -294,8 +294,8 @@ def _databases(snapshot: Snapshot) -> tuple[dict[str, DatabaseState], set[Labels
     blind: set[Labels] = set()
     for status in snapshot.by_kind("mysql"):
         name = _cluster_of(status.source)
-        if status.up and isinstance(status.last.data, DatabaseState):
-            readable[name] = status.last.data
+        if isinstance(status.data, DatabaseState):
+            readable[name] = status.data
         else:
             blind.add(make_labels(database=name))
     return readable, blind
@@ -416,7 +416,7 @@ def _jolokia_states(
     both = {}
     for status in snapshot.by_kind("jolokia"):
         cluster = _cluster_of(status.source)
-        data = status.last.data if status.up else None
+        data = status.data
         if isinstance(data, JolokiaClusterState) and cluster in clusters and data.joined:
             both[cluster] = (clusters[cluster], data)
         else:
@@ -1062,8 +1062,8 @@ def evaluate(
     transitions: list[Transition] = []
     inputs: Any = _Inputs(snapshot)
     by_rule: dict[str, list[AlertEntry]] = {}
-    for entry in previous.entries.values():
-        by_rule.setdefault(entry.key.alert, []).append(entry)
+    for previous_entry in previous.entries.values():
+        by_rule.setdefault(previous_entry.key.alert, []).append(previous_entry)
 
     for rule in RULES:
         old_entries = by_rule.pop(rule.name, [])
@@ -1078,7 +1078,7 @@ def evaluate(
         old = {e.key: e for e in old_entries}
         for labels, evidence in observation.verdicts.items():
             key = AlertKey(rule.name, labels)
-            entry = old.pop(key, None)
+            entry: AlertEntry | None = old.pop(key) if key in old else None
             if evidence is not None:
                 if entry is None:
                     entry = AlertEntry(

@@ -197,7 +197,12 @@ def request_json(
         timeout = httpx.Timeout(left)  # also bounds waiting for a pooled connection
     try:
         response = client.request(
-            method, url, json=json_body, params=params, timeout=timeout, extensions={DEADLINE: deadline}
+            method,
+            url,
+            json=json_body,
+            params=list(params) if params is not None else None,
+            timeout=timeout,
+            extensions={DEADLINE: deadline},
         )
     except httpx.HTTPError as exc:
         raise classify_transport_error(exc, where) from None

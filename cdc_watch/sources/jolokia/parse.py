@@ -686,7 +686,7 @@ def join(
     streaming: dict[str, StreamingMetrics] = {}
     snapshots: dict[str, SnapshotMetrics] = {}
     history: dict[str, SchemaHistoryMetrics] = {}
-    present: dict[str, dict[int, bool | None]] = {}
+    present: dict[str, Mapping[int, bool | None]] = {}
     for prefix, names in by_prefix.items():
         on_endpoints = found.get(prefix, {})
         for name in names:
@@ -701,12 +701,12 @@ def join(
             elif home is not None and len(names) == 1 and len(on_endpoints) == 1:
                 endpoint = next(iter(on_endpoints))  # worker not matched, but only one candidate
             contexts = on_endpoints.get(endpoint, {}) if endpoint is not None else {}
-            if (mbean := contexts.get("streaming")) is not None:
-                streaming[name] = streaming_metrics(mbean, endpoint or "")
-            if (mbean := contexts.get("snapshot")) is not None:
-                snapshots[name] = snapshot_metrics(mbean)
-            if (mbean := contexts.get("schema-history")) is not None:
-                history[name] = schema_history_metrics(mbean)
+            if (streaming_mbean := contexts.get("streaming")) is not None:
+                streaming[name] = streaming_metrics(streaming_mbean, endpoint or "")
+            if (snapshot_mbean := contexts.get("snapshot")) is not None:
+                snapshots[name] = snapshot_metrics(snapshot_mbean)
+            if (history_mbean := contexts.get("schema-history")) is not None:
+                history[name] = schema_history_metrics(history_mbean)
             per_task: dict[int, bool | None] = {}
             for task in connector_tasks:
                 if task.state is State.RUNNING:

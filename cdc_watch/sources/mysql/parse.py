@@ -396,7 +396,9 @@ _DEFAULT_ROLE = re.compile(r"^\s*SET\s+DEFAULT\s+ROLE\s+(?P<roles>.+?)\s+FOR\s+"
 
 
 def _split_outside_parens(text: str) -> list[str]:
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    depth = 0
+    current: list[str] = []
     for ch in text:
         if ch == "(":
             depth += 1

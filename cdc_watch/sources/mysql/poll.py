@@ -235,7 +235,7 @@ class MySQLSource:
 
     @staticmethod
     def _first_query_timed_out(exc: BaseException) -> bool:
-        args = getattr(exc, "args", ())
+        args: tuple[Any, ...] = getattr(exc, "args", ())
         return len(args) > 1 and "timed out" in str(args[1]).lower()
 
     # ------------------------------------------------------------------ poll
@@ -384,7 +384,7 @@ class MySQLSource:
             return []
         matcher = matching.DatabaseMatcher(self.endpoints)
         for status in snapshot.by_kind("connect"):
-            state = status.last.data if status.up and status.last is not None else None
+            state = status.data
             if state is None:
                 continue
             cluster = status.source.split(":", 1)[1]
@@ -452,7 +452,8 @@ class MySQLSource:
         if server.is_mariadb:
             active = privileges.roles if all_roles_active else privileges.default_roles
             merged = privileges
-            pending, done = [name for name, _ in active], set()
+            pending = [name for name, _ in active]
+            done: set[str] = set()
             while pending and len(done) < 16:
                 role = pending.pop()
                 if role in done:
