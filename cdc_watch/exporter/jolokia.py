@@ -14,6 +14,7 @@ from cdc_watch.core.snapshot import Snapshot
 from cdc_watch.exporter.exposition import MetricsWriter, labels
 from cdc_watch.exporter.exposition import escape_label_value as _esc
 from cdc_watch.exporter.render import Contributor
+from cdc_watch.sources.jolokia.mbeans import TASK_GROUPS, Exported, exported
 from cdc_watch.sources.jolokia.model import (
     HISTORY_STATES,
     Group,
@@ -24,58 +25,11 @@ from cdc_watch.sources.jolokia.poll import endpoints
 
 MS = 0.001
 
-# (group, JMX attribute, metric, scale)
-TASK_METRICS: tuple[tuple[Group, str, str, float], ...] = (
-    (Group.CONNECTOR_TASK, "batch-size-avg", "cdc_task_batch_size_avg", 1.0),
-    (Group.CONNECTOR_TASK, "batch-size-max", "cdc_task_batch_size_max", 1.0),
-    (Group.CONNECTOR_TASK, "offset-commit-success-percentage", "cdc_task_offset_commit_success_ratio", 1.0),
-    (Group.CONNECTOR_TASK, "offset-commit-failure-percentage", "cdc_task_offset_commit_failure_ratio", 1.0),
-    (Group.CONNECTOR_TASK, "offset-commit-avg-time-ms", "cdc_task_offset_commit_avg_seconds", MS),
-    (Group.CONNECTOR_TASK, "offset-commit-max-time-ms", "cdc_task_offset_commit_max_seconds", MS),
-    (Group.CONNECTOR_TASK, "running-ratio", "cdc_task_running_ratio", 1.0),
-    (Group.CONNECTOR_TASK, "pause-ratio", "cdc_task_pause_ratio", 1.0),
-    (Group.SOURCE_TASK, "source-record-poll-total", "cdc_task_source_records_polled_total", 1.0),
-    (Group.SOURCE_TASK, "source-record-write-total", "cdc_task_source_records_written_total", 1.0),
-    (Group.SOURCE_TASK, "poll-batch-avg-time-ms", "cdc_task_source_poll_batch_avg_seconds", MS),
-    (Group.SOURCE_TASK, "source-record-active-count", "cdc_task_source_records_active", 1.0),
-    (Group.SINK_TASK, "sink-record-read-total", "cdc_task_sink_records_read_total", 1.0),
-    (Group.SINK_TASK, "sink-record-send-total", "cdc_task_sink_records_sent_total", 1.0),
-    (Group.SINK_TASK, "sink-record-lag-max", "cdc_task_sink_record_lag_max", 1.0),
-    (Group.SINK_TASK, "offset-commit-completion-total", "cdc_task_sink_offset_commits_total", 1.0),
-    (Group.SINK_TASK, "offset-commit-skip-total", "cdc_task_sink_offset_commit_skips_total", 1.0),
-    (Group.SINK_TASK, "put-batch-avg-time-ms", "cdc_task_sink_put_batch_avg_seconds", MS),
-    (Group.SINK_TASK, "put-batch-max-time-ms", "cdc_task_sink_put_batch_max_seconds", MS),
-    (Group.TASK_ERROR, "total-errors-logged", "cdc_task_errors_logged_total", 1.0),
-    (Group.TASK_ERROR, "total-record-failures", "cdc_task_record_failures_total", 1.0),
-    (Group.TASK_ERROR, "total-record-errors", "cdc_task_record_errors_total", 1.0),
-    (Group.TASK_ERROR, "total-records-skipped", "cdc_task_records_skipped_total", 1.0),
-    (Group.TASK_ERROR, "total-retries", "cdc_task_retries_total", 1.0),
-    (Group.TASK_ERROR, "deadletterqueue-produce-requests", "cdc_task_dlq_produce_requests_total", 1.0),
-    (Group.TASK_ERROR, "deadletterqueue-produce-failures", "cdc_task_dlq_produce_failures_total", 1.0),
-)
-
-WORKER_METRICS: tuple[tuple[str, str, float], ...] = (
-    ("connector-count", "cdc_worker_connectors", 1.0),
-    ("task-count", "cdc_worker_tasks", 1.0),
-    ("connector-startup-attempts-total", "cdc_worker_connector_startup_attempts_total", 1.0),
-    ("connector-startup-failure-total", "cdc_worker_connector_startup_failures_total", 1.0),
-    ("task-startup-attempts-total", "cdc_worker_task_startup_attempts_total", 1.0),
-    ("task-startup-failure-total", "cdc_worker_task_startup_failures_total", 1.0),
-)
-REBALANCE_METRICS: tuple[tuple[str, str, float], ...] = (
-    ("rebalancing", "cdc_worker_rebalancing", 1.0),
-    ("completed-rebalances-total", "cdc_worker_rebalances_total", 1.0),
-    ("rebalance-avg-time-ms", "cdc_worker_rebalance_avg_seconds", MS),
-    ("rebalance-max-time-ms", "cdc_worker_rebalance_max_seconds", MS),
-)
-CLIENT_METRICS: tuple[tuple[str, str, float], ...] = (
-    ("connection-count", "cdc_worker_group_connections", 1.0),
-    ("request-total", "cdc_worker_group_requests_total", 1.0),
-    ("response-total", "cdc_worker_group_responses_total", 1.0),
-    ("incoming-byte-total", "cdc_worker_group_received_bytes_total", 1.0),
-    ("outgoing-byte-total", "cdc_worker_group_sent_bytes_total", 1.0),
-    ("io-ratio", "cdc_worker_group_io_ratio", 1.0),
-)
+# The one-to-one metrics come from the attribute table (sources/jolokia/mbeans.py).
+TASK_METRICS: tuple[Exported, ...] = tuple(a for g in sorted(TASK_GROUPS) for a in exported(g))
+WORKER_METRICS = exported(Group.WORKER)
+REBALANCE_METRICS = exported(Group.REBALANCE)
+CLIENT_METRICS = exported(Group.CLIENT)
 WORKER_TASK_STATES: tuple[tuple[str, str], ...] = (
     ("connector-running-task-count", "running"),
     ("connector-paused-task-count", "paused"),
@@ -142,17 +96,17 @@ def _export(state: JolokiaClusterState, cluster: str, polled_at: float, out: Met
         )
         out.add("cdc_jolokia_failed_reads", ep, len(reading.failed_reads))
         if reading.worker is not None:
-            for attr, name, scale in WORKER_METRICS:
-                out.add(name, ep, _scaled(reading.worker.get(attr), scale))
+            for a in WORKER_METRICS:
+                out.add(a.metric, ep, _scaled(reading.worker.get(a.name), a.scale))
         if reading.rebalance is not None:
-            for attr, name, scale in REBALANCE_METRICS:
-                out.add(name, ep, _scaled(reading.rebalance.get(attr), scale))
+            for a in REBALANCE_METRICS:
+                out.add(a.metric, ep, _scaled(reading.rebalance.get(a.name), a.scale))
             since = reading.rebalance.get("time-since-last-rebalance-ms")  # +Infinity (None) before the first
             if since is not None:
                 out.add("cdc_worker_last_rebalance_timestamp_seconds", ep, polled_at - since * MS)
         if reading.client is not None:
-            for attr, name, scale in CLIENT_METRICS:
-                out.add(name, ep, _scaled(reading.client.get(attr), scale))
+            for a in CLIENT_METRICS:
+                out.add(a.metric, ep, _scaled(reading.client.get(a.name), a.scale))
         for connector, values in reading.worker_connectors.items():
             base = f'{ep},connector="{_esc(connector)}"'
             for attr, task_state in WORKER_TASK_STATES:
@@ -160,10 +114,10 @@ def _export(state: JolokiaClusterState, cluster: str, polled_at: float, out: Met
     out.add("cdc_jolokia_unjoined_mbeans", cluster, len(state.unjoined))
     for (connector, task), groups in state.tasks.items():
         task_labels = f'{cluster},connector="{_esc(connector)}",task="{task}"'
-        for group, attr, name, scale in TASK_METRICS:
-            group_values = groups.get(group)
+        for a in TASK_METRICS:
+            group_values = groups.get(a.group)
             if group_values is not None:
-                out.add(name, task_labels, _scaled(group_values.get(attr), scale))
+                out.add(a.metric, task_labels, _scaled(group_values.get(a.name), a.scale))
         errors = groups.get(Group.TASK_ERROR)
         if errors is not None:
             last = errors.get("last-error-timestamp")

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from cdc_watch.core.model import ErrorReason, SourceError
 from cdc_watch.sources.connect.model import ConnectClusterState, State
+from cdc_watch.sources.jolokia.mbeans import attributes
 from cdc_watch.sources.jolokia.model import (
     DebeziumMBean,
     EndpointReading,
@@ -90,85 +91,17 @@ PARAMS: Mapping[str, str] = MappingProxyType(
     }
 )
 
-WORKER_ATTRS = (
-    "connector-count",
-    "task-count",
-    "connector-startup-attempts-total",
-    "connector-startup-failure-total",
-    "task-startup-attempts-total",
-    "task-startup-failure-total",
-)
-WORKER_CONNECTOR_ATTRS = (
-    "connector-total-task-count",
-    "connector-running-task-count",
-    "connector-paused-task-count",
-    "connector-failed-task-count",
-    "connector-unassigned-task-count",
-    "connector-destroyed-task-count",
-    "connector-restarting-task-count",
-)
-REBALANCE_ATTRS = (
-    "rebalancing",
-    "completed-rebalances-total",
-    "time-since-last-rebalance-ms",
-    "rebalance-avg-time-ms",
-    "rebalance-max-time-ms",
-    "epoch",
-)
-CONNECTOR_ATTRS = ("status", "connector-type")
-CONNECTOR_TASK_ATTRS = (
-    "running-ratio",
-    "pause-ratio",
-    "offset-commit-max-time-ms",
-    "offset-commit-avg-time-ms",
-    "offset-commit-success-percentage",
-    "offset-commit-failure-percentage",
-    "batch-size-max",
-    "batch-size-avg",
-)
-SOURCE_TASK_ATTRS = (
-    "source-record-poll-total",
-    "source-record-write-total",
-    "source-record-poll-rate",
-    "source-record-write-rate",
-    "poll-batch-avg-time-ms",
-    "poll-batch-max-time-ms",
-    "source-record-active-count",
-)
-SINK_TASK_ATTRS = (
-    "sink-record-read-total",
-    "sink-record-send-total",
-    "sink-record-read-rate",
-    "sink-record-send-rate",
-    "sink-record-lag-max",
-    "partition-count",
-    "offset-commit-completion-total",
-    "offset-commit-skip-total",
-    "put-batch-avg-time-ms",
-    "put-batch-max-time-ms",
-    "sink-record-active-count",
-)
-TASK_ERROR_ATTRS = (
-    "total-record-failures",
-    "total-record-errors",
-    "total-records-skipped",
-    "total-retries",
-    "total-errors-logged",
-    "deadletterqueue-produce-requests",
-    "deadletterqueue-produce-failures",
-    "last-error-timestamp",
-)
-CLIENT_ATTRS = (
-    "connection-count",
-    "request-total",
-    "response-total",
-    "request-rate",
-    "response-rate",
-    "incoming-byte-total",
-    "outgoing-byte-total",
-    "io-ratio",
-    "io-wait-ratio",
-)
+# The Connect attributes come from the one table in mbeans.py.
+WORKER_ATTRS = attributes(Group.WORKER)
+WORKER_CONNECTOR_ATTRS = attributes(Group.WORKER_CONNECTOR)
+REBALANCE_ATTRS = attributes(Group.REBALANCE)
+CONNECTOR_ATTRS = attributes(Group.CONNECTOR)
+CONNECTOR_TASK_ATTRS = attributes(Group.CONNECTOR_TASK)
+SOURCE_TASK_ATTRS = attributes(Group.SOURCE_TASK)
+SINK_TASK_ATTRS = attributes(Group.SINK_TASK)
+TASK_ERROR_ATTRS = attributes(Group.TASK_ERROR)
+CLIENT_ATTRS = attributes(Group.CLIENT)
+
 STREAMING_ATTRS = (
     "Connected",
     "MilliSecondsBehindSource",
