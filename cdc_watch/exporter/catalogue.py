@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cdc_watch.sources.jolokia.mbeans import ATTRIBUTES, TASK_GROUPS
+
 
 class MetricType(StrEnum):
     GAUGE = "gauge"
@@ -30,6 +32,30 @@ G, C = MetricType.GAUGE, MetricType.COUNTER
 CLUSTER = ("connect_cluster",)
 CONNECTOR = ("connect_cluster", "connector")
 TASK = ("connect_cluster", "connector", "task")
+
+
+def _unit(name: str) -> str:
+    for suffix, unit in (("_seconds", "seconds"), ("_ratio", "ratio"), ("_bytes_total", "bytes")):
+        if name.endswith(suffix):
+            return unit
+    return ""
+
+
+def jmx_specs() -> tuple[MetricSpec, ...]:
+    """The specs of the Connect JMX metrics, built from their rows in the attribute table."""
+    return tuple(
+        MetricSpec(
+            a.metric,
+            C if a.metric.endswith("_total") else G,
+            TASK if a.group in TASK_GROUPS else ("connect_cluster", "endpoint"),
+            a.help,
+            "jolokia",
+            _unit(a.metric),
+        )
+        for a in ATTRIBUTES
+        if a.metric
+    )
+
 
 CATALOGUE: tuple[MetricSpec, ...] = (
     # --- cdc_watch itself ---------------------------------------------------------------
@@ -197,67 +223,12 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "Debezium MBean server names (topic prefixes) no connector of this cluster claims, or all of them until the Connect REST poll has succeeded. Cached from the last background poll.",
         "jolokia",
     ),
-    MetricSpec(
-        "cdc_worker_connectors",
-        G,
-        ("connect_cluster", "endpoint"),
-        "Connectors running on this worker (JMX connector-count). Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_worker_tasks",
-        G,
-        ("connect_cluster", "endpoint"),
-        "Tasks running on this worker (JMX task-count). Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_worker_connector_startup_attempts_total",
-        C,
-        ("connect_cluster", "endpoint"),
-        "Connector start attempts on this worker since it started. Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_worker_connector_startup_failures_total",
-        C,
-        ("connect_cluster", "endpoint"),
-        "Connector starts that failed on this worker since it started. Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_worker_task_startup_attempts_total",
-        C,
-        ("connect_cluster", "endpoint"),
-        "Task start attempts on this worker since it started. Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_worker_task_startup_failures_total",
-        C,
-        ("connect_cluster", "endpoint"),
-        "Task starts that failed on this worker since it started. Cached from the last background poll.",
-        "jolokia",
-    ),
+    *jmx_specs(),  # the Connect JMX metrics: one row each in sources/jolokia/mbeans.py
     MetricSpec(
         "cdc_worker_connector_tasks",
         G,
         ("connect_cluster", "endpoint", "connector", "state"),
         "Tasks of the connector on this worker by state (running, paused, failed, unassigned, destroyed, restarting); sum over endpoints for the cluster. Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_worker_rebalancing",
-        G,
-        ("connect_cluster", "endpoint"),
-        "1 while this worker is rebalancing. Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_worker_rebalances_total",
-        C,
-        ("connect_cluster", "endpoint"),
-        "Rebalances completed by this worker. Cached from the last background poll.",
         "jolokia",
     ),
     MetricSpec(
@@ -267,258 +238,6 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "When this worker last completed a rebalance (poll time minus time-since-last-rebalance); absent before the first. Cached from the last background poll.",
         "jolokia",
         "seconds",
-    ),
-    MetricSpec(
-        "cdc_worker_rebalance_avg_seconds",
-        G,
-        ("connect_cluster", "endpoint"),
-        "Average rebalance duration on this worker (Kafka's sample window). Cached from the last background poll.",
-        "jolokia",
-        "seconds",
-    ),
-    MetricSpec(
-        "cdc_worker_rebalance_max_seconds",
-        G,
-        ("connect_cluster", "endpoint"),
-        "Longest rebalance on this worker (Kafka's sample window). Cached from the last background poll.",
-        "jolokia",
-        "seconds",
-    ),
-    MetricSpec(
-        "cdc_worker_group_connections",
-        G,
-        ("connect_cluster", "endpoint"),
-        "Open connections of the worker's group-membership client to the brokers. Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_worker_group_requests_total",
-        C,
-        ("connect_cluster", "endpoint"),
-        "Requests sent by the worker's group-membership client. Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_worker_group_responses_total",
-        C,
-        ("connect_cluster", "endpoint"),
-        "Responses received by the worker's group-membership client. Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_worker_group_received_bytes_total",
-        C,
-        ("connect_cluster", "endpoint"),
-        "Bytes received by the worker's group-membership client. Cached from the last background poll.",
-        "jolokia",
-        "bytes",
-    ),
-    MetricSpec(
-        "cdc_worker_group_sent_bytes_total",
-        C,
-        ("connect_cluster", "endpoint"),
-        "Bytes sent by the worker's group-membership client. Cached from the last background poll.",
-        "jolokia",
-        "bytes",
-    ),
-    MetricSpec(
-        "cdc_worker_group_io_ratio",
-        G,
-        ("connect_cluster", "endpoint"),
-        "Fraction of time the worker's group-membership client spent on I/O. Cached from the last background poll.",
-        "jolokia",
-        "ratio",
-    ),
-    MetricSpec(
-        "cdc_task_batch_size_avg",
-        G,
-        TASK,
-        "Average records per batch of the task (Kafka's sample window). Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_task_batch_size_max",
-        G,
-        TASK,
-        "Largest batch of the task (Kafka's sample window). Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_task_offset_commit_success_ratio",
-        G,
-        TASK,
-        "Share of the task's offset commits that succeeded, 0..1. Cached from the last background poll.",
-        "jolokia",
-        "ratio",
-    ),
-    MetricSpec(
-        "cdc_task_offset_commit_failure_ratio",
-        G,
-        TASK,
-        "Share of the task's offset commits that failed, 0..1. Cached from the last background poll.",
-        "jolokia",
-        "ratio",
-    ),
-    MetricSpec(
-        "cdc_task_offset_commit_avg_seconds",
-        G,
-        TASK,
-        "Average offset commit time of the task. Cached from the last background poll.",
-        "jolokia",
-        "seconds",
-    ),
-    MetricSpec(
-        "cdc_task_offset_commit_max_seconds",
-        G,
-        TASK,
-        "Longest offset commit of the task. Cached from the last background poll.",
-        "jolokia",
-        "seconds",
-    ),
-    MetricSpec(
-        "cdc_task_running_ratio",
-        G,
-        TASK,
-        "Fraction of time the task spent running. Cached from the last background poll.",
-        "jolokia",
-        "ratio",
-    ),
-    MetricSpec(
-        "cdc_task_pause_ratio",
-        G,
-        TASK,
-        "Fraction of time the task spent paused. Cached from the last background poll.",
-        "jolokia",
-        "ratio",
-    ),
-    MetricSpec(
-        "cdc_task_source_records_polled_total",
-        C,
-        TASK,
-        "Records the source task's poll() returned since the task started (before transforms). Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_task_source_records_written_total",
-        C,
-        TASK,
-        "Records the source task wrote to Kafka since the task started (after transforms). Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_task_source_poll_batch_avg_seconds",
-        G,
-        TASK,
-        "Average time of a source task poll batch. Cached from the last background poll.",
-        "jolokia",
-        "seconds",
-    ),
-    MetricSpec(
-        "cdc_task_source_records_active",
-        G,
-        TASK,
-        "Records polled by the source task but not yet acknowledged by Kafka. Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_task_sink_records_read_total",
-        C,
-        TASK,
-        "Records the sink task read from Kafka. Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_task_sink_records_sent_total",
-        C,
-        TASK,
-        "Records the sink task passed to put() after transforms. Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_task_sink_record_lag_max",
-        G,
-        TASK,
-        "Largest consumer lag in records of the sink task's partitions. Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_task_sink_offset_commits_total",
-        C,
-        TASK,
-        "Offset commits the sink task completed. Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_task_sink_offset_commit_skips_total",
-        C,
-        TASK,
-        "Offset commits the sink task skipped. Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_task_sink_put_batch_avg_seconds",
-        G,
-        TASK,
-        "Average time of the sink task's put(). Cached from the last background poll.",
-        "jolokia",
-        "seconds",
-    ),
-    MetricSpec(
-        "cdc_task_sink_put_batch_max_seconds",
-        G,
-        TASK,
-        "Longest put() of the sink task. Cached from the last background poll.",
-        "jolokia",
-        "seconds",
-    ),
-    MetricSpec(
-        "cdc_task_errors_logged_total",
-        C,
-        TASK,
-        "Errors the task logged (errors.log.enable). Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_task_record_failures_total",
-        C,
-        TASK,
-        "Record processing failures of the task (converters, transforms). Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_task_record_errors_total",
-        C,
-        TASK,
-        "Records that failed processing after retries. Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_task_records_skipped_total",
-        C,
-        TASK,
-        "Records skipped by errors.tolerance=all. Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_task_retries_total",
-        C,
-        TASK,
-        "Retried record operations of the task. Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_task_dlq_produce_requests_total",
-        C,
-        TASK,
-        "Records the task tried to write to its dead letter queue. Cached from the last background poll.",
-        "jolokia",
-    ),
-    MetricSpec(
-        "cdc_task_dlq_produce_failures_total",
-        C,
-        TASK,
-        "Dead letter queue writes of the task that failed. Cached from the last background poll.",
-        "jolokia",
     ),
     MetricSpec(
         "cdc_task_last_error_timestamp_seconds",

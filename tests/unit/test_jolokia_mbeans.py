@@ -1,6 +1,6 @@
 """The Connect MBean attribute table (sources/jolokia/mbeans.py) is the one place a Connect JMX
-metric is added: what the bulk request asks for, what the exporter writes and what the
-catalogue lists must agree with it."""
+metric is added: the bulk request, the exporter and the catalogue all derive from it. These
+tests hold the table to the naming rules and find catalogue metrics nothing writes."""
 
 from __future__ import annotations
 
