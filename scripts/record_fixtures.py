@@ -34,7 +34,7 @@ OUT = REPO_ROOT / "tests" / "fixtures" / "recorded"
 SECRET_KEY = re.compile(r"password|secret", re.IGNORECASE)
 JOLOKIA_CONFIG = {"canonicalNaming": True, "ignoreErrors": True}
 
-# protocols.md §4.2
+# docs/protocols.md, settings read
 VARIABLES = (
     "log_bin",
     "log_bin_basename",
@@ -182,7 +182,7 @@ class Recorder:
         c = JOLOKIA_CONFIG
         requests: list[dict] = [
             {"type": "version"},
-            # protocols.md §3.8
+            # docs/protocols.md, Debezium MBeans
             {
                 "type": "read",
                 "mbean": "kafka.connect:type=connector-task-metrics,connector=*,task=*",

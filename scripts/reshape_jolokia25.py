@@ -2,7 +2,7 @@
 
 The devstack has Jolokia 1.7 only, so the 2.x reply the unit tests also need is the recording
 `tests/fixtures/recorded/jolokia/bulk_worker_with_debezium.json` reshaped the way section 3 of
-`../shared/reference/protocols.md` says a 2.5 agent answers the same bulk request:
+docs/protocols.md ("Jolokia") says a 2.5 agent answers the same bulk request:
 
 - no `request` echo in the elements (2.x honours includeRequest=false);
 - ObjectName keys in registration order (`type` first) rather than canonical order, since
@@ -106,7 +106,7 @@ def reshape(recording: dict) -> dict:
         replies.append({"value": value, "timestamp": element.get("timestamp"), "status": 200})
     header = (
         "NOT recorded: written by scripts/reshape_jolokia25.py from bulk_worker_with_debezium.json "
-        "(protocols.md section 3, Jolokia 2.5.0, protocol 8.2): registration-order keys "
+        "(docs/protocols.md, Jolokia 2.5.0, protocol 8.2): registration-order keys "
         "(canonicalNaming=false), no request echo, 2.5 error objects, AttributeNotFound 404 for a "
         "pattern without the attributes, null for NaN/+Infinity, and an extra task of connector "
         '"db:1" (quoted ObjectName value).'

@@ -3,7 +3,8 @@
 Inputs are immutable values: a `DatabaseState` per configured database (built by the MySQL
 source), the Connect state, the Jolokia live positions and the committed offsets. Outputs are
 `ConnectorBinlog` rows the exporter turns into metrics. Nothing here does I/O or reads a clock:
-`now` is passed in. Rules follow shared/reference/protocols.md sections 4.5 and 4.6.
+`now` is passed in. The arithmetic is described in docs/protocols.md
+("Bytes behind and purge").
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def gtid_status(db: DatabaseState, gtids: str) -> PositionStatus | None:
 
 def recorded_before_failover(db: DatabaseState, position: ConnectorPosition) -> bool:
     """File/position mode: the offset's server_id is the one of the server this endpoint led to
-    before the last identity change, so its file and position are that server's (§4.4, §4.6).
+    before the last identity change, so its file and position are that server's (docs/protocols.md).
 
     Only after an observed failover: reading from a replica, offsets normally carry the
     primary's server_id.

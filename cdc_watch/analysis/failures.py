@@ -1,7 +1,7 @@
 """Classifying a Kafka Connect task or connector failure from its `trace`.
 
 Pure functions only. A trace is Java's `printStackTrace()` text: a top exception line, `\\tat`
-frames, then any number of `Caused by:` sections (protocols.md §1.6, §5). `classify` splits it
+frames, then any number of `Caused by:` sections (docs/protocols.md). `classify` splits it
 into exception blocks, matches each block's message (never its frames) against a closed table
 of known signatures, and decides:
 

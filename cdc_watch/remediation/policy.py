@@ -3,9 +3,10 @@
 `evaluate(state, snapshot, now, config) -> (new state, decisions)` looks at the latest Connect
 poll of each cluster and decides, per connector, to restart it or to hold back (and why).
 `apply_outcome(state, decision, outcome, now, config)` records what the runner's restart call
-did. Neither does I/O nor reads a clock; `remediation_runner` performs the calls.
+did. Neither does I/O nor reads a clock; `runner.py` performs the calls.
 
-What it does better than a restart cron or Strimzi's auto-restart (landscape.md §2.3, §4):
+What it does better than a restart cron or Strimzi's auto-restart (which restart every FAILED
+task on a fixed backoff, whatever the cause):
 - the failure is classified from its trace first (`failures.classify`): non-retriable failures
   (purged binlog, access denied, unknown database, bad config ...) are never restarted; unknown
   ones follow `unknown_failures`;

@@ -5,6 +5,8 @@ those inside functions), so a lazy import cannot hide a circle."""
 from __future__ import annotations
 
 import ast
+import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,3 +127,44 @@ def test_the_checker_sees_a_circle():
     finally:
         GRAPH["cdc_watch.core.clock"].discard("cdc_watch.core.model")
         GRAPH["cdc_watch.core.model"].discard("cdc_watch.core.clock")
+
+
+# The project documents what it relies on itself: no file points at notes outside the
+# repository, and the only outside addresses are the project's own home (the runbook base URL)
+# and Slack's API default. Hosts without a dot, loopback and the reserved example/test names
+# are placeholders.
+OUTSIDE_NOTES = re.compile(r"\.\./shared|shared/reference|shared/STACK|landscape\.md|wave2\.md|§")
+URL = re.compile(r"https?://(?:[^\s\"'<>@/]*@)?([^\s\"'<>/:)\]`,|]+)")
+ALLOWED_HOSTS = {"github.com", "slack.com"}
+PLACEHOLDER = re.compile(
+    r"^(127\.\d+\.\d+\.\d+|10\.\d+\.\d+\.\d+|localhost|[^.]+|.*\.(example|test|internal|local|svc|connect)(\.com)?)$"
+)
+
+
+def _tracked() -> list[Path]:
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    return [REPO / name for name in listed.decode().split("\0") if name]
+
+
+def test_no_file_points_outside_the_repository():
+    found = []
+    for path in _tracked():
+        if path.suffix not in {".py", ".md", ".yml", ".yaml", ".json", ".toml", ".txt", ".libsonnet", ".jsonnet", ""}:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
+            continue
+        rel = path.relative_to(REPO)
+        if rel == Path("tests/unit/test_layout.py"):
+            continue
+        found += [f"{rel}: {m.group(0)}" for m in OUTSIDE_NOTES.finditer(text)]
+        for m in URL.finditer(text):
+            host = m.group(1).lower()
+            if host in ALLOWED_HOSTS:
+                if host == "github.com" and not text[m.end() :].startswith("/cdc-watch/cdc-watch"):
+                    found.append(f"{rel}: {m.group(0)}")
+                continue
+            if not PLACEHOLDER.match(host) and "{" not in host and "$" not in host:
+                found.append(f"{rel}: {m.group(0)}")
+    assert found == []

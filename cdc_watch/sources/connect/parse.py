@@ -1,6 +1,6 @@
 """Pure parsers for Kafka Connect REST replies (no I/O; fed by recorded replies in tests).
 
-Shapes follow Kafka Connect 2.0 - 4.1 (see shared/reference/protocols.md section 1). A reply
+Shapes follow Kafka Connect 2.0 - 4.1 (see docs/protocols.md, "Kafka Connect REST"). A reply
 that does not have the expected shape raises `SourceFailure(DECODE, ...)`; an odd entry
 inside an otherwise good reply is skipped and reported in `problems` instead, so one broken
 connector never hides the others.

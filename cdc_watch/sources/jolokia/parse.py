@@ -5,7 +5,7 @@ No I/O here. `bulk_request` builds the one POST body sent to every endpoint each
 readings of all endpoints and attaches Debezium MBeans (named by `server=<topic prefix>`) to the
 Connect connectors that own them, using the Connect REST poll from the snapshot.
 
-Version quirks handled (see protocols.md §3): `canonicalNaming` and `includeStackTrace` differ
+Version quirks handled (see docs/protocols.md, "Jolokia"): `canonicalNaming` and `includeStackTrace` differ
 between Jolokia 1.x, 2.0-2.4 and 2.5+, so both are sent on every element; result keys are parsed
 as ObjectNames (quoted values, any key order); each bulk element has its own status; "no MBean
 matches this pattern" (404, or 1.x's 400 "No matching attributes") is an empty result; NaN,
@@ -80,7 +80,7 @@ def endpoints_for(urls: Sequence[str], url_template: str | None, workers: Iterab
 
 # ------------------------------------------------------------------------------ request
 
-# Processing parameters sent on every element, whatever the agent's defaults (§3.5).
+# Processing parameters sent on every element, whatever the agent's defaults.
 PARAMS: Mapping[str, str] = MappingProxyType(
     {
         "canonicalNaming": "true",
@@ -182,7 +182,7 @@ def _build() -> tuple[tuple[Group, dict[str, Any]], ...]:
         (Group.CLIENT, _read("kafka.connect:type=connect-metrics,*", CLIENT_ATTRS)),
     ]
     for domain in DEBEZIUM_DOMAINS:
-        # Property-list patterns, not server=*, so custom.metric.tags still match (§3.8).
+        # Property-list patterns, not server=*, so custom.metric.tags still match.
         parts.append(
             (Group.DEBEZIUM_STREAMING, _read(f"{domain}:type=connector-metrics,context=streaming,*", STREAMING_ATTRS))
         )

@@ -2,7 +2,7 @@
 
 Fed with the rows pymysql returns (tuples, plus column names where the shape differs between
 versions), so the same functions serve the MySQL source, its recorded-reply tests and the
-`preflight` command. Facts follow shared/reference/protocols.md section 4:
+`preflight` command. Facts follow docs/protocols.md, "MySQL, MariaDB and Aurora MySQL":
 
 - flavour and version from `@@version` / `@@aurora_version` (`detect_server`);
 - which binlog status statement a server accepts (`binlog_status_statements`);
