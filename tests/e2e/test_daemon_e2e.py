@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cdc_watch.sources.connect.model import connect_state
 from tests.e2e.conftest import stack_config_yaml
 
 pytestmark = pytest.mark.stack
@@ -64,7 +65,7 @@ def test_connector_password_never_reaches_metrics_landing_page_or_logs(
         outputs = [daemon.metrics_text(), daemon.get("/").text, caplog.text]
     for text in outputs:
         assert password not in text
-    state = daemon.app.snapshot().connect("devstack")
+    state = connect_state(daemon.app.snapshot(), "devstack")
     trace = state.connectors[connector.name].tasks[0].trace
     assert trace and "Access denied" in trace and password not in trace
 
