@@ -4,6 +4,7 @@ file secrets. The names most callers need are re-exported here."""
 from cdc_watch.config.load import ConfigError, load_config, parse_config
 from cdc_watch.config.schema import (
     DEFAULT_LISTEN_ADDRESS,
+    DEFAULT_MAX_REPLY_SIZE,
     TLS,
     AlertingConfig,
     BasicAuth,
@@ -23,6 +24,7 @@ from cdc_watch.config.schema import (
 
 __all__ = [
     "DEFAULT_LISTEN_ADDRESS",
+    "DEFAULT_MAX_REPLY_SIZE",
     "TLS",
     "AlertingConfig",
     "BasicAuth",

@@ -19,8 +19,10 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
+    ByteSize,
     ConfigDict,
     Field,
     SecretStr,
@@ -32,6 +34,13 @@ from pydantic import (
 from cdc_watch.core.redact import strip_userinfo
 
 DEFAULT_LISTEN_ADDRESS = ":10108"
+# Upstream reply caps (`max_reply_size`). Recorded on the devstack: Connect's
+# `?expand=status&expand=info` reply takes about 0.9 KiB per healthy connector plus a few KiB per
+# failed task's trace, so 64 MiB holds 20,000 connectors with room to spare; a Jolokia bulk
+# reply of a worker with one Debezium task is 11 KiB.
+DEFAULT_MAX_REPLY_SIZE = 64 << 20
+DEFAULT_JOLOKIA_MAX_REPLY_SIZE = 16 << 20
+MAX_REPLY_SIZE_LIMIT = 1 << 30
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -160,12 +169,23 @@ class TLS(Section):
         return context
 
 
+def _reply_size(size: ByteSize) -> ByteSize:
+    if not 1024 <= size <= MAX_REPLY_SIZE_LIMIT:
+        raise ValueError("max_reply_size must be between 1KiB and 1GiB")
+    return size
+
+
+ReplySize = Annotated[ByteSize, AfterValidator(_reply_size)]
+"""Bytes, or a size with a unit ("64MiB", "512KiB"; pydantic's ByteSize also reads "MB" = 10^6)."""
+
+
 class HttpEndpoint(Section):
     """Transport settings shared by every HTTP source."""
 
     auth: BasicAuth | None = None
     tls: TLS = TLS()
     timeout: Duration = 10.0
+    max_reply_size: ReplySize = ByteSize(DEFAULT_MAX_REPLY_SIZE)
 
 
 _AUTH_HINT = "put them under auth: (username, password)"
@@ -197,6 +217,7 @@ class JolokiaSettings(HttpEndpoint):
     url_template: str | None = None
     poll_interval: Duration = 15.0
     max_concurrency: int = Field(default=4, ge=1, le=32)
+    max_reply_size: ReplySize = ByteSize(DEFAULT_JOLOKIA_MAX_REPLY_SIZE)
 
     @model_validator(mode="before")
     @classmethod

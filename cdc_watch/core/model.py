@@ -23,6 +23,7 @@ class ErrorReason(StrEnum):
     HTTP_STATUS = "http_status"
     CONFLICT = "conflict"  # 409 or "rebalance is expected": retry later
     DECODE = "decode"
+    TOO_LARGE = "too_large"  # a reply or result past its size bound (max_reply_size, row limits)
     QUERY = "query"
     INTERNAL = "internal"
 

@@ -99,7 +99,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "cdc_source_poll_errors_total",
         C,
         ("source", "reason"),
-        "Failed polls of this source by reason (timeout, connect, tls, auth, http_status, conflict, decode, query, internal).",
+        "Failed polls of this source by reason (timeout, connect, tls, auth, http_status, conflict, decode, too_large, query, internal).",
         "self",
     ),
     # --- Kafka Connect REST -------------------------------------------------------------
@@ -214,6 +214,13 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         G,
         ("connect_cluster", "endpoint"),
         "Reads inside the last bulk reply of this endpoint that failed with an error status (policy denial, getter failure); patterns matching nothing are not failures. Cached from the last background poll.",
+        "jolokia",
+    ),
+    MetricSpec(
+        "cdc_jolokia_skipped_values",
+        G,
+        ("connect_cluster", "endpoint"),
+        "Attribute values in the last bulk reply of this endpoint that were skipped because no float can hold them (an integer past 1.8e308 or of more than 4,300 digits, a number literal overflowing to infinity); the rest of the reply is used. Cached from the last background poll.",
         "jolokia",
     ),
     MetricSpec(

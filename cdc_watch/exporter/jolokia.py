@@ -95,6 +95,7 @@ def _export(state: JolokiaClusterState, cluster: str, polled_at: float, out: Met
             1,
         )
         out.add("cdc_jolokia_failed_reads", ep, len(reading.failed_reads))
+        out.add("cdc_jolokia_skipped_values", ep, reading.skipped_values)
         if reading.worker is not None:
             for a in WORKER_METRICS:
                 out.add(a.metric, ep, _scaled(reading.worker.get(a.name), a.scale))

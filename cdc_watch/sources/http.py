@@ -9,14 +9,27 @@ httpx applies a timeout to each phase (connect, every read, every write), so a s
 trickles its reply can hold one request for many times the timeout. Requests made here have
 an overall deadline instead: the client's network streams clamp every socket operation to
 the time left (`request_json(..., deadline=...)`, the endpoint's `timeout` by default).
+
+Replies are bounded before they are in memory: the body is streamed and reading stops at the
+endpoint's `max_reply_size` (a larger `Content-Length` is refused before reading), counting
+decoded bytes, so a gzip reply cannot inflate past the cap either (gzip is inflated here, in
+bounded steps, instead of by httpx, which inflates a whole network chunk at once). Past the cap
+the request fails with reason `too_large`. JSON nested deeper than CPython's recursion limit
+(1,000 levels by default) fails with `decode`; an integer of more digits than Python converts
+(4,300 by default) is read as an infinity, and a number literal too large for a float reads as
+an infinity anyway, so the parsers can skip and count that one value instead of failing the
+reply. The literals `NaN`, `Infinity` and `-Infinity` are read as NaN (no sample), which keeps
+every infinity the parsers see an absurd value.
 """
 
 from __future__ import annotations
 
 import json
 import ssl
+import sys
 import threading
 import time
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +38,7 @@ import httpcore
 import httpx
 
 from cdc_watch import __version__
-from cdc_watch.config import HttpEndpoint
+from cdc_watch.config import DEFAULT_MAX_REPLY_SIZE, HttpEndpoint
 from cdc_watch.core.model import ErrorReason, SourceFailure
 from cdc_watch.core.redact import excerpt
 
@@ -133,7 +146,8 @@ def build_client(endpoint: HttpEndpoint, transport: httpx.BaseTransport | None =
         auth=auth,
         verify=verify,
         timeout=httpx.Timeout(endpoint.timeout),
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        # Only gzip: the encoding `read_body` inflates with a bound (httpx would take br/zstd too).
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": "gzip"},
         follow_redirects=False,
         transport=transport or _DeadlineTransport(verify),
     )
@@ -162,15 +176,86 @@ def classify_transport_error(exc: httpx.HTTPError, where: str) -> SourceFailure:
     return SourceFailure(ErrorReason.CONNECT, f"{where}: request failed ({type(exc).__name__})")
 
 
-def decode_json(response: httpx.Response, where: str) -> Any:
-    if not response.content:
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):.1f} MiB" if size >= 1 << 20 else f"{size} bytes"
+
+
+def _too_large(where: str, limit: int, detail: str) -> SourceFailure:
+    return SourceFailure(ErrorReason.TOO_LARGE, f"{where}: reply {detail} the cap of {_mib(limit)} (max_reply_size)")
+
+
+def read_body(response: httpx.Response, limit: int, where: str) -> bytes:
+    """The decoded body of a streamed response, refused with `too_large` past `limit` bytes.
+
+    At most `limit` + one network chunk (64 KiB) is ever held: gzip is inflated in steps that
+    each stop at the room left."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(where, limit, f"announces {_mib(int(declared))}, over")
+    if response.is_stream_consumed:  # built in memory already (httpx.MockTransport), and decoded
+        if len(response.content) > limit:
+            raise _too_large(where, limit, "goes past")
+        return response.content
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    inflate = None
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        inflate = zlib.decompressobj(wbits=47)  # 32 + 15: gzip or zlib header, detected
+    elif encoding not in ("", "identity"):
+        raise SourceFailure(ErrorReason.DECODE, f"{where}: unsupported Content-Encoding {excerpt(encoding, 40)!r}")
+    body = bytearray()
+    try:
+        for chunk in response.iter_raw():
+            if inflate is None:
+                body += chunk
+            else:
+                while chunk and len(body) <= limit:
+                    body += inflate.decompress(chunk, limit + 1 - len(body))  # room >= 1 (0 = unbounded)
+                    chunk = inflate.unconsumed_tail
+            if len(body) > limit:
+                raise _too_large(where, limit, "goes past")
+        if inflate is not None:
+            body += inflate.flush()
+    except zlib.error:
+        raise SourceFailure(
+            ErrorReason.DECODE, f"{where}: HTTP {response.status_code} with a corrupt gzip body"
+        ) from None
+    if len(body) > limit:
+        raise _too_large(where, limit, "goes past")
+    return bytes(body)
+
+
+def _nan(_literal: str) -> float:
+    return float("nan")
+
+
+def _int_or_infinity(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits)
+        return float("-inf") if text.startswith("-") else float("inf")
+
+
+def parse_json(content: bytes, status: int, where: str) -> Any:
+    """JSON text -> value; not JSON, or nested too deep -> `decode` (see the module docstring)."""
+    if not content:
         return None
     try:
-        return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
+        try:
+            return json.loads(content, parse_constant=_nan)
+        except ValueError as exc:
+            if isinstance(exc, UnicodeDecodeError):
+                raise
+            # Rarely taken: an integer over the digit limit fails the fast parse; read it as infinity.
+            return json.loads(content, parse_constant=_nan, parse_int=_int_or_infinity)
+    except RecursionError:
         raise SourceFailure(
             ErrorReason.DECODE,
-            f"{where}: HTTP {response.status_code} with a non-JSON body: {excerpt(response.text, 120)}",
+            f"{where}: HTTP {status} with JSON nested deeper than {sys.getrecursionlimit()} levels",
+        ) from None
+    except (ValueError, UnicodeDecodeError):
+        text = content[:480].decode("utf-8", "replace")
+        raise SourceFailure(
+            ErrorReason.DECODE, f"{where}: HTTP {status} with a non-JSON body: {excerpt(text, 120)}"
         ) from None
 
 
@@ -182,10 +267,13 @@ def request_json(
     json_body: Any = None,
     params: Sequence[tuple[str, str]] | None = None,
     deadline: float | None = None,
+    max_bytes: int = DEFAULT_MAX_REPLY_SIZE,
 ) -> Reply:
-    """One request, done by `deadline` (monotonic; default: the client's timeout from now).
+    """One request, done by `deadline` (monotonic; default: the client's timeout from now),
+    its reply at most `max_bytes` (decoded).
 
-    Transport errors, the deadline and 401/403 raise; other statuses are returned to the caller.
+    Transport errors, the deadline, the size cap and 401/403 raise; other statuses are returned
+    to the caller.
     """
     timeout: Any = httpx.USE_CLIENT_DEFAULT
     if deadline is None:
@@ -196,26 +284,28 @@ def request_json(
             raise SourceFailure(ErrorReason.TIMEOUT, f"{where}: no time left for the request", may_have_reached=False)
         timeout = httpx.Timeout(left)  # also bounds waiting for a pooled connection
     try:
-        response = client.request(
+        with client.stream(
             method,
             url,
             json=json_body,
             params=list(params) if params is not None else None,
             timeout=timeout,
             extensions={DEADLINE: deadline},
-        )
+        ) as response:
+            status = response.status_code
+            if status in (401, 403):
+                # Connect's basic-auth filter answers 401 with a plain-text body, not JSON.
+                raise SourceFailure(ErrorReason.AUTH, f"{where}: HTTP {status} (check credentials)")
+            content = read_body(response, max_bytes, where)
     except httpx.HTTPError as exc:
         raise classify_transport_error(exc, where) from None
-    if response.status_code in (401, 403):
-        # Connect's basic-auth filter answers 401 with a plain-text body, not JSON.
-        raise SourceFailure(ErrorReason.AUTH, f"{where}: HTTP {response.status_code} (check credentials)")
-    if response.status_code >= 500 or response.status_code == 409:
+    if status >= 500 or status == 409:
         try:
-            body = decode_json(response, where)
+            body = parse_json(content, status, where)
         except SourceFailure:
             body = None
-        return Reply(response.status_code, body)
-    return Reply(response.status_code, decode_json(response, where))
+        return Reply(status, body)
+    return Reply(status, parse_json(content, status, where))
 
 
 def error_message(reply: Reply) -> str:

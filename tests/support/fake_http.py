@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import ssl
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -24,6 +25,9 @@ class Reply:
     delay: float = 0.0  # seconds to wait before answering (timeouts)
     trickle: float = 0.0  # seconds between body bytes (a slow server no per-read timeout catches)
     gate: threading.Event | None = None  # answer only once this is set (a poll held in flight)
+    # Instead of `body`: chunks sent as they come, with no Content-Length (the reply ends when the
+    # connection closes), e.g. an endless body that only a cap on the reader stops.
+    chunks: Callable[[], Iterable[bytes]] | None = None
 
 
 @dataclass
@@ -39,6 +43,7 @@ class FakeHTTP:
         self.routes: dict[tuple[str, str], Reply | list[Reply]] = {}
         self.requests: list[Seen] = []
         self.unexpected: list[Seen] = []
+        self.aborted: list[Seen] = []  # requests whose client hung up before the whole reply
         self._stop = threading.Event()
         fake = self
 
@@ -71,6 +76,16 @@ class FakeHTTP:
                 try:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", reply.content_type)
+                    if reply.chunks is not None:
+                        for key, value in reply.headers.items():
+                            self.send_header(key, value)
+                        self.end_headers()
+                        self.wfile.flush()
+                        for chunk in reply.chunks():
+                            if fake._stop.is_set():
+                                return
+                            self.wfile.write(chunk)
+                        return
                     self.send_header("Content-Length", str(len(payload)))
                     for key, value in reply.headers.items():
                         self.send_header(key, value)
@@ -84,7 +99,7 @@ class FakeHTTP:
                     else:
                         self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass
+                    fake.aborted.append(seen)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pymysql.cursors
 import pymysql.err
 
 RECORDED = Path(__file__).resolve().parent.parent / "fixtures" / "recorded" / "mysql"
@@ -57,6 +58,10 @@ class FakeCursor:
     def fetchall(self):
         return self._rows
 
+    def fetchmany(self, size: int):
+        rows, self._rows = self._rows[:size], self._rows[size:]
+        return rows
+
     def nextset(self):
         return None
 
@@ -68,7 +73,9 @@ class FakeConnection:
         self.closed = False
         self.fail_next: Exception | None = None
 
-    def cursor(self):
+    def cursor(self, cursor_class=None):
+        # The source reads unbuffered, so a result past its row bound is never held whole.
+        assert cursor_class is pymysql.cursors.SSCursor, cursor_class
         return FakeCursor(self)
 
     def close(self) -> None:

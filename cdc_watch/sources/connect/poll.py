@@ -87,7 +87,14 @@ class ConnectClient:
             where = f"{method} {self._shown[index]}{path}"
             try:
                 reply = request_json(
-                    self._client, method, base + path, where, json_body=json_body, params=params, deadline=attempt
+                    self._client,
+                    method,
+                    base + path,
+                    where,
+                    json_body=json_body,
+                    params=params,
+                    deadline=attempt,
+                    max_bytes=self.cluster.max_reply_size,
                 )
             except SourceFailure as failure:
                 if failure.reason is ErrorReason.AUTH or (not idempotent and failure.may_have_reached):

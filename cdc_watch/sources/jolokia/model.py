@@ -94,6 +94,7 @@ class EndpointReading:
     tasks: Mapping[tuple[str, int], Mapping[Group, Values]] = field(default_factory=_empty)
     debezium: tuple[DebeziumMBean, ...] = ()
     failed_reads: tuple[Group, ...] = ()  # elements of the bulk reply with an error status
+    skipped_values: int = 0  # attribute values no float can hold, read as "no sample"
 
     @property
     def up(self) -> bool:

@@ -9,13 +9,17 @@ Version quirks handled (see docs/protocols.md, "Jolokia"): `canonicalNaming` and
 between Jolokia 1.x, 2.0-2.4 and 2.5+, so both are sent on every element; result keys are parsed
 as ObjectNames (quoted values, any key order); each bulk element has its own status; "no MBean
 matches this pattern" (404, or 1.x's 400 "No matching attributes") is an empty result; NaN,
-Infinity and null are "no sample".
+Infinity and null are "no sample". A number no float can hold (an integer past 1.8e308, or one
+of more digits than Python converts, which `sources.http` reads as an infinity) is skipped and
+counted in `EndpointReading.skipped_values`: that attribute has no sample, the rest of the reply
+stands.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -214,15 +218,49 @@ def bulk_request() -> list[dict[str, Any]]:
 
 
 def number(value: Any) -> float | None:
-    """JSON value -> float; booleans are 0/1; NaN, Infinity, null, strings -> None."""
+    """JSON value -> float; booleans are 0/1; NaN, Infinity, null, strings, numbers past the
+    float range -> None."""
     if value is True:
         return 1.0
     if value is False:
         return 0.0
     if isinstance(value, (int, float)):
-        f = float(value)
+        try:
+            f = float(value)
+        except OverflowError:
+            return None
         return f if math.isfinite(f) else None
     return None
+
+
+_FLOAT_MAX = sys.float_info.max
+_SCRUB_DEPTH = 3  # pattern reply -> MBean attributes -> one nested map (Debezium's RowsScanned)
+
+
+def absurd(value: Any) -> bool:
+    """A number no float can hold: an infinity (the decoder makes NaN of the literals, so one
+    comes only from an overflowing number) or an integer past the float range."""
+    if isinstance(value, float):
+        return math.isinf(value)
+    return isinstance(value, int) and not isinstance(value, bool) and not -_FLOAT_MAX <= value <= _FLOAT_MAX
+
+
+def _scrub(value: Any, depth: int = _SCRUB_DEPTH) -> tuple[Any, int]:
+    """`value` with every absurd number replaced by None (down to `depth` levels of objects),
+    and how many were replaced. Copies only what it changes."""
+    if absurd(value):
+        return None, 1
+    if depth == 0 or not isinstance(value, Mapping):
+        return value, 0
+    changed: dict[str, Any] | None = None
+    total = 0
+    for key, item in value.items():
+        new, count = _scrub(item, depth - 1)
+        if count:
+            changed = dict(value) if changed is None else changed
+            changed[key] = new
+            total += count
+    return (value, 0) if changed is None else (changed, total)
 
 
 def _never(value: Any) -> float | None:
@@ -364,6 +402,7 @@ def parse_bulk_reply(endpoint: Endpoint, body: Any) -> EndpointReading:
     connectors: dict[str, Mapping[str, Any]] = {}
     tasks: dict[tuple[str, int], dict[Group, Values]] = {}
     debezium: list[DebeziumMBean] = []
+    skipped = 0
     task_attrs = {
         Group.CONNECTOR_TASK: CONNECTOR_TASK_ATTRS,
         Group.SOURCE_TASK: SOURCE_TASK_ATTRS,
@@ -378,7 +417,8 @@ def parse_bulk_reply(endpoint: Endpoint, body: Any) -> EndpointReading:
             if not _is_empty_match(element) or group is Group.VERSION:
                 failed.append(group)
             continue
-        value = element.get("value")
+        value, absurd_values = _scrub(element.get("value"))
+        skipped += absurd_values
         if group is Group.VERSION:
             if isinstance(value, Mapping):
                 agent, protocol = _text(value.get("agent")), _text(value.get("protocol"))
@@ -433,6 +473,7 @@ def parse_bulk_reply(endpoint: Endpoint, body: Any) -> EndpointReading:
         tasks=MappingProxyType({k: MappingProxyType(v) for k, v in tasks.items()}),
         debezium=tuple(debezium),
         failed_reads=tuple(dict.fromkeys(failed)),
+        skipped_values=skipped,
     )
 
 

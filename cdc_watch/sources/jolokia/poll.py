@@ -102,7 +102,9 @@ class JolokiaSource:
     def _read(self, endpoint: parse.Endpoint) -> EndpointReading:
         where = f"POST {endpoint.label}"
         try:
-            reply = request_json(self._client, "POST", endpoint.url, where, json_body=self._body)
+            reply = request_json(
+                self._client, "POST", endpoint.url, where, json_body=self._body, max_bytes=self.settings.max_reply_size
+            )
         except SourceFailure as failure:
             return parse.failed_reading(endpoint, SourceError(failure.reason, failure.message))
         if reply.status_code != 200:
@@ -127,6 +129,11 @@ class JolokiaSource:
                 )
             elif reading.error is None and previous is not None:
                 log.info("Jolokia endpoint recovered", extra={"source": self.name, "endpoint": reading.endpoint})
+            if reading.skipped_values:
+                log.debug(
+                    "Jolokia attribute values skipped: no float holds them",
+                    extra={"source": self.name, "endpoint": reading.endpoint, "values": reading.skipped_values},
+                )
             if reading.failed_reads:
                 log.debug(
                     "Jolokia reads failed inside the bulk reply",

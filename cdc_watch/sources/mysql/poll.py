@@ -27,6 +27,7 @@ from types import MappingProxyType
 from typing import Any
 
 import pymysql
+import pymysql.cursors
 import pymysql.err
 
 from cdc_watch.config import Database
@@ -46,6 +47,10 @@ RATE_SMOOTHING = 0.3
 # A listing more than this many poll intervals after the previous one leaves a gap: files that
 # appeared meanwhile have no exact first-seen time.
 LISTING_GAP_POLLS = 2.0
+# Rows read of one statement's result. The largest results are SHOW BINARY LOGS (one row per
+# binlog file: 100,000 files is some 20 MB as Python tuples) and SHOW GRANTS of a user with
+# table-level grants; past this the poll fails with reason too_large instead of reading on.
+MAX_ROWS = 100_000
 
 Rows = tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]]
 Connector = Callable[[], Any]
@@ -213,10 +218,16 @@ class MySQLSource:
         for attempt in (0, 1):
             conn = self._ensure()
             try:
-                with conn.cursor() as cur:
+                # Unbuffered, so a result past MAX_ROWS is never held whole (closing drains the rest).
+                with conn.cursor(pymysql.cursors.SSCursor) as cur:
                     cur.execute(sql, tuple(args) if args is not None else None)
                     columns = tuple(d[0] for d in cur.description) if cur.description else ()
-                    rows = tuple(tuple(r) for r in cur.fetchall()) if cur.description else ()
+                    rows = tuple(tuple(r) for r in cur.fetchmany(MAX_ROWS + 1)) if cur.description else ()
+                    if len(rows) > MAX_ROWS:
+                        raise SourceFailure(
+                            ErrorReason.TOO_LARGE,
+                            f"{self._where()}: {' '.join(sql.split()[:3])} returned more than {MAX_ROWS} rows",
+                        )
                     while cur.nextset():  # CALL returns an extra status result
                         pass
                     return columns, rows
