@@ -157,6 +157,9 @@ def build_client(endpoint: HttpEndpoint, transport: httpx.BaseTransport | None =
 class Reply:
     status_code: int
     body: Any  # decoded JSON, or None for an empty body
+    # The text may hold a number no float can hold (`may_hold_absurd_numbers`); only computed
+    # when the request asked for it, else True (cannot tell).
+    absurd_numbers: bool = True
 
 
 def classify_transport_error(exc: httpx.HTTPError, where: str) -> SourceFailure:
@@ -224,6 +227,23 @@ def read_body(response: httpx.Response, limit: int, where: str) -> bytes:
     return bytes(body)
 
 
+# Byte classes for `may_hold_absurd_numbers`: digits -> "0", e/E -> "e", "+" kept, the rest "x".
+_NUMBER_SHAPES = bytes(
+    ord("0") if chr(b).isdigit() and b < 128 else ord("e") if b in b"eE" else ord("+") if b == ord("+") else ord("x")
+    for b in range(256)
+)
+_ABSURD_SHAPES = (b"0" * 309, b"0e000", b"0e+000")
+
+
+def may_hold_absurd_numbers(content: bytes) -> bool:
+    """Whether JSON text may hold a number no float can hold: a run of 309 or more digits (an
+    integer past 1.8e308) or an exponent of three digits (1e400). Costs about half of decoding
+    the text (20 ms against 41 ms for a 5.4 MB Jolokia reply); a hit inside a string only costs
+    the parser a closer look."""
+    shapes = content.translate(_NUMBER_SHAPES)
+    return any(shape in shapes for shape in _ABSURD_SHAPES)
+
+
 def _nan(_literal: str) -> float:
     return float("nan")
 
@@ -268,9 +288,10 @@ def request_json(
     params: Sequence[tuple[str, str]] | None = None,
     deadline: float | None = None,
     max_bytes: int = DEFAULT_MAX_REPLY_SIZE,
+    scan_numbers: bool = False,
 ) -> Reply:
     """One request, done by `deadline` (monotonic; default: the client's timeout from now),
-    its reply at most `max_bytes` (decoded).
+    its reply at most `max_bytes` (decoded). `scan_numbers` fills `Reply.absurd_numbers`.
 
     Transport errors, the deadline, the size cap and 401/403 raise; other statuses are returned
     to the caller.
@@ -305,7 +326,8 @@ def request_json(
         except SourceFailure:
             body = None
         return Reply(status, body)
-    return Reply(status, parse_json(content, status, where))
+    absurd = may_hold_absurd_numbers(content) if scan_numbers else True
+    return Reply(status, parse_json(content, status, where), absurd)
 
 
 def error_message(reply: Reply) -> str:

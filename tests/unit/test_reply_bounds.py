@@ -20,6 +20,7 @@ from cdc_watch.core.snapshot import SnapshotStore
 from cdc_watch.exporter.jolokia import jolokia_metrics
 from cdc_watch.exporter.render import render
 from cdc_watch.sources.connect.poll import ConnectSource
+from cdc_watch.sources.http import may_hold_absurd_numbers
 from cdc_watch.sources.jolokia import parse as jolokia_parse
 from cdc_watch.sources.jolokia.model import Group
 from cdc_watch.sources.jolokia.poll import JolokiaSource
@@ -230,6 +231,26 @@ def test_absurd_numbers_skip_only_their_attributes_and_are_counted(fake):
     }
     assert samples[("cdc_jolokia_skipped_values", fake.url + "/jolokia")] == 3
     assert samples[("cdc_jolokia_up", fake.url + "/jolokia")] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "absurd"),
+    [
+        (HUGE_INT, True),
+        (LONG_INT, True),
+        (HUGE_FLOAT, True),
+        ("[1.5E+308]", True),
+        ("[1e-400]", False),
+        ("[1e99]", False),
+    ],
+)
+def test_the_scan_for_absurd_numbers(text, absurd):
+    assert may_hold_absurd_numbers(text.encode()) is absurd
+
+
+def test_a_recorded_reply_needs_no_closer_look():
+    text = json.dumps(recorded("jolokia", "bulk_worker_with_debezium")["reply"]).encode()
+    assert not may_hold_absurd_numbers(text)
 
 
 def test_a_clean_reply_skips_nothing():

@@ -103,7 +103,13 @@ class JolokiaSource:
         where = f"POST {endpoint.label}"
         try:
             reply = request_json(
-                self._client, "POST", endpoint.url, where, json_body=self._body, max_bytes=self.settings.max_reply_size
+                self._client,
+                "POST",
+                endpoint.url,
+                where,
+                json_body=self._body,
+                max_bytes=self.settings.max_reply_size,
+                scan_numbers=True,
             )
         except SourceFailure as failure:
             return parse.failed_reading(endpoint, SourceError(failure.reason, failure.message))
@@ -111,7 +117,7 @@ class JolokiaSource:
             return parse.failed_reading(
                 endpoint, SourceError(ErrorReason.HTTP_STATUS, f"{where}: HTTP {reply.status_code}")
             )
-        return parse.parse_bulk_reply(endpoint, reply.body)
+        return parse.parse_bulk_reply(endpoint, reply.body, reply.absurd_numbers)
 
     def _log_transitions(self, readings: list[EndpointReading]) -> None:
         for reading in readings:
