@@ -48,7 +48,7 @@ def serve(body: bytes, root: bytes) -> ThreadingHTTPServer:
         def log_message(self, *_args: object) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             payload = root if self.path == "/" else body
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
