@@ -1,7 +1,9 @@
 """The `cdc-watch` command line: `run`, `check-config`, `connectors ...`, `preflight`, `--version`.
 
 Flags mirror the Prometheus ecosystem (`--config.file`, `--web.listen-address`,
-`--log.level`, `--log.format`). `--config.file` defaults to $CDC_WATCH_CONFIG, else
+`--log.level`, `--log.format logfmt|json`). The shared flags go before or after the command
+and its action (`cdc-watch connectors --config.file X status NAME`), and every command takes
+`--version`. `--config.file` defaults to $CDC_WATCH_CONFIG, else
 `cdc-watch.yaml` in the working directory (the Docker image sets
 CDC_WATCH_CONFIG=/etc/cdc-watch/config.yaml). Exit codes: 0 ok, 2 bad configuration or usage
 (also a configuration that cannot be started, e.g. unusable TLS material or listen address).
@@ -13,6 +15,7 @@ import argparse
 import logging
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 from cdc_watch import __version__
@@ -33,43 +36,105 @@ def default_config_file() -> Path:
     return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE)
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
+LOG_LEVELS = ("debug", "info", "warn", "error")
+LOG_FORMATS = ("logfmt", "json", "text")  # text: the earlier name of logfmt, kept as an alias
+VERSION = f"cdc-watch {__version__}"
+
+RUN_EXAMPLES = """examples:
+  cdc-watch run --config.file /etc/cdc-watch/config.yaml
+  cdc-watch run --config.file cdc-watch.yaml --web.listen-address 127.0.0.1:10108 --log.format json
+  cdc-watch run --web.enable-lifecycle    # then reload with: curl -X POST http://127.0.0.1:10108/-/reload
+  cdc-watch check-config --config.file cdc-watch.yaml    # validate first: exit 0 valid, 2 invalid
+"""
+
+
+def add_common(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """The flags every command takes (`--config.file`, `--log.level`, `--log.format`,
+    `--version`), accepted before the command, after it and after its action alike.
+
+    Only the top-level parser holds their defaults; below it they default to "not given"
+    (argparse copies a subparser's defaults over what its parent parsed), so a flag given at
+    any level is kept, and the last one given wins."""
+
+    def default(value: object) -> object:
+        return value if top else argparse.SUPPRESS
+
     parser.add_argument(
         "--config.file",
         dest="config_file",
         type=Path,
-        default=default_config_file(),
-        help=f"configuration file (default: ${CONFIG_ENV}, else {DEFAULT_CONFIG_FILE}; now %(default)s)",
+        metavar="FILE",
+        default=default(default_config_file()),
+        help=f"configuration file (default: ${CONFIG_ENV}, else {DEFAULT_CONFIG_FILE}; now {default_config_file()})",
     )
-    parser.add_argument("--log.level", dest="log_level", choices=("debug", "info", "warn", "error"), default="info")
-    parser.add_argument("--log.format", dest="log_format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--log.level",
+        dest="log_level",
+        choices=LOG_LEVELS,
+        default=default("info"),
+        help="only log messages at this level or above (default: info)",
+    )
+    parser.add_argument(
+        "--log.format",
+        dest="log_format",
+        choices=LOG_FORMATS,
+        default=default("logfmt"),
+        help="log line format on stderr: logfmt (key=value; 'text' is an alias) or json (default: logfmt)",
+    )
+    parser.add_argument("--version", action="version", version=VERSION, help="print the version and exit")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="cdc-watch", description="Monitor, alert on and heal Kafka Connect + Debezium MySQL pipelines."
+        prog="cdc-watch",
+        description="Monitor, alert on and heal Kafka Connect + Debezium MySQL pipelines.",
+        epilog="Each command has its own --help. Exit codes: 0 ok, 2 bad configuration or usage; the "
+        "operator commands also use 1 (failed upstream) and 3 (unreachable).",
     )
-    parser.add_argument("--version", action="version", version=f"cdc-watch {__version__}")
+    add_common(parser, top=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run the daemon")
-    _add_common(run)
+    run = commands.add_parser(
+        "run",
+        help="run the daemon: poll, serve /metrics, alert, heal",
+        description=textwrap.fill(
+            "Run the daemon: poll the Kafka Connect clusters, Jolokia agents and databases of the configuration "
+            "in the background, serve /metrics, /-/healthy, /-/ready and a landing page, evaluate the health "
+            "rules, send notifications and, if the configuration enables it, restart failed connectors. SIGHUP "
+            "(or POST /-/reload with --web.enable-lifecycle) reloads the configuration; SIGTERM or SIGINT stops "
+            "it within 5 s. Exit codes: 0 stopped by a signal, 2 bad configuration or unusable listen address "
+            "or TLS material.",
+            79,
+        ),
+        epilog=RUN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_common(run)
     run.add_argument(
         "--web.listen-address",
         dest="listen_address",
         default=DEFAULT_LISTEN_ADDRESS,
-        help="address for /metrics and the landing page (default: %(default)s)",
+        metavar="[HOST]:PORT",
+        help="address for /metrics, /-/healthy, /-/ready and the landing page (default: %(default)s)",
     )
     run.add_argument(
-        "--web.enable-lifecycle", dest="enable_lifecycle", action="store_true", help="enable POST /-/reload"
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        help="allow POST /-/reload, and silence changes from other hosts than loopback",
     )
 
-    check = commands.add_parser("check-config", help="validate the configuration file and exit (0 valid, 2 invalid)")
-    _add_common(check)
+    check = commands.add_parser(
+        "check-config",
+        help="validate the configuration file and exit (0 valid, 2 invalid)",
+        description="Validate the configuration file: every problem is listed by its dotted location. "
+        "Exit codes: 0 valid, 2 invalid.",
+    )
+    add_common(check)
 
-    connectors_command.add_parser(commands, _add_common)
-    preflight_command.add_parser(commands, _add_common)
-    silence_command.add_parser(commands, _add_common)
+    connectors_command.add_parser(commands, add_common)
+    preflight_command.add_parser(commands, add_common)
+    silence_command.add_parser(commands, add_common)
     return parser
 
 
@@ -109,7 +174,9 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logs.setup("warning" if args.log_level == "warn" else args.log_level, args.log_format)
+    logs.setup(
+        "warning" if args.log_level == "warn" else args.log_level, "json" if args.log_format == "json" else "logfmt"
+    )
     if args.command == "check-config":
         return check_config(args.config_file)
     if args.command == "connectors":

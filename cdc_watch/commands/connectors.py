@@ -44,6 +44,34 @@ MUTATING = frozenset({"restart", "pause", "resume", "stop", "delete", "register"
 Common = Callable[[argparse.ArgumentParser], None]
 
 
+def _add_target(parser: argparse.ArgumentParser, top: bool) -> None:
+    """--url, --cluster, -o, --timeout: on the group (with defaults) and on every action (without,
+    so one given before the action is kept; see `cdc_watch.cli.add_common`)."""
+
+    def default(value: object) -> object:
+        return value if top else argparse.SUPPRESS
+
+    parser.add_argument(
+        "--url",
+        action="append",
+        default=default(None),
+        metavar="URL",
+        help="Kafka Connect worker URL instead of a cluster from the config (repeatable)",
+    )
+    parser.add_argument(
+        "--cluster", default=default(None), help="name of the connect_clusters entry to use (default: the only one)"
+    )
+    parser.add_argument(
+        "-o", "--output", choices=("table", "json"), default=default("table"), help="output format (default: table)"
+    )
+    parser.add_argument(
+        "--timeout",
+        default=default(DEFAULT_TIMEOUT),
+        metavar="DURATION",
+        help=f"per request, instead of the cluster's poll timeout (default: {DEFAULT_TIMEOUT})",
+    )
+
+
 def add_parser(commands: argparse._SubParsersAction, add_common: Common) -> None:
     group = commands.add_parser(
         "connectors",
@@ -51,30 +79,14 @@ def add_parser(commands: argparse._SubParsersAction, add_common: Common) -> None
         description="Operate the connectors of a Kafka Connect cluster. Exit codes: 0 ok, 1 the operation "
         "failed upstream (unknown connector, invalid config, ...), 2 usage or config error, 3 cannot reach the cluster.",
     )
+    add_common(group)
+    _add_target(group, top=True)
     actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     def leaf(name: str, help_text: str, needs_name: bool = True) -> argparse.ArgumentParser:
         parser = actions.add_parser(name, help=help_text, description=help_text)
         add_common(parser)
-        parser.add_argument(
-            "--url",
-            action="append",
-            default=None,
-            metavar="URL",
-            help="Kafka Connect worker URL instead of a cluster from the config (repeatable)",
-        )
-        parser.add_argument(
-            "--cluster", default=None, help="name of the connect_clusters entry to use (default: the only one)"
-        )
-        parser.add_argument(
-            "-o", "--output", choices=("table", "json"), default="table", help="output format (default: %(default)s)"
-        )
-        parser.add_argument(
-            "--timeout",
-            default=DEFAULT_TIMEOUT,
-            metavar="DURATION",
-            help="per request, instead of the cluster's poll timeout (default: %(default)s)",
-        )
+        _add_target(parser, top=False)
         if needs_name:
             parser.add_argument("name", help="connector name")
         return parser

@@ -52,7 +52,9 @@ def add_parser(commands: argparse._SubParsersAction, add_common: Common) -> None
         metavar="DURATION",
         help="binlog retention below this fails (default: %(default)s)",
     )
-    parser.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    parser.add_argument(
+        "-o", "--output", choices=("table", "json"), default="table", help="output format (default: %(default)s)"
+    )
 
 
 class PreflightSource(MySQLSource):

@@ -11,37 +11,70 @@ import argparse
 import getpass
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 import httpx
 
+from cdc_watch.config import parse_duration
+
 DEFAULT_URL = "http://127.0.0.1:10108"
+Common = Callable[[argparse.ArgumentParser], None]
 
 
-def add_parser(commands: argparse._SubParsersAction, _add_common) -> None:
-    silence = commands.add_parser("silence", help="add, list or remove time-bound alert silences on the running daemon")
-    silence.add_argument(
-        "--web.url", dest="web_url", default=DEFAULT_URL, help="the daemon's HTTP address (default: %(default)s)"
+def _add_url(parser: argparse.ArgumentParser, top: bool) -> None:
+    parser.add_argument(
+        "--web.url",
+        dest="web_url",
+        default=DEFAULT_URL if top else argparse.SUPPRESS,
+        metavar="URL",
+        help=f"the daemon's HTTP address (default: {DEFAULT_URL})",
     )
+
+
+def add_parser(commands: argparse._SubParsersAction, add_common: Common) -> None:
+    silence = commands.add_parser(
+        "silence",
+        help="add, list or remove time-bound alert silences on the running daemon",
+        description="Add, list or remove time-bound alert silences on the running daemon. Exit codes: 0 ok, "
+        "1 the daemon refused or is unreachable, 2 usage.",
+    )
+    add_common(silence)
+    _add_url(silence, top=True)
     actions = silence.add_subparsers(dest="silence_action", required=True, metavar="ACTION")
-    add = actions.add_parser("add", help="silence matching alerts for a while")
+
+    def leaf(name: str, help_text: str) -> argparse.ArgumentParser:
+        parser = actions.add_parser(name, help=help_text, description=help_text)
+        add_common(parser)
+        _add_url(parser, top=False)
+        return parser
+
+    add = leaf("add", "silence matching alerts for a while")
     add.add_argument("--alert", help="alert name, e.g. CdcTaskFailed")
-    add.add_argument("--connect-cluster", dest="connect_cluster")
-    add.add_argument("--connector")
-    add.add_argument("--database")
-    add.add_argument("--for", dest="duration", required=True, help='how long, e.g. "30m", "2h" (at most 30d)')
-    add.add_argument("--comment", default="")
-    actions.add_parser("list", help="list active silences")
-    remove = actions.add_parser("remove", help="remove a run-time silence by id")
-    remove.add_argument("id")
+    add.add_argument("--connect-cluster", dest="connect_cluster", help="connect_cluster label to match")
+    add.add_argument("--connector", help="connector name to match")
+    add.add_argument("--database", help="database (databases entry name) to match")
+    add.add_argument(
+        "--for",
+        dest="duration",
+        required=True,
+        metavar="DURATION",
+        help='how long, e.g. "30m", "2h", "1h30m" (at most 30d)',
+    )
+    add.add_argument("--comment", default="", help="why, shown by list and kept with the silence")
+    leaf("list", "list active silences")
+    remove = leaf("remove", "remove a run-time silence by id")
+    remove.add_argument("id", help="silence id, as printed by add and list")
 
 
 def run(
     args: argparse.Namespace,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> int:
+    out = out or sys.stdout  # looked up per call, not when the module was imported
+    err = err or sys.stderr
     base = args.web_url.rstrip("/")
     try:
         with httpx.Client(timeout=10, transport=transport) as client:
@@ -58,6 +91,11 @@ def run(
                 }
                 if not matchers:
                     print("give at least one of --alert, --connect-cluster, --connector, --database", file=err)
+                    return 2
+                try:
+                    parse_duration(args.duration)
+                except ValueError as exc:
+                    print(f"--for: {exc}", file=err)
                     return 2
                 body = {"matchers": matchers, "duration": args.duration, "comment": args.comment, "created_by": _user()}
                 response = client.post(f"{base}/api/v1/silences", json=body)

@@ -1,6 +1,6 @@
 """The configuration schema: frozen pydantic models for every section, with their defaults.
 
-Rules: unknown keys are errors; durations are written "30s" / "5m" / "1h"; secrets are
+Rules: unknown keys are errors; durations are written as Prometheus does ("30s", "1h30m", "2w"); secrets are
 written as "${ENV_VAR}" or {file: /path}, never literally, and a missing one is an error that
 names its key. Relative secret and TLS file paths resolve against the config file's directory;
 TLS files are loaded at validation, so an unusable one is a config problem, not a crash at
@@ -42,19 +42,58 @@ DEFAULT_MAX_REPLY_SIZE = 64 << 20
 DEFAULT_JOLOKIA_MAX_REPLY_SIZE = 16 << 20
 MAX_REPLY_SIZE_LIMIT = 1 << 30
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+# Durations as Prometheus writes them (prometheus/common model.ParseDuration): integer terms in
+# the order y w d h m s ms, each unit at most once ("1h30m", "2w", "1y"; a year is 365 days), at
+# most what a Go time.Duration holds (about 292 years). One term with a fraction ("1.5m") is
+# also read, as cdc_watch always has.
+_UNIT_MS = {
+    "y": 365 * 86_400_000,
+    "w": 7 * 86_400_000,
+    "d": 86_400_000,
+    "h": 3_600_000,
+    "m": 60_000,
+    "s": 1000,
+    "ms": 1,
+}
+_UNIT_ORDER = tuple(_UNIT_MS)
+_TERM = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
+_FRACTION = re.compile(r"^(\d+\.\d+)(ms|y|w|d|h|m|s)$")
+_MAX_DURATION_MS = (2**63 - 1) // 1_000_000
+_DURATION_HINT = 'write e.g. "500ms", "30s", "5m", "1h30m", "7d", "2w", "1y"'
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
-def parse_duration(value: Any) -> float:
-    """ "30s" -> 30.0. Bare numbers are refused so a unit is never guessed."""
+def duration_seconds(value: Any) -> float:
+    """ "1h30m" -> 5400.0, zero allowed ("0", "0s"). Bare numbers are refused so a unit is never guessed."""
     if isinstance(value, bool) or not isinstance(value, str):
         raise ValueError('a duration is written with a unit, e.g. "30s", "5m", "1h"')
-    match = _DURATION.match(value)
-    if not match:
-        raise ValueError(f'invalid duration {value!r}; write e.g. "500ms", "30s", "5m", "1h", "7d"')
-    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    text = value.strip()
+    if text == "0":
+        return 0.0
+    if fraction := _FRACTION.match(text):
+        return float(fraction.group(1)) * _UNIT_MS[fraction.group(2)] / 1000
+    total_ms, pos, last = 0, 0, -1
+    while pos < len(text):
+        term = _TERM.match(text, pos)
+        if term is None:
+            raise ValueError(f"invalid duration {value!r}; {_DURATION_HINT}")
+        rank = _UNIT_ORDER.index(term.group(2))
+        if rank <= last:
+            raise ValueError(
+                f"invalid duration {value!r}: units go from the largest to the smallest (y w d h m s ms), each once"
+            )
+        total_ms += int(term.group(1)) * _UNIT_MS[term.group(2)]
+        if total_ms > _MAX_DURATION_MS:
+            raise ValueError(f"duration {value!r} is out of range (at most 292y)")
+        pos, last = term.end(), rank
+    if pos == 0:
+        raise ValueError(f"invalid duration {value!r}; {_DURATION_HINT}")
+    return total_ms / 1000
+
+
+def parse_duration(value: Any) -> float:
+    """A duration that must be greater than zero (see `duration_seconds` for the grammar)."""
+    seconds = duration_seconds(value)
     if seconds <= 0:
         raise ValueError("a duration must be greater than zero")
     return seconds
@@ -321,10 +360,8 @@ class Database(Section):
 
 
 def parse_hold(value: Any) -> float:
-    """Like a duration, but "0s" is allowed (fire or resolve at once)."""
-    if isinstance(value, str) and re.match(r"^\s*0+(\.0+)?\s*(ms|s|m|h|d)\s*$", value):
-        return 0.0
-    return parse_duration(value)
+    """Like a duration, but zero is allowed ("0s": fire or resolve at once)."""
+    return duration_seconds(value)
 
 
 HoldDuration = Annotated[float, BeforeValidator(parse_hold)]

@@ -1,4 +1,4 @@
-"""Structured logging: `text` (logfmt-like) or `json` lines on stderr.
+"""Structured logging: `logfmt` (key=value; `text` is its earlier name) or `json` lines on stderr.
 
 Context goes in `extra={...}` (connector=, source=, alert=, ...); every extra field is
 written as a key. Messages must never contain secrets: callers pass classified, scrubbed text.
@@ -59,7 +59,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(body)
 
 
-def setup(level: str = "info", fmt: str = "text") -> None:
+def setup(level: str = "info", fmt: str = "logfmt") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()

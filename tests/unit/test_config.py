@@ -39,16 +39,58 @@ def test_minimal_config_names_one_url_and_gets_defaults():
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("500ms", 0.5), ("30s", 30.0), ("5m", 300.0), ("1h", 3600.0), ("7d", 604800.0), ("1.5m", 90.0)],
+    [
+        ("500ms", 0.5),
+        ("30s", 30.0),
+        ("5m", 300.0),
+        ("1h", 3600.0),
+        ("7d", 604800.0),
+        ("1.5m", 90.0),
+        ("1h30m", 5400.0),
+        ("2w", 14 * 86400.0),
+        ("1y", 365 * 86400.0),
+        ("1y2w3d4h5m6s7ms", 365 * 86400 + 17 * 86400 + 4 * 3600 + 5 * 60 + 6.007),
+        ("5m0s", 300.0),
+        ("90m", 5400.0),
+    ],
 )
 def test_durations(text, seconds):
-    assert parse_duration(text) == seconds
+    assert parse_duration(text) == pytest.approx(seconds, abs=1e-9)
 
 
-@pytest.mark.parametrize("bad", [30, "30", "30 parsecs", "0s", "", True])
-def test_bad_durations_are_refused(bad):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        (30, "with a unit"),
+        ("30", "invalid duration"),
+        ("30 parsecs", "invalid duration"),
+        ("0s", "greater than zero"),
+        ("0", "greater than zero"),
+        ("", "invalid duration"),
+        (True, "with a unit"),
+        ("30m1h", "from the largest to the smallest"),  # Prometheus: units in order y w d h m s ms
+        ("1h1h", "from the largest to the smallest"),  # each unit once
+        ("1ms1s", "from the largest to the smallest"),
+        ("1h 30m", "invalid duration"),
+        ("1.5h30m", "invalid duration"),  # a fraction only in a single term
+        ("-5m", "invalid duration"),
+        ("300y", "out of range"),  # past what a Go time.Duration holds (~292y)
+    ],
+)
+def test_bad_durations_are_refused(bad, why):
+    with pytest.raises(ValueError, match=why):
         parse_duration(bad)
+
+
+def test_compound_durations_in_the_config_and_zero_holds():
+    config = parse_config(
+        {
+            "connect_clusters": [{"url": "http://c:8083", "poll_interval": "1m30s"}],
+            "alerting": {"rules": {"keep_firing_for": "0s", "purge_eta": "1d12h"}},
+        }
+    )
+    assert config.connect_clusters[0].poll_interval == 90.0
+    assert config.alerting.rules.keep_firing_for == 0.0 and config.alerting.rules.purge_eta == 36 * 3600.0
 
 
 def test_every_problem_is_listed_with_its_dotted_location(monkeypatch):
