@@ -21,6 +21,7 @@ from pathlib import Path
 from cdc_watch import __version__
 from cdc_watch.commands import connectors as connectors_command
 from cdc_watch.commands import preflight as preflight_command
+from cdc_watch.commands import shared_default
 from cdc_watch.commands import silence as silence_command
 from cdc_watch.config import DEFAULT_LISTEN_ADDRESS, ConfigError, load_config
 from cdc_watch.core import logs
@@ -50,14 +51,11 @@ RUN_EXAMPLES = """examples:
 
 def add_common(parser: argparse.ArgumentParser, top: bool = False) -> None:
     """The flags every command takes (`--config.file`, `--log.level`, `--log.format`,
-    `--version`), accepted before the command, after it and after its action alike.
-
-    Only the top-level parser holds their defaults; below it they default to "not given"
-    (argparse copies a subparser's defaults over what its parent parsed), so a flag given at
-    any level is kept, and the last one given wins."""
+    `--version`), accepted before the command, after it and after its action alike; only the
+    top-level parser holds their defaults (see `commands.shared_default`)."""
 
     def default(value: object) -> object:
-        return value if top else argparse.SUPPRESS
+        return shared_default(value, top)
 
     parser.add_argument(
         "--config.file",

@@ -7,6 +7,8 @@ Each command is split in two: a pure module that turns replies into views and te
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from enum import IntEnum
 
 
@@ -25,3 +27,41 @@ class CommandError(Exception):
         self.code = code
         self.message = message
         self.detail = detail or {}
+
+
+Common = Callable[[argparse.ArgumentParser], None]
+Shared = Callable[[argparse.ArgumentParser, bool], None]  # (parser, is the command itself)
+
+
+def shared_default(value: object, top: bool) -> object:
+    """The default of a flag a command and its actions share: only where it first appears.
+
+    argparse copies a subparser's defaults over what its parent parsed, so the same flag with a
+    default on an action would undo the value given before the action; with "not given" there,
+    a flag is kept wherever it is given, and the last one given wins."""
+    return value if top else argparse.SUPPRESS
+
+
+def command_with_actions(
+    commands: argparse._SubParsersAction,
+    name: str,
+    dest: str,
+    add_common: Common,
+    add_shared: Shared,
+    help_text: str,
+    description: str,
+) -> Callable[[str, str], argparse.ArgumentParser]:
+    """Add a command with actions (`connectors list`, `silence add`); returns the function that
+    adds one action. The common and the command's shared flags go on both levels."""
+    group = commands.add_parser(name, help=help_text, description=description)
+    add_common(group)
+    add_shared(group, True)
+    actions = group.add_subparsers(dest=dest, required=True, metavar="ACTION")
+
+    def action(action_name: str, help_text: str) -> argparse.ArgumentParser:
+        parser = actions.add_parser(action_name, help=help_text, description=help_text)
+        add_common(parser)
+        add_shared(parser, False)
+        return parser
+
+    return action

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
-from cdc_watch.commands import CommandError, ExitCode
+from cdc_watch.commands import CommandError, Common, ExitCode, command_with_actions, shared_default
 from cdc_watch.commands import connect_views as views
 from cdc_watch.config import ConfigError, ConnectCluster, load_config, parse_duration
 from cdc_watch.core.model import ErrorReason, SourceFailure
@@ -41,52 +41,50 @@ CONFLICT_BACKOFF_SECONDS = 2.0
 DEFAULT_TIMEOUT = "60s"
 MUTATING = frozenset({"restart", "pause", "resume", "stop", "delete", "register"})
 
-Common = Callable[[argparse.ArgumentParser], None]
-
 
 def _add_target(parser: argparse.ArgumentParser, top: bool) -> None:
-    """--url, --cluster, -o, --timeout: on the group (with defaults) and on every action (without,
-    so one given before the action is kept; see `cdc_watch.cli.add_common`)."""
-
-    def default(value: object) -> object:
-        return value if top else argparse.SUPPRESS
-
+    """--url, --cluster, -o, --timeout: on the command and on every action (`shared_default`)."""
     parser.add_argument(
         "--url",
         action="append",
-        default=default(None),
+        default=shared_default(None, top),
         metavar="URL",
         help="Kafka Connect worker URL instead of a cluster from the config (repeatable)",
     )
     parser.add_argument(
-        "--cluster", default=default(None), help="name of the connect_clusters entry to use (default: the only one)"
+        "--cluster",
+        default=shared_default(None, top),
+        help="name of the connect_clusters entry to use (default: the only one)",
     )
     parser.add_argument(
-        "-o", "--output", choices=("table", "json"), default=default("table"), help="output format (default: table)"
+        "-o",
+        "--output",
+        choices=("table", "json"),
+        default=shared_default("table", top),
+        help="output format (default: table)",
     )
     parser.add_argument(
         "--timeout",
-        default=default(DEFAULT_TIMEOUT),
+        default=shared_default(DEFAULT_TIMEOUT, top),
         metavar="DURATION",
         help=f"per request, instead of the cluster's poll timeout (default: {DEFAULT_TIMEOUT})",
     )
 
 
 def add_parser(commands: argparse._SubParsersAction, add_common: Common) -> None:
-    group = commands.add_parser(
+    action = command_with_actions(
+        commands,
         "connectors",
-        help="list, inspect, restart, pause, resume, stop, delete and register connectors",
-        description="Operate the connectors of a Kafka Connect cluster. Exit codes: 0 ok, 1 the operation "
+        "action",
+        add_common,
+        _add_target,
+        "list, inspect, restart, pause, resume, stop, delete and register connectors",
+        "Operate the connectors of a Kafka Connect cluster. Exit codes: 0 ok, 1 the operation "
         "failed upstream (unknown connector, invalid config, ...), 2 usage or config error, 3 cannot reach the cluster.",
     )
-    add_common(group)
-    _add_target(group, top=True)
-    actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     def leaf(name: str, help_text: str, needs_name: bool = True) -> argparse.ArgumentParser:
-        parser = actions.add_parser(name, help=help_text, description=help_text)
-        add_common(parser)
-        _add_target(parser, top=False)
+        parser = action(name, help_text)
         if needs_name:
             parser.add_argument("name", help="connector name")
         return parser

@@ -11,44 +11,37 @@ import argparse
 import getpass
 import sys
 import time
-from collections.abc import Callable
 from typing import TextIO
 
 import httpx
 
+from cdc_watch.commands import Common, command_with_actions, shared_default
 from cdc_watch.config import parse_duration
 
 DEFAULT_URL = "http://127.0.0.1:10108"
-Common = Callable[[argparse.ArgumentParser], None]
 
 
 def _add_url(parser: argparse.ArgumentParser, top: bool) -> None:
     parser.add_argument(
         "--web.url",
         dest="web_url",
-        default=DEFAULT_URL if top else argparse.SUPPRESS,
+        default=shared_default(DEFAULT_URL, top),
         metavar="URL",
         help=f"the daemon's HTTP address (default: {DEFAULT_URL})",
     )
 
 
 def add_parser(commands: argparse._SubParsersAction, add_common: Common) -> None:
-    silence = commands.add_parser(
+    leaf = command_with_actions(
+        commands,
         "silence",
-        help="add, list or remove time-bound alert silences on the running daemon",
-        description="Add, list or remove time-bound alert silences on the running daemon. Exit codes: 0 ok, "
+        "silence_action",
+        add_common,
+        _add_url,
+        "add, list or remove time-bound alert silences on the running daemon",
+        "Add, list or remove time-bound alert silences on the running daemon. Exit codes: 0 ok, "
         "1 the daemon refused or is unreachable, 2 usage.",
     )
-    add_common(silence)
-    _add_url(silence, top=True)
-    actions = silence.add_subparsers(dest="silence_action", required=True, metavar="ACTION")
-
-    def leaf(name: str, help_text: str) -> argparse.ArgumentParser:
-        parser = actions.add_parser(name, help=help_text, description=help_text)
-        add_common(parser)
-        _add_url(parser, top=False)
-        return parser
-
     add = leaf("add", "silence matching alerts for a while")
     add.add_argument("--alert", help="alert name, e.g. CdcTaskFailed")
     add.add_argument("--connect-cluster", dest="connect_cluster", help="connect_cluster label to match")
