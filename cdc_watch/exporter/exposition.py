@@ -9,6 +9,7 @@ of it. The output is checked with prometheus_client's own parser in the tests.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable
 
 from cdc_watch.exporter.catalogue import BY_NAME, CATALOGUE
@@ -32,11 +33,15 @@ def join(*parts: str) -> str:
     return ",".join(p for p in parts if p)
 
 
+_FLOAT_MAX = sys.float_info.max
+
+
 def format_value(value: float) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, int):
-        return str(value)
+        # An upstream integer past the float range (10^400 in a reply) is no valid sample text.
+        return str(value) if -_FLOAT_MAX <= value <= _FLOAT_MAX else ("+Inf" if value > 0 else "-Inf")
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):

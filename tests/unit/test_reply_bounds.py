@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from cdc_watch.config import ConfigError, parse_config
 from cdc_watch.core.model import ErrorReason, PollResult, SourceFailure
 from cdc_watch.core.snapshot import SnapshotStore
+from cdc_watch.exporter.exposition import format_value
 from cdc_watch.exporter.jolokia import jolokia_metrics
 from cdc_watch.exporter.render import render
 from cdc_watch.sources.connect.poll import ConnectSource
@@ -338,3 +339,8 @@ def test_a_statement_returning_more_rows_than_the_bound_is_too_large(rows, ok):
 
 def test_mysql_errors_are_still_errors_not_size_failures():
     assert not issubclass(SourceFailure, pymysql.err.MySQLError)
+
+
+def test_an_integer_past_the_float_range_renders_as_infinity_not_a_crash():
+    assert format_value(int(HUGE_INT)) == "+Inf" and format_value(-int(HUGE_INT)) == "-Inf"
+    assert format_value(2**64) == str(2**64)
