@@ -254,6 +254,22 @@ def test_a_recorded_reply_needs_no_closer_look():
     assert not may_hold_absurd_numbers(text)
 
 
+def test_a_deep_and_an_oversize_jolokia_endpoint_fail_alone(fake):
+    good = recorded("jolokia", "bulk_worker_with_debezium")["reply"]
+    fake.route("POST", "/good", Reply(200, good))
+    fake.route("POST", "/deep", Reply(200, b"[" * 100_000 + b"]" * 100_000))
+    fake.route("POST", "/huge", Reply(200, chunks=lambda: itertools.repeat(b" " * 65536)))
+    source = jolokia_source(fake, ["/good", "/deep", "/huge"], max_reply_size="1MiB")
+    try:
+        state = source.poll(None)  # read on the source's worker threads
+    finally:
+        source.close()
+    readings = {url.removeprefix(fake.url): r for url, r in state.endpoints.items()}
+    assert readings["/good"].up
+    assert readings["/deep"].error is not None and readings["/deep"].error.reason is ErrorReason.DECODE
+    assert readings["/huge"].error is not None and readings["/huge"].error.reason is ErrorReason.TOO_LARGE
+
+
 def test_a_clean_reply_skips_nothing():
     reply = recorded("jolokia", "bulk_worker_with_debezium")["reply"]
     reading = jolokia_parse.parse_bulk_reply(jolokia_parse.Endpoint("e", "http://e"), reply)
