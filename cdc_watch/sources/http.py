@@ -227,21 +227,35 @@ def read_body(response: httpx.Response, limit: int, where: str) -> bytes | bytea
     return body  # not copied: json.loads reads a bytearray as it is
 
 
-# Byte classes for `may_hold_absurd_numbers`: digits -> "0", e/E -> "e", "+" kept, the rest "x".
+# Byte classes for `may_hold_absurd_numbers`: digits -> "0", e/E -> "e", what may follow a JSON
+# number (, ] } and white space) -> ",", "+" dropped, anything else -> "z".
 _NUMBER_SHAPES = bytes(
-    ord("0") if chr(b).isdigit() and b < 128 else ord("e") if b in b"eE" else ord("+") if b == ord("+") else ord("x")
+    ord("0") if 0x30 <= b <= 0x39 else ord("e") if b in b"eE" else ord(",") if b in b",]} \t\r\n" else ord("z")
     for b in range(256)
 )
-_ABSURD_SHAPES = (b"0" * 309, b"0e000", b"0e+000")
+_LONG_EXPONENT = 13  # exponent digits that count whatever follows them
 
 
 def may_hold_absurd_numbers(content: bytes | bytearray) -> bool:
     """Whether JSON text may hold a number no float can hold: a run of 309 or more digits (an
-    integer past 1.8e308) or an exponent of three digits (1e400). Costs about half of decoding
-    the text (20 ms against 41 ms for a 5.4 MB Jolokia reply); a hit inside a string only costs
-    the parser a closer look."""
-    shapes = content.translate(_NUMBER_SHAPES)
-    return any(shape in shapes for shape in _ABSURD_SHAPES)
+    integer past 1.8e308) or a number with an exponent of three or more digits (1e400).
+
+    Cheap (10 ms for a 5.4 MB Jolokia reply, against 41 ms to decode it) and rarely wrong: text
+    inside a string hits only when it looks the same, digits then e and three digits then a
+    comma, bracket or space (hex in a GTID set's UUID is followed by more hex, - or :); a hit
+    only costs the parser a closer look."""
+    shapes = content.translate(_NUMBER_SHAPES, b"+")
+    if b"0" * 309 in shapes:
+        return True
+    at = shapes.find(b"0e000")
+    while at >= 0:
+        end = at + 5
+        while end < len(shapes) and shapes[end] == 0x30:  # the rest of the exponent (short)
+            end += 1
+        if end == len(shapes) or shapes[end] == 0x2C or end - at - 2 >= _LONG_EXPONENT:
+            return True
+        at = shapes.find(b"0e000", end)
+    return False
 
 
 def _nan(_literal: str) -> float:

@@ -241,8 +241,14 @@ def test_absurd_numbers_skip_only_their_attributes_and_are_counted(fake):
         (LONG_INT, True),
         (HUGE_FLOAT, True),
         ("[1.5E+308]", True),
+        ("[1e400 ]", True),
+        ('{"a": -2e0400}', True),
+        ("[1" + "0" * 20 + "e" + "9" * 14 + "]", True),
         ("[1e-400]", False),
         ("[1e99]", False),
+        ("[1.2345E10]", False),
+        ('["3e11fa47-71ca-11e1-9e33-c80aa9e42956:1-5"]', False),  # hex like 9e429, then more hex
+        ('["ab9e123-4", "x9e123:1"]', False),
     ],
 )
 def test_the_scan_for_absurd_numbers(text, absurd):
