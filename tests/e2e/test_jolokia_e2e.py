@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from cdc_watch.config import parse_config
+from cdc_watch.core.model import ErrorReason, SourceFailure
+from cdc_watch.sources.jolokia.poll import JolokiaSource
 from tests.e2e.conftest import stack_config_yaml
 
 pytestmark = pytest.mark.stack
@@ -76,3 +79,21 @@ def test_jolokia_unreachable_keeps_rest_metrics_and_reports_down(stack, stack_en
     )
     stack.faults.jolokia_reachable(1)
     daemon.wait_for(lambda: daemon.value("cdc_jolokia_up", **ep) == 1, 30, "Jolokia back up")
+
+
+def test_the_reply_cap_holds_on_the_real_agent(stack, stack_env, connector):
+    # Jolokia 1.7 answers the bulk read chunked, without Content-Length: the cap is met while reading.
+    def source(cap: str) -> JolokiaSource:
+        raw = {"url": stack.connect_url, "jolokia": {"url": stack.jolokia_url, "max_reply_size": cap}}
+        return JolokiaSource(parse_config({"connect_clusters": [{"name": "devstack", **raw}]}).connect_clusters[0])
+
+    small, default = source("4KiB"), source("16MiB")
+    try:
+        with pytest.raises(SourceFailure) as caught:
+            small.poll(None)
+        assert caught.value.reason is ErrorReason.TOO_LARGE
+        reading = default.poll(None).endpoints[stack.jolokia_url]
+        assert reading.up and reading.skipped_values == 0
+    finally:
+        small.close()
+        default.close()
