@@ -22,8 +22,8 @@ from cdc_watch.notify.plan import PlanSettings, view
 from cdc_watch.rules import table as rules
 from cdc_watch.rules.model import AlertEntry, AlertKey, Phase, make_labels
 from tests.support.fake_http import FakeHTTP, Reply
-from tests.support.tls import make_tls
 from tests.support.notify_fixtures import PASSWORD
+from tests.support.tls import make_tls
 from tests.unit.test_notify import Harness, failed, healthy
 
 PATH = "/api/v2/alerts"
