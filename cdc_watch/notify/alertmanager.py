@@ -73,9 +73,16 @@ def alert_labels(key: AlertKey, severity: str) -> dict[str, str]:
     return {"alertname": key.alert, "severity": severity, **dict(key.labels)}
 
 
-def alert_body(alert: AlertView, starts_at: float, ends_at: float, secrets: Sequence[str] = ()) -> dict[str, Any]:
+def alert_body(
+    alert: AlertView,
+    starts_at: float,
+    ends_at: float,
+    secrets: Sequence[str] = (),
+    memo: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """One alert of a `POST /api/v2/alerts` body (pure). Every free-text value is scrubbed of the
-    known secrets and of secret-shaped text, then cut to `ANNOTATION_LIMIT`."""
+    known secrets and of secret-shaped text, then cut to `ANNOTATION_LIMIT`; `memo` (one dict
+    per batch) scrubs the texts many alerts share (the same trace, summary, hint) once."""
     evidence = alert.evidence
     texts = {
         "summary": alert.summary,
@@ -88,7 +95,7 @@ def alert_body(alert: AlertView, starts_at: float, ends_at: float, secrets: Sequ
         "failure_kind": evidence.kind,
         "trace": evidence.trace,
     }
-    annotations = {name: _cut(redact.scrub(text, secrets)) for name, text in texts.items() if text}
+    annotations = {name: _cut(redact.scrub(text, secrets, memo)) for name, text in texts.items() if text}
     return {
         "labels": alert_labels(alert.key, str(alert.severity)),
         "annotations": annotations,
@@ -258,6 +265,7 @@ class AlertmanagerChannel(Channel):
         self, alerts: AlertState, transitions: Sequence[Transition], now: float, settings: PlanSettings
     ) -> None:
         secrets = tuple(self._secrets())
+        memo: dict[str, str] = {}
         bodies = []
         firing = {entry.key: entry for entry in alerts.firing()}
         for transition in transitions:
@@ -268,7 +276,7 @@ class AlertmanagerChannel(Channel):
             self._resolved.pop(key, None)  # firing again
             if self._due(self._last_sent.get(key), now):
                 starts = entry.fired_at if entry.fired_at is not None else entry.active_since
-                bodies.append(alert_body(view(entry, settings), starts, now + self.lease, secrets))
+                bodies.append(alert_body(view(entry, settings), starts, now + self.lease, secrets, memo))
                 self._last_sent[key] = now
         for key in [k for k in self._last_sent if k not in firing]:
             del self._last_sent[key]
@@ -276,7 +284,7 @@ class AlertmanagerChannel(Channel):
             if now - resolved.resolved_at >= RESOLVED_RETENTION:
                 del self._resolved[key]
             elif self._due(resolved.last_sent, now):
-                bodies.append(alert_body(resolved.alert, resolved.starts_at, resolved.resolved_at, secrets))
+                bodies.append(alert_body(resolved.alert, resolved.starts_at, resolved.resolved_at, secrets, memo))
                 resolved.last_sent = now
         if bodies:
             for target in self.targets:
