@@ -272,6 +272,16 @@ def test_tls_and_basic_auth(tmp_path, monkeypatch, db_password, caplog):
         assert "am-Passw0rd-42" not in caplog.text and request.headers["Authorization"] not in caplog.text
 
 
+def test_mutual_tls_presents_the_client_certificate(tmp_path, db_password):
+    tls = make_tls(tmp_path)
+    with FakeHTTP(tls.server_context(require_client_cert=True)) as server:
+        server.route("POST", PATH, Reply(200, None))
+        h = _harness(server.url, tls={"ca_file": str(tls.cert), "cert_file": str(tls.cert), "key_file": str(tls.key)})
+        h.evaluate(failed(0))
+        assert _channel(h).pump() == {"0": None}
+        assert len(server.requests) == 1
+
+
 def test_bearer_token(fake_am, monkeypatch, db_password, caplog):
     monkeypatch.setenv("CDC_TEST_AM_TOKEN", "tok-abcdef-123456")
     h = _harness(fake_am.url, bearer_token="${CDC_TEST_AM_TOKEN}")
