@@ -49,7 +49,7 @@ DEBEZIUM_GRANTS = ("SELECT", "RELOAD", "SHOW DATABASES", "REPLICATION SLAVE", "B
 # SHOW GLOBAL VARIABLES and SELECT VERSION() need no privilege.
 MONITOR_GRANTS = (("BINLOG MONITOR", "*.*"), ("SELECT", "`mysql`.*"))
 
-PIECES = ("broker", "mariadb", "connect1", "connect2", "prometheus", "alertmanager")
+PIECES = ("broker", "mariadb", "connect1", "connect2", "prometheus", "alertmanager", "alertmanager2")
 
 
 def _env_port(name: str, default: int) -> int:
@@ -67,6 +67,7 @@ class Ports:
     mariadb: int = field(default_factory=lambda: _env_port("MARIADB", 13306))
     prometheus: int = field(default_factory=lambda: _env_port("PROMETHEUS", 19090))
     alertmanager: int = field(default_factory=lambda: _env_port("ALERTMANAGER", 19093))
+    alertmanager2: int = field(default_factory=lambda: _env_port("ALERTMANAGER2", 19094))  # a second one, on demand
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,10 @@ class Stack:
         return f"http://127.0.0.1:{self.ports.alertmanager}"
 
     @property
+    def alertmanager2_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.alertmanager2}"
+
+    @property
     def broker_bootstrap(self) -> str:
         return f"127.0.0.1:{self.ports.broker}"
 
@@ -185,6 +190,7 @@ class Stack:
             "broker": self.ports.broker, "mariadb": self.ports.mariadb,
             "connect1": self.ports.connect, "connect2": self.ports.connect2,
             "prometheus": self.ports.prometheus, "alertmanager": self.ports.alertmanager,
+            "alertmanager2": self.ports.alertmanager2,
         }[piece]
 
     @property
@@ -275,7 +281,7 @@ class Stack:
 
     def down(self) -> None:
         """Stop every piece (SIGTERM, then SIGKILL). Safe with stale or missing pid files."""
-        for piece in ("prometheus", "alertmanager", "connect2", "connect1", "mariadb", "broker"):
+        for piece in ("prometheus", "alertmanager2", "alertmanager", "connect2", "connect1", "mariadb", "broker"):
             self._stop_piece(piece)
         for n in (1, 2):
             self._jolokia_control_file(n).unlink(missing_ok=True)
@@ -843,26 +849,14 @@ logger.reflections.level = ERROR
         `job="cdc-watch"`.
         """
         self.stop_prometheus()
-        am_dir = self.base_dir / "alertmanager"
-        shutil.rmtree(am_dir / "data", ignore_errors=True)  # no silences or alerts of an earlier run
-        (am_dir / "data").mkdir(parents=True, exist_ok=True)
         if alertmanager_webhook_url:
             receiver = (f"  - name: webhook\n    webhook_configs:\n"
                         f"      - url: '{alertmanager_webhook_url}'\n        send_resolved: true\n")
         else:
             receiver = "  - name: webhook\n"
-        (am_dir / "alertmanager.yml").write_text(alertmanager_config if alertmanager_config is not None else (
+        self.start_alertmanager(alertmanager_config if alertmanager_config is not None else (
             "route:\n  receiver: webhook\n  group_by: ['alertname']\n  group_wait: 1s\n"
             "  group_interval: 2s\n  repeat_interval: 1h\nreceivers:\n" + receiver))
-        self._check_port_free("alertmanager", self.ports.alertmanager)
-        spawn(["prometheus-alertmanager", f"--config.file={am_dir / 'alertmanager.yml'}",
-               f"--storage.path={am_dir / 'data'}",
-               f"--web.listen-address=127.0.0.1:{self.ports.alertmanager}",
-               "--cluster.listen-address="],
-              self.log_path("alertmanager"), self._pid_file("alertmanager"))
-        self._wait("alertmanager", lambda: self._http.get(self.alertmanager_url + "/-/ready",
-                                                           timeout=3).status_code == 200,
-                   60, "Alertmanager /-/ready")
 
         pr_dir = self.base_dir / "prometheus"
         # A fresh TSDB each time: series of an earlier run's targets would otherwise still
@@ -896,6 +890,29 @@ logger.reflections.level = ERROR
     def stop_prometheus(self) -> None:
         self._stop_piece("prometheus")
         self._stop_piece("alertmanager")
+
+    def start_alertmanager(self, config: str, piece: str = "alertmanager") -> str:
+        """(Re)start one Alertmanager ("alertmanager", or "alertmanager2" on its own port, for
+        tests with two) with `config` as its alertmanager.yml and fresh data; returns its URL."""
+        port = self._port_of(piece)
+        url = f"http://127.0.0.1:{port}"
+        self._stop_piece(piece)
+        am_dir = self.base_dir / piece
+        shutil.rmtree(am_dir / "data", ignore_errors=True)  # no silences or alerts of an earlier run
+        (am_dir / "data").mkdir(parents=True, exist_ok=True)
+        (am_dir / "alertmanager.yml").write_text(config)
+        self._check_port_free(piece, port)
+        spawn(["prometheus-alertmanager", f"--config.file={am_dir / 'alertmanager.yml'}",
+               f"--storage.path={am_dir / 'data'}",
+               f"--web.listen-address=127.0.0.1:{port}",
+               "--cluster.listen-address="],
+              self.log_path(piece), self._pid_file(piece))
+        self._wait(piece, lambda: self._http.get(url + "/-/ready", timeout=3).status_code == 200,
+                   60, f"{piece} /-/ready")
+        return url
+
+    def stop_alertmanager(self, piece: str = "alertmanager") -> None:
+        self._stop_piece(piece)
 
     # ------------------------------------------------------------------ misc
     def close(self) -> None:

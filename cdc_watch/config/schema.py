@@ -248,6 +248,16 @@ def _check_url(url: str, hint: str = _AUTH_HINT) -> str:
     return _no_userinfo(url, hint).rstrip("/")
 
 
+def _url_shorthand(data: Any) -> Any:
+    """`url: X` is short for `urls: [X]`."""
+    if isinstance(data, dict) and "url" in data:
+        if "urls" in data:
+            raise ValueError("give either url or urls, not both")
+        data = dict(data)
+        data["urls"] = [data.pop("url")]
+    return data
+
+
 class JolokiaSettings(HttpEndpoint):
     """Jolokia agents inside the Connect workers: a fixed list of URLs, or a template filled in
     from each worker id `host:port` reported by the REST API (`{host}`, `{port}` = REST port)."""
@@ -260,13 +270,8 @@ class JolokiaSettings(HttpEndpoint):
 
     @model_validator(mode="before")
     @classmethod
-    def _url_shorthand(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "url" in data:
-            if "urls" in data:
-                raise ValueError("give either url or urls, not both")
-            data = dict(data)
-            data["urls"] = [data.pop("url")]
-        return data
+    def _one_url(cls, data: Any) -> Any:
+        return _url_shorthand(data)
 
     @field_validator("urls")
     @classmethod
@@ -306,13 +311,8 @@ class ConnectCluster(HttpEndpoint):
 
     @model_validator(mode="before")
     @classmethod
-    def _url_shorthand(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "url" in data:
-            if "urls" in data:
-                raise ValueError("give either url or urls, not both")
-            data = dict(data)
-            data["urls"] = [data.pop("url")]
-        return data
+    def _one_url(cls, data: Any) -> Any:
+        return _url_shorthand(data)
 
     @field_validator("urls")
     @classmethod
@@ -440,6 +440,35 @@ class SentrySettings(Section):
     timeout: Duration = 10.0
 
 
+class AlertmanagerSettings(HttpEndpoint):
+    """Alertmanagers the daemon posts its alerts to (`/api/v2/alerts` under each URL), as
+    Prometheus does: every one gets every alert. `auth` (basic) or `bearer_token`, `tls` and
+    `timeout` apply to all of them."""
+
+    urls: tuple[str, ...] = Field(min_length=1, max_length=16)
+    bearer_token: Secret | None = None
+    resend_interval: Duration = 60.0  # Prometheus's --rules.alert.resend-delay default
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_url(cls, data: Any) -> Any:
+        return _url_shorthand(data)
+
+    @field_validator("urls")
+    @classmethod
+    def _urls_are_urls(cls, urls: tuple[str, ...]) -> tuple[str, ...]:
+        checked = tuple(_check_url(u, "put them under auth: or use bearer_token") for u in urls)
+        if len(set(checked)) != len(checked):
+            raise ValueError("each Alertmanager URL may be listed once")
+        return checked
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> AlertmanagerSettings:
+        if self.auth is not None and self.bearer_token is not None:
+            raise ValueError("give at most one of auth and bearer_token")
+        return self
+
+
 class SilenceRule(Section):
     """A permanent silence from config: matching alerts are exported but never notified."""
 
@@ -466,6 +495,7 @@ class AlertingConfig(Section):
     queue_size: int = Field(default=1000, ge=10, le=100000)
     slack: SlackSettings | None = None
     sentry: SentrySettings | None = None
+    alertmanager: AlertmanagerSettings | None = None
     silences: tuple[SilenceRule, ...] = ()
 
     @field_validator("runbook_url", "dashboard_url")

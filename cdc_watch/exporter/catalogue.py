@@ -670,7 +670,11 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "cdc_alerts_pending", G, (), "Alerts whose condition holds but whose `for` has not elapsed yet.", "alerts"
     ),
     MetricSpec(
-        "cdc_notifications_total", C, ("channel",), "Notifications delivered, by channel (slack, sentry).", "alerts"
+        "cdc_notifications_total",
+        C,
+        ("channel",),
+        "Notifications delivered, by channel (slack, sentry; alertmanager: accepted POSTs).",
+        "alerts",
     ),
     MetricSpec(
         "cdc_notification_errors_total",
@@ -684,6 +688,34 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         G,
         ("channel",),
         "Notifications waiting for delivery, by channel (each channel has its own queue).",
+        "alerts",
+    ),
+    MetricSpec(
+        "cdc_notification_alertmanager_alerts_sent_total",
+        C,
+        ("alertmanager",),
+        "Alerts accepted by each configured Alertmanager (alertmanager: its position in alerting.alertmanager.urls, from 0).",
+        "alerts",
+    ),
+    MetricSpec(
+        "cdc_notification_alertmanager_errors_total",
+        C,
+        ("alertmanager",),
+        "Failed POSTs to each configured Alertmanager (retried ones and refused ones).",
+        "alerts",
+    ),
+    MetricSpec(
+        "cdc_notification_alertmanager_dropped_total",
+        C,
+        ("alertmanager",),
+        "Alerts dropped because the queue of that Alertmanager was full (10000 alerts).",
+        "alerts",
+    ),
+    MetricSpec(
+        "cdc_notification_alertmanager_queue_length",
+        G,
+        ("alertmanager",),
+        "Alerts waiting to be sent to each configured Alertmanager (each has its own queue and worker).",
         "alerts",
     ),
     # --- Remediation (safe auto-restart) -------------------------------------------------

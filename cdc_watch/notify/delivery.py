@@ -1,6 +1,6 @@
 """Getting notifications out: one queue, one schedule and one worker thread per channel.
 
-Producers only `submit` (never blocks). Each channel (Slack, Sentry) has its own FIFO queue,
+Producers only `submit` (never blocks). Each queued channel (Slack, Sentry) has its own FIFO queue,
 its own rate window (`max_per_minute`) and its own backoff (exponential, or Retry-After,
 capped), so a stalled or rate-limited Sentry never delays a Slack message.
 
@@ -24,48 +24,14 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from cdc_watch.core.clock import Clock
+from cdc_watch.notify.channel import Outcome, Sender
 
 MAX_BACKOFF_SECONDS = 60.0
-MAX_RETRY_AFTER_SECONDS = 300.0
 RATE_WINDOW_SECONDS = 60.0
 FULL_LOG_EVERY_SECONDS = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    ok: bool
-    retry: bool = False  # worth another attempt (429, 5xx, connection error)
-    retry_after: float | None = None  # seconds, from the Retry-After header
-    detail: str = ""  # safe to log: status code or error class, never a URL or token
-
-
-class Channel(Protocol):
-    name: str
-
-    def send(self, payload: Any) -> Outcome: ...
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds (the HTTP-date form is rare on these APIs and is ignored)."""
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return max(0.0, min(seconds, MAX_RETRY_AFTER_SECONDS))
-
-
-def outcome_for_status(
-    status: int, retry_after: str | None, ok_statuses: tuple[int, ...] = (200, 201, 202, 204)
-) -> Outcome:
-    if status in ok_statuses:
-        return Outcome(True, detail=str(status))
-    retriable = status == 429 or status >= 500 or status == 408
-    return Outcome(False, retry=retriable, retry_after=parse_retry_after(retry_after), detail=f"http {status}")
 
 
 @dataclass(slots=True)
@@ -92,13 +58,62 @@ def channel_log(channel: str) -> logging.Logger:
     return logging.getLogger(f"{__name__}.{channel}")
 
 
-class ChannelQueue:
+class PumpWorker:
+    """The worker thread of a non-blocking schedule: calls `pump()` (send what is due, return
+    when to try again or None when idle) and waits on `_cond` until then, a `_has_work()` change
+    or `stop(deadline)`. Subclasses set `name`, `clock`, `_cond`, `_deadline` and `_thread`."""
+
+    name: str
+    clock: Clock
+    _cond: threading.Condition
+    _deadline: float | None
+    _thread: threading.Thread | None
+    thread_prefix = "notify"
+
+    def pump(self) -> float | None:
+        raise NotImplementedError
+
+    def _has_work(self) -> bool:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"{self.thread_prefix} {self.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            due = self.pump()
+            with self._cond:
+                if self._deadline is not None and (due is None or due >= self._deadline or not self._has_work()):
+                    return
+                if due is None:
+                    if self._has_work():
+                        continue  # submitted while we pumped
+                    self._cond.wait()
+                else:
+                    until = due if self._deadline is None else min(due, self._deadline)
+                    self._cond.wait(max(0.0, until - self.clock.monotonic()))
+
+    def stop(self, deadline: float) -> None:
+        """No send starts after `deadline` (monotonic); returns at once."""
+        with self._cond:
+            self._deadline = deadline
+            self._cond.notify_all()
+
+    def join(self, timeout: float) -> bool:
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+class ChannelQueue(PumpWorker):
     """The queue, rate window and backoff of one channel; `pump` sends what is due."""
 
     def __init__(
         self,
         name: str,
-        channel: Channel,
+        channel: Sender,
         clock: Clock,
         counts: _Counts,
         done: Callable[[], Done | None],
@@ -250,41 +265,14 @@ class ChannelQueue:
             except Exception as exc:  # the owner's bookkeeping must not kill the worker
                 self._log.error("delivery callback failed", extra={"channel": self.name, "error": type(exc).__name__})
 
-    # ------------------------------------------------------------------ the worker thread
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"notify {self.name}", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            due = self.pump()
-            with self._cond:
-                if self._deadline is not None and (due is None or due >= self._deadline or not self._items):
-                    return
-                if due is None:
-                    if self._items:
-                        continue  # submitted while we pumped
-                    self._cond.wait()
-                else:
-                    until = due if self._deadline is None else min(due, self._deadline)
-                    self._cond.wait(max(0.0, until - self.clock.monotonic()))
-
-    def stop(self, deadline: float) -> None:
-        with self._cond:
-            self._deadline = deadline
-            self._cond.notify_all()
-
-    def join(self, timeout: float) -> bool:
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+    def _has_work(self) -> bool:
+        return bool(self._items)
 
 
 class Delivery:
     def __init__(
         self,
-        channels: Mapping[str, Channel],
+        channels: Mapping[str, Sender],
         clock: Clock,
         max_per_minute: int = 20,
         max_retries: int = 5,

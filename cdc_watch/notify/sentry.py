@@ -6,7 +6,7 @@ level from severity, tags and the trace excerpt as the `failure` context (`trace
 Relay expects trace_id/span_id there). The SDK builds the envelopes; `capture` returns those of
 alerts (the alerting service keeps them in its write-ahead outbox), while `QueueTransport`
 hands every other envelope (the daemon's own warnings) straight to the delivery queue.
-`SentryChannel` POSTs them on Sentry's own queue, retry and rate limit. The `before_send`
+`SentryChannel` is the channel: it plans those envelopes and POSTs them on Sentry's own queue, retry and rate limit. The `before_send`
 scrubber removes every known secret and anything secret-shaped from every string of the event.
 """
 
@@ -27,9 +27,9 @@ from sentry_sdk.transport import Transport
 from sentry_sdk.utils import Dsn
 
 from cdc_watch import __version__
-from cdc_watch.config import SentrySettings
+from cdc_watch.config import AlertingConfig, SentrySettings
 from cdc_watch.core import redact
-from cdc_watch.notify.delivery import Outcome, outcome_for_status
+from cdc_watch.notify.channel import Channel, ChannelContext, Outcome, outcome_for_status
 from cdc_watch.notify.messages import Message, MessageKind
 from cdc_watch.rules.model import Severity
 
@@ -105,12 +105,14 @@ class QueueTransport(Transport):
             self._submit("sentry", payload)
 
 
-class SentryChannel:
-    """POSTs envelopes to the DSN's envelope endpoint."""
+class SentryChannel(Channel):
+    """Alert events planned into the outbox (`payloads`); every envelope POSTed to the DSN's
+    envelope endpoint (`send`)."""
 
     name = "sentry"
 
-    def __init__(self, settings: SentrySettings):
+    def __init__(self, settings: SentrySettings, alerts: SentryAlerts | None = None):
+        self.alerts = alerts
         dsn = Dsn(settings.dsn.get_secret_value())
         auth = dsn.to_auth(client=f"cdc-watch/{__version__}")
         self._url = auth.get_api_url()
@@ -128,6 +130,14 @@ class SentryChannel:
         except httpx.HTTPError as exc:
             return Outcome(False, retry=True, detail=type(exc).__name__)
         return outcome_for_status(response.status_code, response.headers.get("Retry-After"))
+
+    def payloads(self, message: Message) -> list[Any]:
+        if self.alerts is None or not self.alerts.wants(message):
+            return []
+        return list(self.alerts.capture(message))
+
+    def restored_kind(self, payload: Any) -> str | None:
+        return "firing" if isinstance(payload, str) else None
 
     def close(self) -> None:
         self._client.close()
@@ -212,3 +222,10 @@ class SentryAlerts:
                     "contexts": contexts,
                 }
             )
+
+
+def build(alerting: AlertingConfig, context: ChannelContext) -> SentryChannel | None:
+    if alerting.sentry is None:
+        return None
+    transport = init_sentry(alerting.sentry, context.submit, context.secrets)
+    return SentryChannel(alerting.sentry, SentryAlerts(alerting.sentry, transport))

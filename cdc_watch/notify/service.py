@@ -2,8 +2,9 @@
 
 Holds the only mutable alerting state (behind one lock): the rules' AlertState, the planner's
 NotifyState, the run-time silences and the outbox. Decisions are made by the pure
-`rules.evaluate`, `plan.plan` and `plan.plan_notice`; this class only sequences them, hands
-messages to Slack/Sentry through the delivery queues and saves its section of the state file.
+`rules.evaluate`, `plan.plan` and `plan.plan_notice`; this class only sequences them, loops
+over the configured channels (`channel.Channel`: queued ones get payloads through the delivery
+queues, state ones see every evaluation) and saves its section of the state file.
 
 Delivery is write-ahead: every message planned is put in the outbox and saved in the same
 state file write as the announcement state that planned it, before it is queued; it leaves
@@ -23,7 +24,7 @@ import json
 import logging
 import secrets as _secrets
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -35,8 +36,9 @@ from cdc_watch.core.model import PollResult
 from cdc_watch.core.snapshot import Snapshot
 from cdc_watch.core.statefile import StateFile
 from cdc_watch.exporter.exposition import MetricsWriter, labels
+from cdc_watch.notify.channel import Channel
 from cdc_watch.notify.delivery import Delivery
-from cdc_watch.notify.messages import Message, MessageKind, payload_from_json
+from cdc_watch.notify.messages import Message, MessageKind
 from cdc_watch.notify.plan import NotifyState, PlanSettings, plan, plan_notice
 from cdc_watch.notify.silences import Silence, prune
 from cdc_watch.rules import table as rules
@@ -45,7 +47,6 @@ from cdc_watch.rules.model import AlertState, Change, Severity, Transition
 log = logging.getLogger(__name__)
 
 SECTION = "alerts"
-CHANNELS = ("slack", "sentry")
 KINDS = (*(str(k) for k in MessageKind), "notice")
 DROPPABLE = ("repeat", "notice")  # a full queue may give these up; firing and resolved never
 
@@ -78,16 +79,18 @@ class AlertService:
         state_file: StateFile,
         clock: Clock,
         delivery: Delivery | None = None,
-        slack: Any = None,
-        sentry: Any = None,
+        channels: Sequence[Channel] = (),
         snapshot: Callable[[], Snapshot] | None = None,
     ):
         self._config = config
         self.state_file = state_file
         self.clock = clock
         self.delivery = delivery
-        self.slack = slack
-        self.sentry = sentry
+        self.channels = tuple(channels)
+        # Queued channels only where the delivery has their queue.
+        self._queued = {
+            c.name: c for c in self.channels if c.queued and delivery is not None and c.name in delivery.channels
+        }
         self._current = snapshot  # the store's newest snapshot, read under the lock
         self._lock = threading.RLock()  # re-entrant: a submit may evict an item (on_done) in-line
         self._saved = ""
@@ -121,7 +124,7 @@ class AlertService:
         self._outbox: dict[str, dict[str, Any]] = {}
         outbox = raw.get("outbox")
         for item in outbox if isinstance(outbox, list) else ():
-            checked = _outbox_item(item)
+            checked = _outbox_item(item, self._queued)
             if checked is None:
                 problems.append("an outbox item")
             else:
@@ -149,7 +152,7 @@ class AlertService:
         assert self.delivery is not None
         with self._lock:
             for ident, item in list(self._outbox.items()):
-                if item["channel"] not in self.delivery.channels:
+                if item["channel"] not in self._queued:
                     del self._outbox[ident]  # that channel is no longer configured
                     continue
                 self.delivery.submit(item["channel"], item["payload"], ident=ident, droppable=item["kind"] in DROPPABLE)
@@ -180,11 +183,19 @@ class AlertService:
     def start(self) -> None:
         if self.delivery is not None:
             self.delivery.start()
+        for channel in self.channels:
+            channel.start()
 
     def stop(self, budget: float) -> None:
+        deadline = self.clock.monotonic() + budget
+        for channel in self.channels:  # their workers wind down while the delivery's do
+            channel.stop(deadline)
+        if self.delivery is not None:
+            self.delivery.stop(budget)
+        for channel in self.channels:
+            channel.join(deadline)
         if self.delivery is None:
             return
-        self.delivery.stop(budget)
         with self._lock:
             if self._outbox:  # the daemon's own log events still queued for Sentry are not kept
                 log.warning(
@@ -238,46 +249,52 @@ class AlertService:
             self.runtime_silences = prune(self.runtime_silences, now)
             for transition in transitions:
                 _log_transition(transition)
-            self.notify, messages = plan(self.notify, self.alerts, transitions, now, self.settings(), self.silences())
+            settings = self.settings()
+            self.notify, messages = plan(self.notify, self.alerts, transitions, now, settings, self.silences())
             items = [item for message in messages for item in self._outgoing(message)]
+            for channel in self.channels:
+                channel.observe(self.alerts, transitions, now, settings)
             self._save()  # announcement state and outbox in one write, before anything is sent
             if items:
                 self._submit(items)
         return transitions
 
     def _outgoing(self, message: Message) -> list[dict[str, Any]]:
-        if self.delivery is None:
-            return []
-        items = []
-        if self.slack is not None and "slack" in self.delivery.channels and self.slack.wants(message):
-            items.append(self._add("slack", message.to_json(), str(message.kind)))
-        if self.sentry is not None and "sentry" in self.delivery.channels and self.sentry.wants(message):
-            items += [self._add("sentry", envelope, str(message.kind)) for envelope in self.sentry.capture(message)]
-        return items
+        return [
+            self._add(name, payload, str(message.kind))
+            for name, channel in self._queued.items()
+            for payload in channel.payloads(message)
+        ]
 
     # ------------------------------------------------------------------ remediation notices
     def notify_remediation(self, notice: Any) -> None:
-        """RemediationRunner's notify: a short Slack line, queued like any message (never sent
-        from the caller's thread); silenced with the connector's failure alerts."""
-        if self.delivery is None or self.slack is None or "slack" not in self.delivery.channels:
+        """RemediationRunner's notify: a short line for the channels that show notices (Slack),
+        queued like any message (never sent from the caller's thread); silenced with the
+        connector's failure alerts, filtered by each channel's own severity floor."""
+        if not self._queued:
             return
         with self._lock:
             now = self.clock.now()
-            min_severity = Severity(self.slack.settings.min_severity)
             planned = plan_notice(
                 notice.cluster,
                 notice.connector,
                 notice.text(),
                 notice.outcome == "gave_up",
                 now,
-                min_severity,
+                Severity.INFO,  # the lowest: each channel applies its own floor
                 self.silences(),
             )
             if planned is None:
                 return
-            item = self._add("slack", planned.to_json(), "notice")
+            items = [
+                self._add(name, payload, "notice")
+                for name, channel in self._queued.items()
+                for payload in channel.notice_payloads(planned)
+            ]
+            if not items:
+                return
             self._save()
-            self._submit([item])
+            self._submit(items)
 
     # ------------------------------------------------------------------ silences (web API)
     def add_silence(
@@ -333,28 +350,28 @@ class AlertService:
                 out.add("cdc_notifications_total", labels(("channel", channel)), sent.get(channel, 0))
                 out.add("cdc_notification_errors_total", labels(("channel", channel)), errors.get(channel, 0))
                 out.add("cdc_notification_queue_length", labels(("channel", channel)), self.delivery.pending(channel))
+        for each in self.channels:
+            each.contribute(out)
 
 
-def _outbox_item(raw: Any) -> dict[str, Any] | None:
-    """A persisted outbox item, or None when it cannot be sent by this version.
+def _outbox_item(raw: Any, channels: Mapping[str, Channel]) -> dict[str, Any] | None:
+    """A persisted outbox item, or None when no configured channel can send it.
 
     Items saved before outbox items had ids ({channel, payload}) are accepted."""
-    if not isinstance(raw, Mapping) or raw.get("channel") not in CHANNELS:
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("channel"), str):
         return None
-    channel, payload = raw["channel"], raw.get("payload")
-    kind = raw.get("kind")
-    try:
-        if channel == "slack":
-            parsed = payload_from_json(payload)
-            kind = kind or ("notice" if isinstance(payload, dict) and "notice" in payload else str(parsed.kind))  # type: ignore[union-attr]
-        elif not isinstance(payload, str):
-            return None
-    except (KeyError, TypeError, ValueError, AttributeError):
+    channel = channels.get(raw["channel"])
+    if channel is None:
         return None
+    payload = raw.get("payload")
+    shown = channel.restored_kind(payload)
+    if shown is None:
+        return None
+    kind = raw.get("kind") or shown
     ident = raw.get("id")
     if not isinstance(ident, str) or not ident:
         ident = _secrets.token_hex(8)
-    return {"id": ident, "channel": channel, "kind": kind if kind in KINDS else "firing", "payload": payload}
+    return {"id": ident, "channel": channel.name, "kind": kind if kind in KINDS else "firing", "payload": payload}
 
 
 def _load_silences(raw: Any) -> Iterable[Silence]:

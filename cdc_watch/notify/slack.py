@@ -19,9 +19,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from cdc_watch.config import SlackSettings
+from cdc_watch.config import AlertingConfig, SlackSettings
 from cdc_watch.core import redact
-from cdc_watch.notify.delivery import Outcome, outcome_for_status
+from cdc_watch.notify.channel import Channel, ChannelContext, Outcome, outcome_for_status
 from cdc_watch.notify.messages import (
     AlertView,
     Message,
@@ -158,7 +158,7 @@ def render_notice(notice: Notice, secrets: Iterable[str] = ()) -> tuple[str, lis
 Secrets = Iterable[str] | Callable[[], Iterable[str]]
 
 
-class SlackChannel:
+class SlackChannel(Channel):
     name = "slack"
 
     def __init__(self, settings: SlackSettings, secrets: Secrets = ()):
@@ -184,6 +184,19 @@ class SlackChannel:
     def wants(self, message: Message | Notice) -> bool:
         return message.severity.rank <= self.min_rank
 
+    def payloads(self, message: Message) -> list[Any]:
+        return [message.to_json()] if self.wants(message) else []
+
+    def notice_payloads(self, notice: Notice) -> list[Any]:
+        return [notice.to_json()] if self.wants(notice) else []
+
+    def restored_kind(self, payload: Any) -> str | None:
+        try:
+            parsed = payload_from_json(payload)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+        return "notice" if isinstance(parsed, Notice) else str(parsed.kind)
+
     def secrets(self) -> tuple[str, ...]:
         return tuple(self._secrets() if callable(self._secrets) else self._secrets)
 
@@ -206,6 +219,7 @@ class SlackChannel:
                 (response.headers or {}).get("Retry-After") or (response.headers or {}).get("retry-after"),
             )
         channel = self.settings.severity_channels.get(severity, self.settings.channel)
+        assert channel is not None  # the config requires channel with token
         try:
             self._client.chat_postMessage(
                 channel=channel or "", text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
@@ -222,3 +236,7 @@ class SlackChannel:
         except Exception as exc:
             return Outcome(False, retry=True, detail=type(exc).__name__)
         return Outcome(True, detail="200")
+
+
+def build(alerting: AlertingConfig, context: ChannelContext) -> SlackChannel | None:
+    return None if alerting.slack is None else SlackChannel(alerting.slack, context.secrets)

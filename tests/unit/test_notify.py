@@ -12,7 +12,8 @@ from cdc_watch.config import parse_config
 from cdc_watch.core.clock import FakeClock
 from cdc_watch.core.statefile import StateFile
 from cdc_watch.exporter.exposition import MetricsWriter
-from cdc_watch.notify.delivery import Delivery, Outcome
+from cdc_watch.notify.channel import Outcome
+from cdc_watch.notify.delivery import Delivery
 from cdc_watch.notify.wiring import build_alerting
 from generate.scenarios import Step
 from generate.snapshots import snapshot_for
