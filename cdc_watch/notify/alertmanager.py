@@ -220,15 +220,18 @@ class Target(PumpWorker):
 
     def _post(self, bodies: list[dict[str, Any]]) -> Outcome:
         try:
-            response = self._client.post(
+            # Streamed and closed unread: only the status and Retry-After matter, so a large or
+            # endless answer costs nothing (the body is never held; max_reply_size is moot here).
+            with self._client.stream(
+                "POST",
                 self._endpoint,
                 json=bodies,
                 headers=self._headers,
                 extensions={DEADLINE: time.monotonic() + self._timeout},
-            )
+            ) as response:
+                return outcome_for_status(response.status_code, response.headers.get("Retry-After"))
         except httpx.HTTPError as exc:  # its text may carry the URL: only the class is kept
             return Outcome(False, retry=True, detail=type(exc).__name__)
-        return outcome_for_status(response.status_code, response.headers.get("Retry-After"))
 
     def _has_work(self) -> bool:
         return bool(self._pending)
