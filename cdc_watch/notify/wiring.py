@@ -41,7 +41,13 @@ def build_alerting(
         channels["sentry"] = SentryChannel(alerting.sentry)
     delivery = (
         Delivery(
-            channels, clock, alerting.max_messages_per_minute, alerting.max_retries, alerting.queue_size, wait=wait
+            channels,
+            clock,
+            alerting.max_messages_per_minute,
+            alerting.max_retries,
+            alerting.queue_size,
+            wait=wait,
+            queue_bytes=alerting.queue_max_bytes,
         )
         if channels
         else None

@@ -2,7 +2,8 @@
 
 Loopback only (127.0.0.1, a free port). Records every request it gets; answers:
 - POST /slack/webhook/<name>        Slack incoming webhook: 200 "ok"
-- POST /api/chat.postMessage        Slack Web API (bot token): {"ok": true, ...}
+- POST /api/chat.postMessage        Slack Web API (bot token): {"ok": true, "channel", "ts"}, a new ts each
+- POST /api/chat.update             Slack Web API: {"ok": true, "channel", "ts"} of the message updated
 - POST /api/<project>/envelope/     Sentry envelope endpoint: 200 {"id": ...}
 and can be told to answer the next requests with 429 + Retry-After or a 5xx
 (`fail_next(count, status, retry_after, path=prefix)`: only requests whose path starts with
@@ -17,6 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 from sentry_sdk.envelope import Envelope
 
@@ -138,9 +140,18 @@ class CaptureServer:
         elif path.startswith("/slack/webhook/"):
             status, reply, headers = 200, b"ok", {"Content-Type": "text/plain"}
         elif path == "/api/chat.postMessage":
+            with self._lock:
+                posted = sum(1 for r in self.requests if r.path == path and r.status == 200)
             status, reply, headers = (
                 200,
-                json.dumps({"ok": True, "channel": "C1", "ts": "1700000000.000100"}).encode(),
+                json.dumps({"ok": True, "channel": "C1", "ts": f"1700000000.{posted + 1:06d}"}).encode(),
+                {"Content-Type": "application/json"},
+            )
+        elif path == "/api/chat.update":
+            sent = _form_or_json(body)
+            status, reply, headers = (
+                200,
+                json.dumps({"ok": True, "channel": sent.get("channel"), "ts": sent.get("ts")}).encode(),
                 {"Content-Type": "application/json"},
             )
         elif path.startswith("/api/") and path.endswith("/envelope/"):
@@ -157,3 +168,12 @@ class CaptureServer:
         handler.wfile.write(reply)
         with self._changed:
             self._changed.notify_all()
+
+
+def _form_or_json(body: bytes) -> dict[str, Any]:
+    """The arguments of a Web API call (slack_sdk sends JSON for calls with blocks, else a form)."""
+    try:
+        parsed = json.loads(body)
+        return parsed if isinstance(parsed, dict) else {}
+    except ValueError:
+        return {k: v[0] for k, v in parse_qs(body.decode()).items()}
