@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -54,6 +55,8 @@ class CaptureServer:
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _holds: dict[str, threading.Event] = field(default_factory=dict)
     _held: int = 0
+    first_at: float = 0.0  # time.monotonic() of the first and the last request recorded
+    last_at: float = 0.0
 
     def start(self) -> CaptureServer:
         capture = self
@@ -160,6 +163,8 @@ class CaptureServer:
             status, reply, headers = 404, b"not found", {"Content-Type": "text/plain"}
         with self._lock:
             self.requests.append(Captured(path, {k.lower(): v for k, v in handler.headers.items()}, body, status))
+            self.last_at = time.monotonic()
+            self.first_at = self.first_at or self.last_at
         handler.send_response(status)
         for key, value in headers.items():
             handler.send_header(key, value)
