@@ -52,6 +52,16 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3f} ms"
 
 
+def _fsynced(path: Path, mode: str, data: bytes) -> float:
+    """Seconds to write `data` to `path` (opened with `mode`) and fsync it."""
+    t0 = time.perf_counter()
+    with path.open(mode) as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return time.perf_counter() - t0
+
+
 def bookkeeping(tmp: Path) -> None:
     items = [_item(n) for n in range(ITEMS)]
     state = StateFile(tmp / "old.json")
@@ -70,23 +80,9 @@ def bookkeeping(tmp: Path) -> None:
         new.append(time.perf_counter() - t0)
     os.sync()
     line = b'{"delivered":true,"id":"id00001","op":"done"}\n'
-    floor_append = []
-    for _ in range(MEASURED):
-        t0 = time.perf_counter()
-        with (tmp / "floor").open("ab") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
-        floor_append.append(time.perf_counter() - t0)
     blob = json.dumps(items).encode()
-    floor_rewrite = []
-    for _ in range(20):
-        t0 = time.perf_counter()
-        with (tmp / "floor.big").open("wb") as handle:
-            handle.write(blob)
-            handle.flush()
-            os.fsync(handle.fileno())
-        floor_rewrite.append(time.perf_counter() - t0)
+    floor_append = [_fsynced(tmp / "floor", "ab", line) for _ in range(MEASURED)]
+    floor_rewrite = [_fsynced(tmp / "floor.big", "wb", blob) for _ in range(20)]
     print(f"bookkeeping per delivered message, {ITEMS} waiting, {len(blob) / 1e6:.1f} MB:")
     print(f"  state file rewrite (previous): median {_ms(statistics.median(old))}, max {_ms(max(old))}")
     print(

@@ -7,11 +7,7 @@ from __future__ import annotations
 import logging
 
 from cdc_watch.notify.sentry import LOG_EVENT_WINDOW_SECONDS, LOG_EVENTS_PER_WINDOW
-from tests.unit import test_notify
 from tests.unit.test_notify import ENVELOPES, Harness, failed
-
-# the capture endpoint and its environment, shared with test_notify.py
-capture, sentry_cleanup, slack_env = test_notify.capture, test_notify.sentry_cleanup, test_notify.slack_env
 
 SENTRY = {"sentry": {"dsn": "${SENTRY_DSN}"}, "rules": {"keep_firing_for": "0s"}}
 OFFSETS_LOG = "cdc_watch.sources.connect.poll"

@@ -18,12 +18,8 @@ import pytest
 from cdc_watch.core.clock import FakeClock
 from cdc_watch.core.statefile import Journal, StateFile
 from cdc_watch.notify.delivery import Delivery, Outbox
-from tests.scenarios.alerts import Step
-from tests.unit import test_notify
+from generate.scenarios import Step
 from tests.unit.test_notify import WEBHOOK, Harness, Recorder, failed, healthy, saved_outbox
-
-# the capture endpoint and its environment, shared with test_notify.py
-capture, sentry_cleanup, slack_env = test_notify.capture, test_notify.sentry_cleanup, test_notify.slack_env
 
 
 class Crash(BaseException):
