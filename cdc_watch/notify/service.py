@@ -125,10 +125,11 @@ class AlertService:
                 problems.append(f"{part} is not a list")
         self.notify = NotifyState.from_json(raw.get("notify"))
         self.runtime_silences: tuple[Silence, ...] = tuple(_load_silences(raw.get("silences")))
-        seq = raw.get("outbox_seq")
-        if raw.get("outbox_seq") is not None and not (isinstance(seq, int) and seq >= 0):
+        seq = raw.get("outbox_seq", 0)  # absent: a new file, or one an older version wrote
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
             problems.append("outbox_seq is not a count")
-        self.outbox = Outbox(self.state_file.journal("outbox"), seq if isinstance(seq, int) and seq >= 0 else 0)
+            seq = 0
+        self.outbox = Outbox(self.state_file.journal("outbox"), keep_upto=seq)
         legacy = []
         outbox = raw.get("outbox")
         for item in outbox if isinstance(outbox, list) else ():
@@ -165,7 +166,7 @@ class AlertService:
             queued = []
             for item in self.outbox.items():
                 if item["channel"] not in self.delivery.channels or _outbox_item(item) is None:
-                    self.outbox.done(item["id"], False)  # that channel is no longer configured
+                    self.outbox.done(item["id"], False)  # channel no longer configured, or unreadable
                 else:
                     queued.append(item)
             if queued:
