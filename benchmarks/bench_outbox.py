@@ -13,6 +13,8 @@
    has a random one of them (the worst moment: the endpoint has it, the child has not heard
    back), and at a random moment of the delivery. Counts, per kill, the notices lost and the
    notices a person sees twice (a chat.update of a message already posted is not a second one).
+3. A warning logged for each of 20,000 connectors with Sentry's send_logs on: the cost per
+   warning and the events queued for Sentry, next to the same warnings without Sentry.
 
 Prints figures; asserts nothing.
 """
@@ -20,6 +22,7 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import signal
@@ -30,12 +33,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import sentry_sdk
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cdc_watch.config import SlackSettings
+from cdc_watch.config import SentrySettings, SlackSettings
 from cdc_watch.core.clock import SystemClock
 from cdc_watch.core.statefile import Journal, StateFile
 from cdc_watch.notify.delivery import Delivery, Outbox
+from cdc_watch.notify.sentry import close_sentry, init_sentry
 from cdc_watch.notify.slack import SlackChannel
 from tests.support.capture import CaptureServer
 
@@ -160,10 +166,41 @@ def kills(mode: str, rounds: int, rng: random.Random, span: float | None) -> Non
     )
 
 
+def warnings_cost() -> None:
+    os.environ["BENCH_OUTBOX_DSN"] = "http://publickey@127.0.0.1:9/42"
+    queued: list[str] = []
+    root = logging.getLogger()
+    root.handlers[:] = [logging.NullHandler()]
+    root.setLevel(logging.WARNING)
+    log = logging.getLogger("cdc_watch.sources.connect.poll")
+
+    def storm() -> float:
+        t0 = time.perf_counter()
+        for i in range(20000):
+            log.warning(
+                "offsets not read; keeping the previous ones",
+                extra={"source": "connect_offsets:prod", "connector": f"c{i}", "reason": "timeout", "error": "x"},
+            )
+        return (time.perf_counter() - t0) / 20000
+
+    init_sentry(
+        SentrySettings.model_validate({"dsn": "${BENCH_OUTBOX_DSN}"}), lambda _c, p: queued.append(p) or True, []
+    )
+    with_sentry = storm()
+    close_sentry()
+    sentry_sdk.init(dsn="", default_integrations=False)
+    floor = storm()
+    print("20,000 per-connector warnings, Sentry send_logs on:")
+    print(
+        f"  {with_sentry * 1e6:.1f} us per warning, {len(queued)} Sentry event(s) queued; floor without Sentry {floor * 1e6:.1f} us"
+    )
+
+
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     with tempfile.TemporaryDirectory() as tmp:
         bookkeeping(Path(tmp))
+    warnings_cost()
     rng = random.Random(16)
     print(f"SIGKILL while {NOTICES} notices are being delivered (each delivery: send, then journal):")
     for mode in ("webhook", "bot"):

@@ -98,8 +98,9 @@ class LogEventLimiter:
         self._sent: deque[float] = deque()  # times of the events sent within the window
         self.suppressed = 0
 
-    def admit(self, record: logging.LogRecord) -> int | None:
-        """None to hold the record back; else how many like it were held back before it."""
+    def admit(self, record: logging.LogRecord, peek: bool = False) -> int | None:
+        """None to hold the record back (counted); else how many like it were held back before
+        it. `peek` only says whether it would pass, and records nothing for one that does."""
         key = (record.name, record.levelno, record.msg if isinstance(record.msg, str) else type(record.msg).__name__)
         now = self.clock()
         with self._lock:
@@ -111,6 +112,8 @@ class LogEventLimiter:
                 if last is not None:
                     self._held[key] = self._held.get(key, 0) + 1
                 return None
+            if peek:
+                return 0
             self._last[key] = now
             self._last.move_to_end(key)
             while len(self._last) > self.keys:
@@ -205,6 +208,13 @@ def init_sentry(settings: SentrySettings, submit: Callable[[str, Any], bool], se
     ignore_logger("cdc_watch.notify.delivery.*")
     ignore_logger("cdc_watch.notify.service")
     transport = QueueTransport({"dsn": dsn}, submit)
+    logging_integration = LoggingIntegration(level=None, event_level=logging.WARNING if settings.send_logs else None)
+    # The SDK builds and serializes an event before before_send sees it (~0.7 ms a record): a
+    # filter on its event handler holds back, before that, what the limiter would. The handler
+    # is the integration's own attribute; without it before_send still limits, only later.
+    event_handler = getattr(logging_integration, "_handler", None)
+    if isinstance(event_handler, logging.Handler):
+        event_handler.addFilter(lambda record: transport.limiter.admit(record, peek=True) is not None)
     sentry_sdk.init(
         dsn=dsn,
         transport=transport,
@@ -213,7 +223,7 @@ def init_sentry(settings: SentrySettings, submit: Callable[[str, Any], bool], se
         environment=settings.environment,
         release=f"cdc-watch@{__version__}",
         default_integrations=False,
-        integrations=[LoggingIntegration(level=None, event_level=logging.WARNING if settings.send_logs else None)],
+        integrations=[logging_integration],
         include_local_variables=False,
         max_breadcrumbs=0,
         attach_stacktrace=False,
