@@ -3,8 +3,9 @@
 Alert state, remediation backoff and binlog "first seen" times each own one section. Writes
 are atomic (temp file + fsync + rename + fsync of the directory). A file that cannot be parsed
 is moved aside to `<name>.corrupt-<timestamp>` with a warning and the daemon starts clean; it
-never refuses to start because of its own state. A temp file a crash left behind (`<name>.tmp-*`,
-or the random suffix older versions used) is removed at start.
+never refuses to start because of its own state. A temp file a crash left behind (`<name>.tmp-*`)
+is removed at start. (Older versions named theirs `<name>.` plus 8 random characters; those
+are left alone: that pattern could be an operator's own backup.)
 
 What changes often and grows (the notification outbox) does not belong in a section, which is
 rewritten whole on every save: it is a `Journal` next to the state file (`<name>.<suffix>`),
@@ -17,7 +18,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import tempfile
 import threading
 import time
@@ -29,8 +29,6 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 TEMP_INFIX = ".tmp-"
-# tempfile.mkstemp's own random suffix (8 of [a-z0-9_]), which versions before TEMP_INFIX used.
-_LEGACY_TEMP = re.compile(r"\.[a-z0-9_]{8}$")
 
 Hook = Callable[[str], None]
 
@@ -49,7 +47,7 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def remove_stale_temps(path: Path, legacy: bool = False) -> int:
+def remove_stale_temps(path: Path) -> int:
     """Delete the temp files an interrupted atomic write of `path` left; how many went."""
     removed = 0
     try:
@@ -58,7 +56,7 @@ def remove_stale_temps(path: Path, legacy: bool = False) -> int:
         return 0
     for candidate in candidates:
         suffix = candidate.name[len(path.name) :]
-        if suffix.startswith(TEMP_INFIX) or (legacy and _LEGACY_TEMP.fullmatch(suffix)):
+        if suffix.startswith(TEMP_INFIX):
             try:
                 candidate.unlink()
                 removed += 1
@@ -97,7 +95,7 @@ class StateFile:
         self.path = path
         self._lock = threading.Lock()
         if path is not None:
-            remove_stale_temps(path, legacy=True)
+            remove_stale_temps(path)
         self._sections: dict[str, Any] = self._load()
 
     def _load(self) -> dict[str, Any]:

@@ -201,18 +201,18 @@ def test_an_unreadable_line_inside_is_skipped_with_a_warning(tmp_path, caplog):
 def test_temp_files_of_interrupted_writes_are_removed_at_start(tmp_path):
     state = tmp_path / "state.json"
     StateFile(state).save("a", {"n": 1})
-    leftovers = [
-        tmp_path / "state.json.tmp-abc123",
-        tmp_path / "state.json.k2j4_x9q",
-        tmp_path / "state.json.outbox.tmp-1",
+    leftovers = [tmp_path / "state.json.tmp-abc123", tmp_path / "state.json.outbox.tmp-1"]
+    kept = [
+        tmp_path / "state.json.corrupt-1700000000",
+        tmp_path / "state.json.outbox",
+        tmp_path / "state.json.20261203",
     ]
-    kept = [tmp_path / "state.json.corrupt-1700000000", tmp_path / "state.json.outbox"]
     for path in leftovers + kept:
         path.write_text("{}")
     reopened = StateFile(state)
     reopened.journal("outbox")
     assert reopened.section("a") == {"n": 1}
-    assert [p.exists() for p in leftovers] == [False, False, False] and all(p.exists() for p in kept)
+    assert [p.exists() for p in leftovers] == [False, False] and all(p.exists() for p in kept)
 
 
 def test_the_journal_stays_within_its_compaction_bound(tmp_path):
