@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from cdc_watch.config import DEFAULT_LISTEN_ADDRESS, Config, ConfigError, load_config
+from cdc_watch.core import logs
 from cdc_watch.core.clock import Clock, SystemClock
 from cdc_watch.core.model import PollResult
 from cdc_watch.core.poller import Poller, ResultHook, Source, where_raised
@@ -31,6 +32,7 @@ from cdc_watch.exporter.render import (
     render,
     self_metrics,
 )
+from cdc_watch.notify.service import config_secrets
 from cdc_watch.notify.wiring import build_alerting
 from cdc_watch.remediation.runner import RemediationRunner
 from cdc_watch.rules.table import ALERT_NAMES
@@ -87,6 +89,8 @@ class App:
         self.config: Config = load_config(
             config_path, alert_names=ALERT_NAMES
         )  # ConfigError propagates: the CLI exits 2
+        logs.quiet_libraries()
+        logs.use_secrets(config_secrets(self.config))  # scrubbed from every log line
         self._config_status = ConfigStatus(last_reload_ok=True, loaded_at=self.clock.now())
         self._pollers: list[Poller] = []
         self._lock = threading.Lock()
@@ -213,6 +217,7 @@ class App:
                 return self._reload_failed([f"remediation cannot take the new configuration: {_describe(exc)}"])
             self._stop_pollers(self._pollers, time.monotonic() + RELOAD_STOP_SECONDS)
             self.config = new
+            logs.use_secrets(config_secrets(new))
             self._start_pollers(pollers)
             self._config_status = ConfigStatus(True, self.clock.now())
             log.info("configuration reloaded", extra={"config": str(self.config_path)})

@@ -493,6 +493,7 @@ class AlertingConfig(Section):
     max_messages_per_minute: int = Field(default=20, ge=1, le=1000)
     max_retries: int = Field(default=5, ge=0, le=20)
     queue_size: int = Field(default=1000, ge=10, le=100000)
+    queue_max_bytes: int = Field(default=16 << 20, ge=64 << 10, le=1 << 30)
     slack: SlackSettings | None = None
     sentry: SentrySettings | None = None
     alertmanager: AlertmanagerSettings | None = None

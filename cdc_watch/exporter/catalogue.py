@@ -718,6 +718,27 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "Alerts waiting to be sent to each configured Alertmanager (each has its own queue and worker).",
         "alerts",
     ),
+    MetricSpec(
+        "cdc_notification_queue_bytes",
+        G,
+        ("channel",),
+        "Bytes of the notifications waiting for delivery, by channel (bounded by alerting.queue_max_bytes).",
+        "alerts",
+    ),
+    MetricSpec(
+        "cdc_notifications_dropped_total",
+        C,
+        ("channel", "kind"),
+        "Notifications given up because their channel's queue was full (alerting.queue_size or queue_max_bytes), by channel and kind (log, notice, repeat, resolved, firing; dropped in that order, oldest first).",
+        "alerts",
+    ),
+    MetricSpec(
+        "cdc_sentry_log_events_suppressed_total",
+        C,
+        (),
+        "The daemon's own warnings and errors not sent to Sentry because one with the same logger and message was sent in the last 10 minutes, or 30 log events were sent in that time.",
+        "alerts",
+    ),
     # --- Remediation (safe auto-restart) -------------------------------------------------
     MetricSpec(
         "cdc_remediation_mode",

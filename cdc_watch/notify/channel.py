@@ -15,7 +15,7 @@ Two kinds of channel fit it:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -37,12 +37,17 @@ class Outcome:
     retry: bool = False  # worth another attempt (429, 5xx, connection error)
     retry_after: float | None = None  # seconds, from the Retry-After header
     detail: str = ""  # safe to log: status code or error class, never a URL or token
+    receipt: Mapping[str, str] | None = None  # what the channel can later update (Slack: channel, ts)
 
 
 class Sender(Protocol):
     """What the delivery queue calls on its worker thread."""
 
     def send(self, payload: Any) -> Outcome: ...
+
+    # A sender whose deliveries can be changed later also offers
+    # `update(payload, receipt) -> Outcome`, called instead of `send` for an item re-queued with
+    # the receipt of an earlier delivery (Slack's Web API: chat.update of the same message).
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -8,6 +8,13 @@ alerts (the alerting service keeps them in its write-ahead outbox), while `Queue
 hands every other envelope (the daemon's own warnings) straight to the delivery queue.
 `SentryChannel` is the channel: it plans those envelopes and POSTs them on Sentry's own queue, retry and rate limit. The `before_send`
 scrubber removes every known secret and anything secret-shaped from every string of the event.
+
+An alert's event id is fixed: derived from the alert's identity (name, labels, when it started
+firing), so a re-send after a crash, or a re-plan after a lost state file, carries the id Sentry
+already has, and Sentry keeps the first event only. The daemon's own warnings pass a
+`LogEventLimiter` first: one event per logger and message per LOG_EVENT_WINDOW_SECONDS (a
+warning repeated for each of 1,000 connectors is one event, the next one says how many were
+held back) and LOG_EVENTS_PER_WINDOW in all; the rest are counted, not sent.
 """
 
 from __future__ import annotations
@@ -15,6 +22,9 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+import time
+import uuid
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -29,6 +39,7 @@ from sentry_sdk.utils import Dsn
 from cdc_watch import __version__
 from cdc_watch.config import AlertingConfig, SentrySettings
 from cdc_watch.core import redact
+from cdc_watch.exporter.exposition import MetricsWriter
 from cdc_watch.notify.channel import Channel, ChannelContext, Outcome, outcome_for_status
 from cdc_watch.notify.messages import Message, MessageKind
 from cdc_watch.rules.model import Severity
@@ -39,6 +50,10 @@ LEVELS: dict[Severity, Literal["fatal", "warning", "info"]] = {
     Severity.INFO: "info",
 }
 MAX_DEPTH = 12
+LOG_EVENT_WINDOW_SECONDS = 600.0
+LOG_EVENTS_PER_WINDOW = 30
+LOG_EVENT_KEYS = 512  # loggers x messages remembered (the code has far fewer log statements)
+EVENT_ID_NAMESPACE = uuid.UUID("5d0f4a0e-8c1b-4c53-9a57-3f1f6b1c2d7e")  # cdc_watch's own, fixed forever
 
 
 def scrub_value(value: Any, secrets: frozenset[str], depth: int = 0) -> Any:
@@ -67,10 +82,61 @@ def known_secrets(secrets: Secrets) -> frozenset[str]:
     return frozenset(s for s in (secrets() if callable(secrets) else secrets) if s)
 
 
-def make_scrubber(secrets: Secrets) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]:
+class LogEventLimiter:
+    """Which of the daemon's own log records may become Sentry events (see the module doc)."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        window: float = LOG_EVENT_WINDOW_SECONDS,
+        budget: int = LOG_EVENTS_PER_WINDOW,
+        keys: int = LOG_EVENT_KEYS,
+    ):
+        self.clock, self.window, self.budget, self.keys = clock, window, budget, keys
+        self._lock = threading.Lock()
+        self._last: OrderedDict[tuple[str, int, str], float] = OrderedDict()  # key -> its last event
+        self._held: dict[tuple[str, int, str], int] = {}  # key -> records held back since then
+        self._sent: deque[float] = deque()  # times of the events sent within the window
+        self.suppressed = 0
+
+    def admit(self, record: logging.LogRecord, peek: bool = False) -> int | None:
+        """None to hold the record back (counted); else how many like it were held back before
+        it. `peek` only says whether it would pass, and records nothing for one that does."""
+        key = (record.name, record.levelno, record.msg if isinstance(record.msg, str) else type(record.msg).__name__)
+        now = self.clock()
+        with self._lock:
+            while self._sent and now - self._sent[0] >= self.window:
+                self._sent.popleft()
+            last = self._last.get(key)
+            if (last is not None and now - last < self.window) or len(self._sent) >= self.budget:
+                self.suppressed += 1
+                if last is not None:
+                    self._held[key] = self._held.get(key, 0) + 1
+                return None
+            if peek:
+                return 0
+            self._last[key] = now
+            self._last.move_to_end(key)
+            while len(self._last) > self.keys:
+                old, _ = self._last.popitem(last=False)
+                self._held.pop(old, None)
+            self._sent.append(now)
+            return self._held.pop(key, 0)
+
+
+def make_scrubber(
+    secrets: Secrets, limiter: LogEventLimiter | None = None
+) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]:
     fixed = None if callable(secrets) else known_secrets(secrets)
 
-    def before_send(event: dict[str, Any], _hint: dict[str, Any]) -> dict[str, Any] | None:
+    def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
+        record = (hint or {}).get("log_record")
+        if limiter is not None and isinstance(record, logging.LogRecord):
+            held = limiter.admit(record)
+            if held is None:
+                return None
+            if held:
+                event.setdefault("extra", {})["similar_held_back"] = held
         return scrub_value(event, fixed if fixed is not None else known_secrets(secrets))
 
     return before_send
@@ -86,6 +152,7 @@ class QueueTransport(Transport):
         super().__init__(options)
         self._submit = submit
         self._local = threading.local()
+        self.limiter = LogEventLimiter()
 
     @contextmanager
     def collecting(self) -> Iterator[list[str]]:
@@ -139,6 +206,10 @@ class SentryChannel(Channel):
     def restored_kind(self, payload: Any) -> str | None:
         return "firing" if isinstance(payload, str) else None
 
+    def contribute(self, out: MetricsWriter) -> None:
+        if self.alerts is not None:
+            out.add("cdc_sentry_log_events_suppressed_total", "", self.alerts.suppressed())
+
     def close(self) -> None:
         self._client.close()
 
@@ -152,15 +223,22 @@ def init_sentry(settings: SentrySettings, submit: Callable[[str, Any], bool], se
     ignore_logger("cdc_watch.notify.delivery.*")
     ignore_logger("cdc_watch.notify.service")
     transport = QueueTransport({"dsn": dsn}, submit)
+    logging_integration = LoggingIntegration(level=None, event_level=logging.WARNING if settings.send_logs else None)
+    # The SDK builds and serializes an event before before_send sees it (~0.7 ms a record): a
+    # filter on its event handler holds back, before that, what the limiter would. The handler
+    # is the integration's own attribute; without it before_send still limits, only later.
+    event_handler = getattr(logging_integration, "_handler", None)
+    if isinstance(event_handler, logging.Handler):
+        event_handler.addFilter(lambda record: transport.limiter.admit(record, peek=True) is not None)
     sentry_sdk.init(
         dsn=dsn,
         transport=transport,
         # The SDK types events as a TypedDict; the scrubber works on the same dicts, untyped.
-        before_send=make_scrubber(lambda: [*known_secrets(secrets), dsn]),  # type: ignore[arg-type]
+        before_send=make_scrubber(lambda: [*known_secrets(secrets), dsn], transport.limiter),  # type: ignore[arg-type]
         environment=settings.environment,
         release=f"cdc-watch@{__version__}",
         default_integrations=False,
-        integrations=[LoggingIntegration(level=None, event_level=logging.WARNING if settings.send_logs else None)],
+        integrations=[logging_integration],
         include_local_variables=False,
         max_breadcrumbs=0,
         attach_stacktrace=False,
@@ -181,6 +259,10 @@ class SentryAlerts:
 
     def wants(self, message: Message) -> bool:
         return message.kind is MessageKind.FIRING and message.severity.rank <= self.min_rank
+
+    def suppressed(self) -> int:
+        """The daemon's own log records held back from Sentry so far."""
+        return self.transport.limiter.suppressed
 
     def capture(self, message: Message) -> list[str]:
         """The (scrubbed, serialized) envelopes of the message's alerts, for the outbox."""
@@ -214,6 +296,7 @@ class SentryAlerts:
                 contexts["failure"] = {"excerpt": alert.evidence.trace}
             sentry_sdk.capture_event(
                 {
+                    "event_id": event_id(alert.key.alert, alert.key.labels, alert.active_since),
                     "message": f"{alert.key.alert}: {alert.description}",
                     "level": LEVELS[alert.severity],
                     "logger": "cdc_watch.alerts",
@@ -229,3 +312,9 @@ def build(alerting: AlertingConfig, context: ChannelContext) -> SentryChannel | 
         return None
     transport = init_sentry(alerting.sentry, context.submit, context.secrets)
     return SentryChannel(alerting.sentry, SentryAlerts(alerting.sentry, transport))
+
+
+def event_id(alert: str, labels: Iterable[tuple[str, str]], active_since: float) -> str:
+    """The Sentry event id of one firing of one alert: the same every time it is captured."""
+    identity = "\x1f".join([alert, *(f"{k}={v}" for k, v in sorted(labels)), repr(float(active_since))])
+    return uuid.uuid5(EVENT_ID_NAMESPACE, identity).hex

@@ -6,10 +6,13 @@ NotifyState, the run-time silences and the outbox. Decisions are made by the pur
 over the configured channels (`channel.Channel`: queued ones get payloads through the delivery
 queues, state ones see every evaluation) and saves its section of the state file.
 
-Delivery is write-ahead: every message planned is put in the outbox and saved in the same
-state file write as the announcement state that planned it, before it is queued; it leaves
-the outbox once delivered (or given up), with another write. A restart, clean or not, re-queues
-the outbox: what was not delivered is sent, what was is never sent again.
+Delivery is write-ahead: every message planned is appended to the outbox journal (delivery.Outbox,
+next to the state file) and then the announcement state that planned it is saved with the
+journal's sequence number, before the message is queued; it leaves the outbox once delivered
+(or given up, or dropped by a full queue) with one appended line, not a rewrite of the state
+file. A restart, clean or not, re-queues the outbox: what was not delivered is sent; journal
+items newer than the saved state are dropped, as that state plans them again. What a crash can
+still make go out twice is listed in docs/notifications.md.
 
 Why evaluate on each poll result rather than on a timer: the snapshot only changes when a poll
 lands, so a new fact is judged the moment it arrives, and a `for` window that elapses between
@@ -37,7 +40,8 @@ from cdc_watch.core.snapshot import Snapshot
 from cdc_watch.core.statefile import StateFile
 from cdc_watch.exporter.exposition import MetricsWriter, labels
 from cdc_watch.notify.channel import Channel
-from cdc_watch.notify.delivery import Delivery
+from cdc_watch.notify.delivery import KINDS as QUEUE_KINDS
+from cdc_watch.notify.delivery import Delivery, Outbox
 from cdc_watch.notify.messages import Message, MessageKind
 from cdc_watch.notify.plan import NotifyState, PlanSettings, plan, plan_notice
 from cdc_watch.notify.silences import Silence, prune
@@ -94,14 +98,17 @@ class AlertService:
         self._current = snapshot  # the store's newest snapshot, read under the lock
         self._lock = threading.RLock()  # re-entrant: a submit may evict an item (on_done) in-line
         self._saved = ""
-        self._load(state_file.section(SECTION))
+        migrated = self._load(state_file.section(SECTION))
+        if migrated:
+            self._save()  # the legacy outbox now lives in the journal
         if delivery is not None:
-            delivery.on_done = self._delivered
+            delivery.outbox = self.outbox
             self._requeue()
 
     # ------------------------------------------------------------------ state file
-    def _load(self, raw: Any) -> None:
-        """Each part of a wrong shape is dropped with a warning; never fatal."""
+    def _load(self, raw: Any) -> bool:
+        """Each part of a wrong shape is dropped with a warning; never fatal. True when an outbox
+        kept in the section by an older version was moved to the journal."""
         problems: list[str] = []
         if raw is not None and not isinstance(raw, Mapping):
             problems.append("section is not an object")
@@ -121,25 +128,33 @@ class AlertService:
                 problems.append(f"{part} is not a list")
         self.notify = NotifyState.from_json(raw.get("notify"))
         self.runtime_silences: tuple[Silence, ...] = tuple(_load_silences(raw.get("silences")))
-        self._outbox: dict[str, dict[str, Any]] = {}
+        seq = raw.get("outbox_seq", 0)  # absent: a new file, or one an older version wrote
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+            problems.append("outbox_seq is not a count")
+            seq = 0
+        self.outbox = Outbox(self.state_file.journal("outbox"), keep_upto=seq)
+        legacy = []
         outbox = raw.get("outbox")
         for item in outbox if isinstance(outbox, list) else ():
             checked = _outbox_item(item, self._queued)
             if checked is None:
                 problems.append("an outbox item")
             else:
-                self._outbox[checked["id"]] = checked
+                legacy.append(checked)
+        if legacy:
+            self.outbox.add(legacy)
         if problems:
             log.warning(
                 "alert state partly unreadable; those parts start clean", extra={"problems": "; ".join(problems)[:500]}
             )
+        return bool(legacy)
 
     def _save(self, force: bool = False) -> None:
         body = {
             "state": self.alerts.to_json(),
             "notify": self.notify.to_json(),
             "silences": [s.to_json() for s in self.runtime_silences],
-            "outbox": list(self._outbox.values()),
+            "outbox_seq": self.outbox.seq,  # the journal's items up to here were planned by this state
         }
         text = json.dumps(body, sort_keys=True)
         if force or text != self._saved:
@@ -151,32 +166,29 @@ class AlertService:
         """Queue what a previous run had not delivered (after a clean stop or a crash)."""
         assert self.delivery is not None
         with self._lock:
-            for ident, item in list(self._outbox.items()):
-                if item["channel"] not in self._queued:
-                    del self._outbox[ident]  # that channel is no longer configured
-                    continue
-                self.delivery.submit(item["channel"], item["payload"], ident=ident, droppable=item["kind"] in DROPPABLE)
-            if self._outbox:
-                log.info(
-                    "re-sending notifications a previous run had not delivered", extra={"count": len(self._outbox)}
-                )
-
-    def _delivered(self, ident: str, _delivered: bool) -> None:
-        """Delivery's on_done: the item left its queue for good (sent, given up or evicted)."""
-        with self._lock:
-            if self._outbox.pop(ident, None) is not None:
-                self._save()
+            queued = []
+            for item in self.outbox.items():
+                if item["channel"] not in self._queued or _outbox_item(item, self._queued) is None:
+                    self.outbox.done(item["id"], False)  # channel no longer configured, or unreadable
+                else:
+                    queued.append(item)
+            if queued:
+                log.info("re-sending notifications a previous run had not delivered", extra={"count": len(queued)})
+            self._submit(queued)
 
     def _add(self, channel: str, payload: Any, kind: str) -> dict[str, Any]:
-        item = {"id": _secrets.token_hex(8), "channel": channel, "kind": kind, "payload": payload}
-        self._outbox[item["id"]] = item
-        return item
+        return {"id": _secrets.token_hex(8), "channel": channel, "kind": kind, "payload": payload}
 
     def _submit(self, items: Iterable[dict[str, Any]]) -> None:
         assert self.delivery is not None
         for item in items:
             self.delivery.submit(
-                item["channel"], item["payload"], ident=item["id"], droppable=item["kind"] in DROPPABLE
+                item["channel"],
+                item["payload"],
+                ident=item["id"],
+                droppable=item["kind"] in DROPPABLE,
+                kind=item["kind"] if item["kind"] in QUEUE_KINDS else "",
+                receipt=item.get("receipt"),
             )
 
     # ------------------------------------------------------------------ lifecycle
@@ -197,10 +209,11 @@ class AlertService:
         if self.delivery is None:
             return
         with self._lock:
-            if self._outbox:  # the daemon's own log events still queued for Sentry are not kept
+            left = len(self.outbox)
+            if left:  # the daemon's own log events still queued for Sentry are not kept
                 log.warning(
                     "notifications left undelivered at shutdown; they are sent at the next start",
-                    extra={"count": len(self._outbox)},
+                    extra={"count": left},
                 )
             self._save(force=True)
 
@@ -254,7 +267,9 @@ class AlertService:
             items = [item for message in messages for item in self._outgoing(message)]
             for channel in self.channels:
                 channel.observe(self.alerts, transitions, now, settings)
-            self._save()  # announcement state and outbox in one write, before anything is sent
+            if items:
+                self.outbox.add(items)  # durable first; then the state that planned them, with its seq
+            self._save()
             if items:
                 self._submit(items)
         return transitions
@@ -293,6 +308,7 @@ class AlertService:
             ]
             if not items:
                 return
+            self.outbox.add(items)
             self._save()
             self._submit(items)
 
@@ -350,6 +366,17 @@ class AlertService:
                 out.add("cdc_notifications_total", labels(("channel", channel)), sent.get(channel, 0))
                 out.add("cdc_notification_errors_total", labels(("channel", channel)), errors.get(channel, 0))
                 out.add("cdc_notification_queue_length", labels(("channel", channel)), self.delivery.pending(channel))
+                out.add(
+                    "cdc_notification_queue_bytes", labels(("channel", channel)), self.delivery.pending_bytes(channel)
+                )
+            dropped = self.delivery.dropped
+            for channel in sorted(self.delivery.channels):
+                for kind in QUEUE_KINDS:
+                    out.add(
+                        "cdc_notifications_dropped_total",
+                        labels(("channel", channel), ("kind", kind)),
+                        dropped.get((channel, kind), 0),
+                    )
         for each in self.channels:
             each.contribute(out)
 

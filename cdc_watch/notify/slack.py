@@ -6,13 +6,19 @@ message by its most severe alert, else the default webhook or channel. Messages 
 is scrubbed of the known secrets and of secret-shaped text, then escaped for mrkdwn (& < >), so
 a trace can smuggle neither `<!channel>` nor a bare password into a message. Errors are
 reported as status codes or error classes only: the webhook URL and the token are secrets and
-never appear in a log line or an outcome.
+never appear in a log line or an outcome. slack_sdk's clients log every request (URL, body) at
+DEBUG: they get a logger held at WARNING (`SDK_LOG`), so that text is never even built.
+
+With a bot token a delivery returns a receipt (channel, ts); the outbox journals it, and a
+re-send of that item after a crash becomes `update` (chat.update of the same message) rather
+than a second post. Incoming webhooks return no id and cannot update: see docs/notifications.md.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from slack_sdk import WebClient
@@ -30,6 +36,8 @@ from cdc_watch.notify.messages import (
     payload_from_json,
 )
 from cdc_watch.rules.model import Severity
+
+SDK_LOG = logging.getLogger("slack_sdk.cdc_watch")  # held at WARNING: its DEBUG lines carry the URL and body
 
 TEXT_LIMIT = 2900  # Slack's section text limit is 3000 characters
 HEADER_LIMIT = 150
@@ -166,19 +174,26 @@ class SlackChannel(Channel):
         self._secrets = secrets  # known secret values (cdc_watch's config); a callable follows reloads
         self.min_rank = Severity(settings.min_severity).rank
         timeout = max(1, int(settings.timeout))
+        SDK_LOG.setLevel(logging.WARNING)  # whatever --log.level says (the SDK checks this level itself)
         self._webhooks: dict[str, WebhookClient] = {}
         self._client: WebClient | None = None
         if settings.webhook_url is not None:
             self._webhooks["default"] = WebhookClient(
-                settings.webhook_url.get_secret_value(), timeout=timeout, retry_handlers=[]
+                settings.webhook_url.get_secret_value(), timeout=timeout, retry_handlers=[], logger=SDK_LOG
             )
             for severity, url in settings.severity_webhook_urls.items():
-                self._webhooks[severity] = WebhookClient(url.get_secret_value(), timeout=timeout, retry_handlers=[])
+                self._webhooks[severity] = WebhookClient(
+                    url.get_secret_value(), timeout=timeout, retry_handlers=[], logger=SDK_LOG
+                )
         else:
             assert settings.token is not None
             base = settings.api_url if settings.api_url.endswith("/") else settings.api_url + "/"
             self._client = WebClient(
-                token=settings.token.get_secret_value(), base_url=base, timeout=timeout, retry_handlers=[]
+                token=settings.token.get_secret_value(),
+                base_url=base,
+                timeout=timeout,
+                retry_handlers=[],
+                logger=SDK_LOG,
             )
 
     def wants(self, message: Message | Notice) -> bool:
@@ -200,13 +215,20 @@ class SlackChannel(Channel):
     def secrets(self) -> tuple[str, ...]:
         return tuple(self._secrets() if callable(self._secrets) else self._secrets)
 
-    def send(self, payload: Any) -> Outcome:
+    def _rendered(self, payload: Any) -> tuple[Message | Notice, str, list[dict[str, Any]]] | None:
         try:
             message = payload if isinstance(payload, (Message, Notice)) else payload_from_json(payload)
         except (KeyError, TypeError, ValueError, AttributeError):
-            return Outcome(False, retry=False, detail="malformed payload")
+            return None
         render_one = render_notice if isinstance(message, Notice) else render
         text, blocks = render_one(message, self.secrets())  # type: ignore[arg-type]
+        return message, text, blocks
+
+    def send(self, payload: Any) -> Outcome:
+        rendered = self._rendered(payload)
+        if rendered is None:
+            return Outcome(False, retry=False, detail="malformed payload")
+        message, text, blocks = rendered
         severity = str(message.severity)
         if self._client is None:
             client = self._webhooks.get(severity, self._webhooks["default"])
@@ -219,11 +241,36 @@ class SlackChannel(Channel):
                 (response.headers or {}).get("Retry-After") or (response.headers or {}).get("retry-after"),
             )
         channel = self.settings.severity_channels.get(severity, self.settings.channel)
-        assert channel is not None  # the config requires channel with token
+        assert channel is not None  # SlackSettings: a token needs a channel
+        return self._call(
+            self._client.chat_postMessage,
+            channel=channel,
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+
+    def update(self, payload: Any, receipt: Mapping[str, str]) -> Outcome:
+        """Re-send a message Slack has already accepted (its receipt is known): chat.update of
+        that message, so a re-send after a crash shows it once. A message that cannot be
+        updated (deleted, too old) is posted again."""
+        channel, ts = receipt.get("channel"), receipt.get("ts")
+        if self._client is None or not channel or not ts:
+            return self.send(payload)
+        rendered = self._rendered(payload)
+        if rendered is None:
+            return Outcome(False, retry=False, detail="malformed payload")
+        _message, text, blocks = rendered
+        outcome = self._call(self._client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks)
+        if not outcome.ok and not outcome.retry:
+            return self.send(payload)
+        return outcome
+
+    def _call(self, method: Callable[..., Any], **kwargs: Any) -> Outcome:
+        """One Web API call; the outcome carries the message's receipt (channel, ts)."""
         try:
-            self._client.chat_postMessage(
-                channel=channel or "", text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
-            )
+            response = method(**kwargs)
         except SlackApiError as exc:
             status = exc.response.status_code
             headers = exc.response.headers or {}
@@ -235,7 +282,9 @@ class SlackChannel(Channel):
             return Outcome(False, outcome.retry, outcome.retry_after, f"{outcome.detail} {error}")
         except Exception as exc:
             return Outcome(False, retry=True, detail=type(exc).__name__)
-        return Outcome(True, detail="200")
+        channel, ts = response.get("channel"), response.get("ts")
+        receipt = {"channel": channel, "ts": ts} if isinstance(channel, str) and isinstance(ts, str) else None
+        return Outcome(True, detail="200", receipt=receipt)
 
 
 def build(alerting: AlertingConfig, context: ChannelContext) -> SlackChannel | None:

@@ -51,6 +51,12 @@ def build_alerting(
     queued = {channel.name: channel for channel in built if channel.queued}
     if queued:
         delivery = Delivery(
-            queued, clock, alerting.max_messages_per_minute, alerting.max_retries, alerting.queue_size, wait=wait
+            queued,
+            clock,
+            alerting.max_messages_per_minute,
+            alerting.max_retries,
+            alerting.queue_size,
+            wait=wait,
+            queue_bytes=alerting.queue_max_bytes,
         )
     return AlertService(current, state_file, clock, delivery, built, snapshot=snapshot)

@@ -2,7 +2,8 @@
 
 Loopback only (127.0.0.1, a free port). Records every request it gets; answers:
 - POST /slack/webhook/<name>        Slack incoming webhook: 200 "ok"
-- POST /api/chat.postMessage        Slack Web API (bot token): {"ok": true, ...}
+- POST /api/chat.postMessage        Slack Web API (bot token): {"ok": true, "channel", "ts"}, a new ts each
+- POST /api/chat.update             Slack Web API: {"ok": true, "channel", "ts"} of the message updated
 - POST /api/<project>/envelope/     Sentry envelope endpoint: 200 {"id": ...}
 and can be told to answer the next requests with 429 + Retry-After or a 5xx
 (`fail_next(count, status, retry_after, path=prefix)`: only requests whose path starts with
@@ -14,9 +15,11 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 from sentry_sdk.envelope import Envelope
 
@@ -52,6 +55,8 @@ class CaptureServer:
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _holds: dict[str, threading.Event] = field(default_factory=dict)
     _held: int = 0
+    first_at: float = 0.0  # time.monotonic() of the first and the last request recorded
+    last_at: float = 0.0
 
     def start(self) -> CaptureServer:
         capture = self
@@ -138,9 +143,18 @@ class CaptureServer:
         elif path.startswith("/slack/webhook/"):
             status, reply, headers = 200, b"ok", {"Content-Type": "text/plain"}
         elif path == "/api/chat.postMessage":
+            with self._lock:
+                posted = sum(1 for r in self.requests if r.path == path and r.status == 200)
             status, reply, headers = (
                 200,
-                json.dumps({"ok": True, "channel": "C1", "ts": "1700000000.000100"}).encode(),
+                json.dumps({"ok": True, "channel": "C1", "ts": f"1700000000.{posted + 1:06d}"}).encode(),
+                {"Content-Type": "application/json"},
+            )
+        elif path == "/api/chat.update":
+            sent = _form_or_json(body)
+            status, reply, headers = (
+                200,
+                json.dumps({"ok": True, "channel": sent.get("channel"), "ts": sent.get("ts")}).encode(),
                 {"Content-Type": "application/json"},
             )
         elif path.startswith("/api/") and path.endswith("/envelope/"):
@@ -149,6 +163,8 @@ class CaptureServer:
             status, reply, headers = 404, b"not found", {"Content-Type": "text/plain"}
         with self._lock:
             self.requests.append(Captured(path, {k.lower(): v for k, v in handler.headers.items()}, body, status))
+            self.last_at = time.monotonic()
+            self.first_at = self.first_at or self.last_at
         handler.send_response(status)
         for key, value in headers.items():
             handler.send_header(key, value)
@@ -157,3 +173,12 @@ class CaptureServer:
         handler.wfile.write(reply)
         with self._changed:
             self._changed.notify_all()
+
+
+def _form_or_json(body: bytes) -> dict[str, Any]:
+    """The arguments of a Web API call (slack_sdk sends JSON for calls with blocks, else a form)."""
+    try:
+        parsed = json.loads(body)
+        return parsed if isinstance(parsed, dict) else {}
+    except ValueError:
+        return {k: v[0] for k, v in parse_qs(body.decode()).items()}

@@ -13,7 +13,7 @@ from cdc_watch.core.clock import FakeClock
 from cdc_watch.core.statefile import StateFile
 from cdc_watch.exporter.exposition import MetricsWriter
 from cdc_watch.notify.channel import Outcome
-from cdc_watch.notify.delivery import Delivery
+from cdc_watch.notify.delivery import Delivery, Outbox
 from cdc_watch.notify.wiring import build_alerting
 from generate.scenarios import Step
 from generate.snapshots import snapshot_for
@@ -68,6 +68,15 @@ class Harness:
         self.evaluate(step, advance, trace)
         self.delivery.run_pending()
 
+    @property
+    def sentry(self):
+        """The Sentry channel's alert side (SentryAlerts), found through the channel registry."""
+        return next(c for c in self.service.channels if c.name == "sentry").alerts
+
+    def every_log_event_to_sentry(self) -> None:
+        """No window for the Sentry log-event limiter: for tests of the queue, not of the limiter."""
+        self.sentry.transport.limiter.window = 0.0
+
     def metrics(self) -> str:
         out = MetricsWriter()
         self.service.contribute(None, out)
@@ -80,6 +89,12 @@ WEBHOOK = {
     "rules": {"keep_firing_for": "0s"},
 }
 WITH_SENTRY = {**WEBHOOK, "sentry": {"dsn": "${SENTRY_DSN}"}}
+
+
+def saved_outbox(state: Path) -> list[dict]:
+    """What a restart on `state` would re-send: the live items of its outbox journal."""
+    seq = json.loads(state.read_text())["sections"]["alerts"]["outbox_seq"]
+    return Outbox(StateFile(state).journal("outbox"), keep_upto=seq).items()
 
 
 def _blocks_text(request) -> str:
@@ -281,7 +296,7 @@ def test_a_crash_loses_no_queued_firing_or_resolve_and_repeats_nothing_delivered
     fourth.delivery.run_pending()
     fourth.step(healthy(), advance=15)
     assert len(slack_env.received("/slack/")) == 2
-    assert json.loads(state.read_text())["sections"]["alerts"]["outbox"] == []
+    assert saved_outbox(state) == []
 
 
 def test_undelivered_messages_survive_a_clean_restart(slack_env, tmp_path):
@@ -308,8 +323,7 @@ def test_stop_during_a_send_keeps_the_message_for_the_next_start(slack_env, tmp_
     first.evaluate(failed(0), advance=60)
     assert slack_env.wait_held(1, timeout=10)  # the worker is inside the send
     first.service.stop(0.2)  # bounded: returns although the send hangs
-    saved = json.loads(state.read_text())["sections"]["alerts"]["outbox"]
-    assert [(i["channel"], i["kind"]) for i in saved] == [("slack", "firing")]
+    assert [(i["channel"], i["kind"]) for i in saved_outbox(state)] == [("slack", "firing")]
     slack_env.fail_next(1, 500, path="/slack/")  # the old process never got its answer
     release.set()
     assert first.delivery.queues["slack"].join(10)
@@ -342,7 +356,7 @@ def test_a_retried_message_keeps_its_place_in_line():
     assert recorder.sent == ["FIRING", "FIRING", "RESOLVED"]
 
 
-def test_a_full_queue_gives_up_log_events_and_repeats_never_firing_or_resolved(caplog):
+def test_a_full_queue_gives_up_log_events_then_repeats_then_resolved_and_firing_last(caplog):
     recorder, done = Recorder(), []
     delivery = Delivery(
         {"slack": recorder}, FakeClock(), queue_size=3, on_done=lambda ident, ok: done.append((ident, ok))
@@ -351,24 +365,32 @@ def test_a_full_queue_gives_up_log_events_and_repeats_never_firing_or_resolved(c
         for log_event in ("a", "b", "c"):
             assert delivery.submit("slack", log_event)
         assert delivery.submit("slack", "F1", ident="f1", droppable=False)  # evicts log event a
-        assert delivery.submit("slack", "R1", ident="r1")  # evicts b
+        assert delivery.submit("slack", "R1", ident="r1")  # a repeat: evicts b
         assert delivery.submit("slack", "R2", ident="r2")  # evicts c
         assert not delivery.submit("slack", "d")  # a log event never evicts a persisted item
         assert delivery.submit("slack", "F2", ident="f2", droppable=False)  # evicts repeat R1
-        assert delivery.submit("slack", "X1", ident="x1", droppable=False)  # evicts R2
-        assert delivery.submit("slack", "F3", ident="f3", droppable=False)  # nothing may go: kept
-    assert delivery.errors["slack"] == 6 and delivery.pending() == 4
-    assert done == [("r1", False), ("r2", False)]
+        assert delivery.submit("slack", "X1", ident="x1", droppable=False, kind="resolved")  # evicts R2
+        assert delivery.submit("slack", "F3", ident="f3", droppable=False)  # evicts resolved X1
+        assert delivery.submit("slack", "F4", ident="f4", droppable=False)  # only firing left: the oldest, F1
+    assert delivery.errors["slack"] == 8 and delivery.pending() == 3
+    assert done == [("r1", False), ("r2", False), ("x1", False), ("f1", False)]
+    assert delivery.dropped == {
+        ("slack", "log"): 4,
+        ("slack", "repeat"): 2,
+        ("slack", "resolved"): 1,
+        ("slack", "firing"): 1,
+    }
     full = [r for r in caplog.records if "queue full" in r.getMessage()]
     assert len(full) == 1 and full[0].name == "cdc_watch.notify.delivery.slack"  # rate-limited, Sentry-ignored
     delivery.run_pending()
-    assert recorder.sent == ["F1", "F2", "X1", "F3"]
-    assert done[2:] == [("f1", True), ("f2", True), ("x1", True), ("f3", True)]
+    assert recorder.sent == ["F2", "F3", "F4"]
+    assert done[4:] == [("f2", True), ("f3", True), ("f4", True)]
 
 
 # ------------------------------------------------------------------ one queue per channel
 def test_a_rate_limited_sentry_never_delays_slack(slack_env, sentry_cleanup):
     h = Harness(WITH_SENTRY)
+    h.every_log_event_to_sentry()
     slack_env.fail_next(1, 429, "300", path=ENVELOPES)
     for i in range(100):  # the daemon's own warnings, queued for Sentry
         logging.getLogger("cdc_watch.sources.connect").warning("poll failed %d", i)
@@ -411,6 +433,7 @@ def test_a_stalled_sentry_connection_never_holds_up_slack(slack_env, sentry_clea
 
 def test_delivery_logs_never_feed_sentry(slack_env, sentry_cleanup):
     h = Harness({"sentry": {"dsn": "${SENTRY_DSN}"}, "queue_size": 10})
+    h.every_log_event_to_sentry()
     for i in range(14):
         logging.getLogger("cdc_watch.sources.connect").warning("poll failed %d", i)
     # 10 queued, 4 dropped; the "queue full" line did not become a 15th event

@@ -53,6 +53,7 @@ def _service(path, clock=None, snapshot=None) -> AlertService:
             }
         },
         {"outbox": [5, {"channel": "slack", "payload": {"kind": "nope"}}, {"channel": "pager", "payload": "x"}]},
+        {"outbox_seq": "12"},
     ],
     ids=[
         "string",
@@ -63,6 +64,7 @@ def _service(path, clock=None, snapshot=None) -> AlertService:
         "notify-silences",
         "memory",
         "outbox-items",
+        "outbox-seq",
     ],
 )
 def test_wrong_shaped_alert_state_starts_clean_with_a_warning(tmp_path, caplog, section):
