@@ -18,7 +18,7 @@ from cdc_watch.config import DEFAULT_LISTEN_ADDRESS, parse_config
 from generate import kubernetes_config, prometheus_rule
 
 REPO = Path(__file__).resolve().parents[2]
-K8S = REPO / "deploy" / "kubernetes"
+K8S = REPO / "deploy" / "kubernetes" / "base"
 COMPOSE = REPO / "deploy" / "docker-compose"
 PORT = int(DEFAULT_LISTEN_ADDRESS.rsplit(":", 1)[1])
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
