@@ -3,6 +3,14 @@
 local units = [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]];
 local durations = ["failover_window", "keep_firing_for", "purge_eta", "snapshot_stall", "streaming_lag", "worker_memory"];
 
+// As Python's round(): a half goes to the even neighbour.
+local round(x) =
+  local low = std.floor(x);
+  if x - low > 0.5 then low + 1
+  else if x - low < 0.5 then low
+  else if low % 2 == 0 then low
+  else low + 1;
+
 local duration(seconds) =
   local step(rest, i) =
     if i == std.length(units) then ''
@@ -10,7 +18,7 @@ local duration(seconds) =
       local size = units[i][1];
       (if rest >= size then '%d%s' % [std.floor(rest / size), units[i][0]] else '')
       + step(rest % size, i + 1);
-  local total = std.round(seconds);
+  local total = round(seconds);
   if total == 0 then '0s' else step(total, 0);
 
 {
