@@ -88,7 +88,9 @@ def test_runbook_base_and_dashboard_settings_are_configurable():
         assert (body["tags"], body["refresh"], body["timezone"]) == (["cdc_watch", "team-a"], "1m", "utc")
 
 
-@pytest.mark.parametrize("seconds", [0, 1, 59, 60, 90, 600, 3600, 3661, 21600, 86400, 90061, 0.4, 59.6, 0.5, 1.5, 2.5, 3599.5])
+@pytest.mark.parametrize(
+    "seconds", [0, 1, 59, 60, 90, 600, 3600, 3661, 21600, 86400, 90061, 0.4, 59.6, 0.5, 1.5, 2.5, 3599.5]
+)
 def test_jsonnet_durations_are_formatted_as_the_daemon_formats_them(seconds):
     got = _jsonnet.evaluate_snippet("d", f"(import 'lib/format.libsonnet').duration({seconds})", jpathdir=[str(MIXIN)])
     assert json.loads(got) == format_duration(seconds)
