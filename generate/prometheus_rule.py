@@ -4,8 +4,13 @@ Every rule file's `groups` are wrapped, in file-name order, into one PrometheusR
 Prometheus Operator, so the Kubernetes rules are the shipped rules and nothing else.
 tests/unit/test_deploy.py fails when the committed file differs from what this prints.
 
-    .venv/bin/python generate/prometheus_rule.py            # rewrite the file
-    .venv/bin/python generate/prometheus_rule.py --check    # exit 1 if it is stale
+    .venv/bin/python -m generate.prometheus_rule            # rewrite the file
+    .venv/bin/python -m generate.prometheus_rule --check    # exit 1 if it is stale
+
+For your own deployment, build it from your cdc_watch config (thresholds, `for` overrides,
+runbook_url) and scrape job instead, as generate/alert_rules.py does for the rule file:
+
+    .venv/bin/python -m generate.prometheus_rule --config cdc-watch.yaml --job cdc-prod --output rule.yaml
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from generate import alert_rules
 from generate.alert_rules import dump  # multi-line strings as literal blocks, as in the rule files
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,12 +46,12 @@ def rule_groups(rules_dir: Path = RULES_DIR) -> list[dict]:
     return groups
 
 
-def render(rules_dir: Path = RULES_DIR) -> str:
+def render(rules_dir: Path = RULES_DIR, groups: list[dict] | None = None) -> str:
     manifest = {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
         "metadata": {"name": "cdc-watch", "labels": {"app.kubernetes.io/name": "cdc-watch"}},
-        "spec": {"groups": rule_groups(rules_dir)},
+        "spec": {"groups": groups if groups is not None else rule_groups(rules_dir)},
     }
     return HEADER + dump(manifest)
 
@@ -57,16 +63,30 @@ def outputs() -> dict[Path, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the committed file is stale")
+    parser.add_argument("--config", type=Path, help="build the rules from this cdc_watch config, not alert_rules/")
+    parser.add_argument("--job", default=None, help=f"scrape job of cdc_watch (default {alert_rules.DEFAULT_JOB})")
+    parser.add_argument("--output", type=Path, default=TARGET, help="where to write (default: the committed file)")
     args = parser.parse_args(argv)
-    text = render()
+    groups = None
+    if args.config is not None or args.job is not None:
+        cfg, base = None, None
+        if args.config is not None:
+            from cdc_watch.config import load_config
+            from cdc_watch.rules.table import ALERT_NAMES
+
+            loaded = load_config(args.config, alert_names=ALERT_NAMES)
+            cfg, base = loaded.alerting.rules, loaded.alerting.runbook_url
+        groups = alert_rules.rule_file(cfg, base, args.job or alert_rules.DEFAULT_JOB)["groups"]
+    text = render(groups=groups)
     if args.check:
-        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
+        current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
         if current != text:
-            print(f"{TARGET.relative_to(REPO)} is stale; run generate/prometheus_rule.py", file=sys.stderr)
+            print(f"{args.output} is stale; run python -m generate.prometheus_rule", file=sys.stderr)
             return 1
         return 0
-    TARGET.write_text(text, encoding="utf-8")
-    print(f"wrote {TARGET.relative_to(REPO)} ({len(rule_groups())} group(s))")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output} ({len(yaml.safe_load(text)['spec']['groups'])} group(s))")
     return 0
 
 

@@ -368,3 +368,20 @@ def test_compose_prometheus_config_passes_promtool_with_the_shipped_rules(tmp_pa
     done = subprocess.run([_tool("promtool"), "check", "config", str(path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS" in done.stdout + done.stderr and "rules found" in done.stdout + done.stderr
+
+
+def test_prometheusrule_generator_takes_a_config_and_a_job(tmp_path, monkeypatch):
+    config = tmp_path / "cdc-watch.yaml"
+    config.write_text(
+        "connect_clusters:\n  - url: http://connect:8083\n"
+        "alerting:\n  rules:\n    streaming_lag: 10m\n    overrides:\n      CdcTaskFailed: {for: 3m}\n"
+    )
+    out = tmp_path / "rule.yaml"
+    assert prometheus_rule.main(["--config", str(config), "--job", "cdc-prod", "--output", str(out)]) == 0
+    groups = {r["alert"]: r for g in yaml.safe_load(out.read_text())["spec"]["groups"] for r in g["rules"]}
+    assert groups["CdcTaskFailed"]["for"] == "3m"
+    assert "> 600" in groups["CdcStreamingLagHigh"]["expr"]
+    assert 'up{job="cdc-prod"}' in groups["CdcWatchDown"]["expr"]
+    assert prometheus_rule.main(["--check", "--config", str(config), "--job", "cdc-prod", "--output", str(out)]) == 0
+    # without inputs it is the committed file, built from alert_rules/
+    assert prometheus_rule.main(["--check"]) == 0

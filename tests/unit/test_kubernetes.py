@@ -217,3 +217,26 @@ def test_image_is_pinned_to_this_release_not_latest():
         assert image == f"{IMAGE}:{__version__}", name
     overlay = yaml.safe_load((K8S / "examples" / "kube-prometheus-stack" / "kustomization.yaml").read_text())
     assert overlay["images"] == [{"name": IMAGE, "newTag": __version__}]
+
+
+def test_rules_from_your_config_patch_over_the_shipped_ones(tmp_path):
+    from generate import prometheus_rule
+
+    tree = tmp_path / "kubernetes"
+    shutil.copytree(K8S, tree)
+    overlay = tree / "examples" / "kube-prometheus-stack"
+    config = tmp_path / "config.yaml"
+    config.write_text("connect_clusters:\n  - url: http://connect:8083\nalerting:\n  rules:\n    streaming_lag: 10m\n")
+    args = ["--config", str(config), "--job", "cdc-prod", "--output", str(overlay / "prometheusrule.yaml")]
+    assert prometheus_rule.main(args) == 0
+    text = (overlay / "kustomization.yaml").read_text()
+    assert "  # - path: prometheusrule.yaml\n" in text, "the overlay documents the patch (item 5)"
+    (overlay / "kustomization.yaml").write_text(
+        text.replace("  # - path: prometheusrule.yaml\n", "  - path: prometheusrule.yaml\n")
+    )
+    (rule,) = by_kind(tuple(kustomize(overlay)), "PrometheusRule")
+    assert problems(rule) == []
+    assert rule["metadata"]["labels"]["release"] == RELEASE and rule["metadata"]["namespace"] == "monitoring"
+    exprs = {r["alert"]: r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert 'up{job="cdc-prod"}' in exprs["CdcWatchDown"]
+    assert "> 600" in exprs["CdcStreamingLagHigh"]
