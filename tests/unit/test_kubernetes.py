@@ -240,3 +240,22 @@ def test_rules_from_your_config_patch_over_the_shipped_ones(tmp_path):
     exprs = {r["alert"]: r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]}
     assert 'up{job="cdc-prod"}' in exprs["CdcWatchDown"]
     assert "> 600" in exprs["CdcStreamingLagHigh"]
+
+
+def test_your_config_replaces_the_example_one(tmp_path):
+    tree = tmp_path / "kubernetes"
+    shutil.copytree(K8S, tree)
+    overlay = tree / "examples" / "kube-prometheus-stack"
+    mine = "connect_clusters:\n  - url: http://my-connect-connect-api.kafka.svc:8083\n"
+    (overlay / "config.yaml").write_text(mine)
+    text = (overlay / "kustomization.yaml").read_text()
+    start = text.index("# configMapGenerator:")
+    block = "\n".join(line.replace("# ", "", 1) for line in text[start:].splitlines())
+    (overlay / "kustomization.yaml").write_text(text[:start] + block + "\n")
+    objects = tuple(kustomize(overlay))
+    (config_map,) = [o for o in by_kind(objects, "ConfigMap") if o["metadata"]["name"] == "cdc-watch-config"]
+    assert config_map["data"] == {"config.yaml": mine}
+    (deployment,) = by_kind(objects, "Deployment")
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "config", "configMap": {"name": "cdc-watch-config"}} in volumes
+    assert problems(config_map) == []
