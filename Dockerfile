@@ -1,16 +1,20 @@
 # syntax=docker/dockerfile:1
 # cdc_watch container image.
 #
-#   docker build -t cdc-watch .
+#   scripts/build-image            # tags ghcr.io/cdc-watch/cdc-watch:<version> and :<version>-<revision>
 #   docker run -p 10108:10108 \
 #     -v $PWD/cdc-watch.yaml:/etc/cdc-watch/config.yaml:ro -v cdc-watch-state:/var/lib/cdc-watch \
-#     -e CONNECT_PASSWORD=... cdc-watch
+#     -e CONNECT_PASSWORD=... ghcr.io/cdc-watch/cdc-watch:0.1.0
 #
 # The configuration is a mounted file (/etc/cdc-watch/config.yaml, also $CDC_WATCH_CONFIG, the
 # default --config.file of every cdc-watch command); relative secret/TLS file paths in it resolve
 # against /etc/cdc-watch; secrets come from the
 # environment or mounted files (see docs/configuration.md); persistent state (state_file) lives
 # on the /var/lib/cdc-watch volume. The process runs as an unprivileged user.
+#
+# scripts/build-image passes VERSION (cdc_watch/__init__.py) and REVISION (git commit) into the
+# OCI labels; by hand: docker build --build-arg VERSION=... --build-arg REVISION=$(git rev-parse HEAD).
+# PYTHON_IMAGE may be pinned by digest for a reproducible base (python:3.11-slim-bookworm@sha256:...).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 

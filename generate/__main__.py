@@ -16,7 +16,9 @@ from generate import (
     alert_rules,
     dashboards,
     kubernetes_config,
+    kubernetes_dashboards,
     metrics_doc,
+    mixin,
     prometheus_rule,
     promtool_tests,
 )
@@ -29,6 +31,8 @@ GENERATORS: dict[str, ModuleType] = {
     "prometheus-rule": prometheus_rule,
     "kubernetes-config": kubernetes_config,
     "dashboards": dashboards,
+    "kubernetes-dashboards": kubernetes_dashboards,
+    "mixin": mixin,
 }
 
 

@@ -1,20 +1,34 @@
 """The Grafana dashboard vocabulary: dashboards and panels as values, rendered to JSON.
 
 Writing dashboards as code keeps the conventions in one place: fixed uids, a `datasource`
-variable plus `connect_cluster`, `connector` and `database` variables, a unit on every panel,
-and queries that only use metrics from the catalogue (tests check all of this, and that the
-committed JSON equals what `python -m generate` writes). What each dashboard shows is in
-`panels.py`.
+variable, `namespace` and `job` variables that scope every query (so two cdc_watch deployments
+scraped by one Prometheus do not mix), `connect_cluster`, `connector` and `database` variables,
+a unit on every panel, `__requires` naming the oldest Grafana they are written for, and queries
+that only use metrics from the catalogue (tests check all of this, and that the committed JSON
+equals what `python -m generate` writes). What each dashboard shows is in `panels.py`, written
+without the scope: `scoped` adds it to every metric selector when rendering.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
 C = 'connect_cluster=~"$connect_cluster"'
 CN = 'connect_cluster=~"$connect_cluster",connector=~"$connector"'
 DB = 'database=~"$database"'
+# Target labels Prometheus adds (job from the scrape config, namespace from Kubernetes service
+# discovery); "All" is ".*", which also matches a series without the label (docker-compose).
+SCOPE = 'namespace=~"$namespace",job=~"$job"'
+SCOPE_VARIABLES = ("namespace", "job")
+GRAFANA_MIN_VERSION = "10.4.0"  # schemaVersion 39 is what Grafana 10.4 writes
+_SELECTOR = re.compile(r"\b(cdc_[a-z0-9_]+)\b(\{)?")
+
+
+def scoped(expr: str) -> str:
+    """`expr` with the namespace and job matchers added to every cdc_ metric selector."""
+    return _SELECTOR.sub(lambda m: f"{m.group(1)}{{{SCOPE}" + ("," if m.group(2) else "}"), expr)
 
 
 @dataclass(frozen=True)
@@ -42,9 +56,11 @@ class Dashboard:
 
 def _variable(name: str) -> dict:
     queries = {
-        "connect_cluster": "label_values(cdc_connect_up, connect_cluster)",
-        "connector": 'label_values(cdc_connector_info{connect_cluster=~"$connect_cluster"}, connector)',
-        "database": "label_values(cdc_mysql_up, database)",
+        "namespace": "label_values(cdc_build_info, namespace)",
+        "job": 'label_values(cdc_build_info{namespace=~"$namespace"}, job)',
+        "connect_cluster": scoped("label_values(cdc_connect_up, connect_cluster)"),
+        "connector": scoped('label_values(cdc_connector_info{connect_cluster=~"$connect_cluster"}, connector)'),
+        "database": scoped("label_values(cdc_mysql_up, database)"),
     }
     query = queries[name]
     return {
@@ -52,8 +68,7 @@ def _variable(name: str) -> dict:
         "label": name.replace("_", " "),
         "type": "query",
         "datasource": DS,
-        "definition": query,
-        "query": {"query": query, "refId": f"var-{name}"},
+        "query": query,
         "refresh": 2,
         "includeAll": True,
         "multi": True,
@@ -79,7 +94,7 @@ def _panel(panel: Panel, panel_id: int, x: int, y: int) -> dict:
             {
                 "refId": chr(ord("A") + i),
                 "datasource": DS,
-                "expr": expr,
+                "expr": scoped(expr),
                 "legendFormat": legend,
                 **({"instant": True, "format": "table"} if panel.kind == "table" else {}),
             }
@@ -106,6 +121,14 @@ def _panel(panel: Panel, panel_id: int, x: int, y: int) -> dict:
     return body
 
 
+def _requires(panels: list[dict]) -> list[dict]:
+    """What importing the dashboard needs (Grafana shows it on import; versions are minimums)."""
+    return [
+        {"type": "grafana", "id": "grafana", "name": "Grafana", "version": GRAFANA_MIN_VERSION},
+        {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"},
+    ] + [{"type": "panel", "id": kind, "name": kind, "version": ""} for kind in sorted({p["type"] for p in panels})]
+
+
 def render(dashboard: Dashboard) -> dict:
     panels = []
     x = y = row_height = 0
@@ -121,14 +144,14 @@ def render(dashboard: Dashboard) -> dict:
             "label": "data source",
             "type": "datasource",
             "query": "prometheus",
-            "current": {},
             "hide": 0,
             "refresh": 1,
             "regex": "",
             "options": [],
         }
-    ] + [_variable(v) for v in dashboard.variables]
+    ] + [_variable(v) for v in SCOPE_VARIABLES + dashboard.variables]
     return {
+        "__requires": _requires(panels),
         "uid": dashboard.uid,
         "title": dashboard.title,
         "description": dashboard.description,
@@ -147,6 +170,9 @@ def render(dashboard: Dashboard) -> dict:
                 "type": "dashboards",
                 "tags": ["cdc_watch"],
                 "title": "cdc_watch",
+                "icon": "external link",
+                "tooltip": "",
+                "targetBlank": False,
                 "asDropdown": True,
                 "includeVars": True,
                 "keepTime": True,

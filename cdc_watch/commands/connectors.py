@@ -20,7 +20,7 @@ import httpx
 
 from cdc_watch.commands import CommandError, Common, ExitCode, command_with_actions, shared_default
 from cdc_watch.commands import connect_views as views
-from cdc_watch.config import ConfigError, ConnectCluster, load_config, parse_duration
+from cdc_watch.config import ConfigError, ConnectCluster, RemediationConfig, load_config, parse_duration
 from cdc_watch.core.model import ErrorReason, SourceFailure
 from cdc_watch.core.redact import secret_values
 from cdc_watch.rules.table import ALERT_NAMES
@@ -40,6 +40,10 @@ CONFLICT_BACKOFF_SECONDS = 2.0
 # on a busy cluster (Connect itself gives up after 90 s); the config's poll timeout is too short.
 DEFAULT_TIMEOUT = "60s"
 MUTATING = frozenset({"restart", "pause", "resume", "stop", "delete", "register"})
+# Changes an operator's reconcile reverts (Strimzi's KafkaConnector holds state and config):
+# refused on connectors matching remediation.operator_managed unless --force. A restart is not
+# reverted, so it stays allowed.
+RECONCILED = frozenset({"pause", "resume", "stop", "delete", "register"})
 
 
 def _add_target(parser: argparse.ArgumentParser, top: bool) -> None:
@@ -87,6 +91,12 @@ def add_parser(commands: argparse._SubParsersAction, add_common: Common) -> None
         parser = action(name, help_text)
         if needs_name:
             parser.add_argument("name", help="connector name")
+        if name in RECONCILED:
+            parser.add_argument(
+                "--force",
+                action="store_true",
+                help="act even on a connector matching remediation.operator_managed (its operator may revert it)",
+            )
         return parser
 
     leaf("list", "list connectors with their state and tasks", needs_name=False)
@@ -110,15 +120,17 @@ def add_parser(commands: argparse._SubParsersAction, add_common: Common) -> None
     register.add_argument("--dry-run", action="store_true", help="validate only; change nothing")
 
 
-def resolve_cluster(args: argparse.Namespace) -> ConnectCluster:
-    """The cluster to talk to: `--url` builds an ad-hoc one, otherwise the config's (by `--cluster`)."""
+def resolve_cluster(args: argparse.Namespace) -> tuple[ConnectCluster, RemediationConfig]:
+    """The cluster to talk to: `--url` builds an ad-hoc one, otherwise the config's (by `--cluster`);
+    with the config's remediation section, whose `operator_managed` patterns guard the changes."""
     try:
         timeout = parse_duration(args.timeout)
     except ValueError as exc:
         raise CommandError(ExitCode.USAGE, f"--timeout: {exc}") from None
     if args.url:
         try:
-            return ConnectCluster.model_validate({"name": "cli", "urls": list(args.url), "timeout": f"{timeout}s"})
+            cli = ConnectCluster.model_validate({"name": "cli", "urls": list(args.url), "timeout": f"{timeout}s"})
+            return cli, RemediationConfig()
         except ValueError as exc:
             raise CommandError(ExitCode.USAGE, f"--url: {_first_error(exc)}") from None
     try:
@@ -139,7 +151,7 @@ def resolve_cluster(args: argparse.Namespace) -> ConnectCluster:
             ExitCode.USAGE,
             f"the config has {len(clusters)} connect clusters; pick one with --cluster ({', '.join(clusters)})",
         )
-    return for_commands(cluster, timeout)
+    return for_commands(cluster, timeout), config.remediation
 
 
 def for_commands(cluster: ConnectCluster, timeout: float) -> ConnectCluster:
@@ -354,7 +366,17 @@ def run(
         if args.action == "delete" and not args.yes:
             raise CommandError(ExitCode.USAGE, f"deleting {args.name} cannot be undone; add --yes to confirm")
         definition = read_connector_file(args.file, stdin or sys.stdin) if args.action == "register" else None
-        ops = Operations(resolve_cluster(args), transport, sleep)
+        cluster, remediation = resolve_cluster(args)
+        if args.action in RECONCILED and not args.force and not getattr(args, "dry_run", False):
+            name = definition[0] if definition is not None else args.name
+            if remediation.operator_manages(cluster.name, name):
+                raise CommandError(
+                    ExitCode.USAGE,
+                    f"{name} on {cluster.name} matches remediation.operator_managed: its operator reconciles it and "
+                    f"would revert a {args.action}; change the operator's resource (Strimzi: the KafkaConnector) "
+                    "instead, or add --force",
+                )
+        ops = Operations(cluster, transport, sleep)
         if args.action == "list":
             view, text = ops.list()
         elif args.action == "restart":

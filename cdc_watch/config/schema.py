@@ -515,6 +515,9 @@ class RemediationConfig(Section):
     enabled: bool = False
     dry_run: bool = False
     exclude: tuple[str, ...] = ()  # glob patterns on "connector" or "cluster/connector"
+    # Connectors an operator reconciles (Strimzi KafkaConnector, ...): never restarted, and the
+    # mutating `cdc-watch connectors` commands refuse them without --force. Same pattern form.
+    operator_managed: tuple[str, ...] = ()
     backoff_base: Duration = 60.0
     backoff_max: Duration = 3600.0
     max_restarts: int | None = Field(default=None, ge=1)
@@ -526,9 +529,15 @@ class RemediationConfig(Section):
     not_streaming_for: Duration = 300.0
 
     def excludes(self, cluster: str, connector: str) -> bool:
-        return any(
-            fnmatch.fnmatchcase(connector, p) or fnmatch.fnmatchcase(f"{cluster}/{connector}", p) for p in self.exclude
-        )
+        return _matches(self.exclude, cluster, connector)
+
+    def operator_manages(self, cluster: str, connector: str) -> bool:
+        return _matches(self.operator_managed, cluster, connector)
+
+
+def _matches(patterns: tuple[str, ...], cluster: str, connector: str) -> bool:
+    """A glob pattern matches "connector" or "cluster/connector"."""
+    return any(fnmatch.fnmatchcase(connector, p) or fnmatch.fnmatchcase(f"{cluster}/{connector}", p) for p in patterns)
 
 
 class Config(Section):

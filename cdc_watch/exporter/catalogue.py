@@ -758,7 +758,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "cdc_remediation_suppressed_total",
         C,
         ("connect_cluster", "connector", "reason"),
-        "Restarts held back, counted once per change of reason: non_retriable, unknown_failure, binlog_lost, excluded, backoff, max_restarts, rate_limit.",
+        "Restarts held back, counted once per change of reason: non_retriable, unknown_failure, binlog_lost, excluded, operator_managed, backoff, max_restarts, rate_limit.",
         "remediation",
     ),
     MetricSpec(

@@ -57,6 +57,7 @@ class Suppression(StrEnum):
     UNKNOWN_FAILURE = "unknown_failure"
     BINLOG_LOST = "binlog_lost"
     EXCLUDED = "excluded"
+    OPERATOR_MANAGED = "operator_managed"  # remediation.operator_managed: the operator restarts it
     BACKOFF = "backoff"
     MAX_RESTARTS = "max_restarts"
     RATE_LIMIT = "rate_limit"
@@ -392,6 +393,8 @@ def _decide(
 
     if config.excludes(cluster, name):
         return suppress(Suppression.EXCLUDED)
+    if config.operator_manages(cluster, name):
+        return suppress(Suppression.OPERATOR_MANAGED)
     if classification is not None and classification.category is FailureCategory.NON_RETRIABLE:
         return suppress(Suppression.NON_RETRIABLE)
     if (

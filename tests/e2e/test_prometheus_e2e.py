@@ -19,16 +19,15 @@ by tests/unit/test_dashboards.py and tests/unit/test_alert_rules.py.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 import time
 from pathlib import Path
-from types import ModuleType
 
 import httpx
 import pytest
 
+from generate import alert_rules
+from generate.grafana import render
 from generate.panels import ALL as DASHBOARDS
 from tests.e2e.conftest import alerting_yaml, full_config
 from tests.support.capture import CaptureServer
@@ -55,28 +54,18 @@ FAULT_PANELS = {
 }
 
 
-def _gen_alert_rules() -> ModuleType:
-    name = "gen_alert_rules"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 def panel_queries(fault_only: bool) -> list[tuple[str, str, str]]:
-    """(dashboard uid, panel title, expr with every variable set to match all)."""
+    """(dashboard uid, panel title, expr) as rendered, with the job variable set to the scrape job
+    and every other variable to "All" (".*", which the devstack's missing namespace label matches)."""
     found = []
     for dashboard in DASHBOARDS:
+        rendered = {p["title"]: p for p in render(dashboard)["panels"]}
         for panel in dashboard.panels:
             if panel.fault_only != fault_only:
                 continue
-            for expr, _legend in panel.targets:
-                found.append(
-                    (dashboard.uid, panel.title, re.sub(r"\$(connect_cluster|connector|database)\b", ".*", expr))
-                )
+            for target in rendered[panel.title]["targets"]:
+                expr = re.sub(r"\$(namespace|connect_cluster|connector|database)\b", ".*", target["expr"])
+                found.append((dashboard.uid, panel.title, expr.replace("$job", JOB)))
     return found
 
 
@@ -172,7 +161,7 @@ remediation:
   not_streaming_for: {RULE_FOR}
 """
     daemon = daemon_factory(full_config(stack, alerting=alerting_yaml(for_=RULE_FOR), extra=remediation))
-    rules = _gen_alert_rules().render(daemon.app.config.alerting.rules, daemon.app.config.alerting.runbook_url, job=JOB)
+    rules = alert_rules.render(daemon.app.config.alerting.rules, daemon.app.config.alerting.runbook_url, job=JOB)
     rule_file = tmp_path / "cdc-watch.rules.yml"
     rule_file.write_text(rules)
     prom = Prometheus(stack.prometheus_url)

@@ -60,7 +60,9 @@ def test_promtool_tests_are_generated_from_the_scenario_table():
 
 
 def test_kubernetes_prometheusrule_carries_these_rules():
-    manifest = yaml.safe_load((REPO / "deploy" / "kubernetes" / "prometheusrule.yaml").read_text(encoding="utf-8"))
+    manifest = yaml.safe_load(
+        (REPO / "deploy" / "kubernetes" / "base" / "prometheusrule.yaml").read_text(encoding="utf-8")
+    )
     assert manifest["spec"]["groups"] == yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))["groups"]
 
 

@@ -6,19 +6,23 @@ shipped alert rules. Generated manifests must equal what their scripts produce n
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from cdc_watch import __version__
 from cdc_watch.commands.connect_views import load_connector_file
 from cdc_watch.config import DEFAULT_LISTEN_ADDRESS, parse_config
 from generate import kubernetes_config, prometheus_rule
 
 REPO = Path(__file__).resolve().parents[2]
-K8S = REPO / "deploy" / "kubernetes"
+K8S = REPO / "deploy" / "kubernetes" / "base"
 COMPOSE = REPO / "deploy" / "docker-compose"
 PORT = int(DEFAULT_LISTEN_ADDRESS.rsplit(":", 1)[1])
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -105,6 +109,35 @@ def test_dockerignore_lets_every_copied_file_through():
             for source in sources:
                 assert source in allowed, source
                 assert (REPO / source).exists(), source
+
+
+def test_build_image_script_tags_version_and_revision_and_sets_the_labels(tmp_path):
+    env = {"PATH": os.environ["PATH"], "DOCKER": "echo", "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [str(REPO / "scripts" / "build-image"), "registry.test/cdc"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    argv = done.stdout.split()
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    build_args = dict(argv[i + 1].split("=", 1) for i, a in enumerate(argv) if a == "--build-arg")
+    assert build_args["VERSION"] == __version__
+    assert build_args["REVISION"] in (head.strip(), head.strip() + "-dirty")
+    tags = [argv[i + 1] for i, a in enumerate(argv) if a == "-t"]
+    assert tags == [f"registry.test/cdc:{__version__}", f"registry.test/cdc:{__version__}-{head[:12]}"]
+    assert argv[0] == "build" and argv[-1] == str(REPO)
+    # the Dockerfile turns both into labels
+    labels = " ".join(rest for w, rest in dockerfile() if w == "LABEL")
+    assert 'version="${VERSION}"' in labels and 'revision="${REVISION}"' in labels
+
+
+def test_build_image_passes_a_pinned_base_image(tmp_path):
+    env = {"PATH": os.environ["PATH"], "DOCKER": "echo", "PYTHON_IMAGE": "python:3.11-slim-bookworm@sha256:" + "a" * 64}
+    done = subprocess.run([str(REPO / "scripts" / "build-image")], capture_output=True, text=True, env=env, timeout=60)
+    assert f"PYTHON_IMAGE={env['PYTHON_IMAGE']}" in done.stdout.split()
 
 
 # ---------------------------------------------------------------- Kubernetes
@@ -294,3 +327,61 @@ def test_compose_connector_definition_is_registrable_and_holds_no_password():
     connect_env = compose()["services"]["connect"]["environment"]
     assert "DEBEZIUM_PASSWORD" in connect_env
     assert connect_env["CONNECT_CONFIG_PROVIDERS_ENV_CLASS"].endswith("EnvVarConfigProvider")
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    assert path, f"{name} is not on PATH; scripts/bootstrap installs it (Debian prometheus, prometheus-alertmanager)"
+    return path
+
+
+def test_compose_prometheus_sends_alerts_to_the_alertmanager_service():
+    services = compose()["services"]
+    alertmanager = services["alertmanager"]
+    flags = dict(a.split("=", 1) for a in alertmanager["command"])
+    mounts = dict(v.split(":")[:2] for v in alertmanager["volumes"])
+    assert mounts["./alertmanager.yml"] == flags["--config.file"]
+    assert "9093:9093" in alertmanager["ports"]
+    prometheus = load(COMPOSE / "prometheus.yml")
+    targets = [
+        t for am in prometheus["alerting"]["alertmanagers"] for sc in am["static_configs"] for t in sc["targets"]
+    ]
+    assert targets == ["alertmanager:9093"]
+    assert "alertmanager" in services["prometheus"]["depends_on"]
+
+
+def test_compose_alertmanager_config_passes_amtool():
+    done = subprocess.run(
+        [_tool("amtool"), "check-config", str(COMPOSE / "alertmanager.yml")], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    route = load(COMPOSE / "alertmanager.yml")["route"]
+    # grouped as cdc_watch's own alerts are: per connector or database
+    assert set(route["group_by"]) >= {"alertname", "connect_cluster", "connector", "database"}
+
+
+def test_compose_prometheus_config_passes_promtool_with_the_shipped_rules(tmp_path):
+    config = load(COMPOSE / "prometheus.yml")
+    config["rule_files"] = [str(REPO / "alert_rules" / "*.rules.yml")]
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    done = subprocess.run([_tool("promtool"), "check", "config", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS" in done.stdout + done.stderr and "rules found" in done.stdout + done.stderr
+
+
+def test_prometheusrule_generator_takes_a_config_and_a_job(tmp_path, monkeypatch):
+    config = tmp_path / "cdc-watch.yaml"
+    config.write_text(
+        "connect_clusters:\n  - url: http://connect:8083\n"
+        "alerting:\n  rules:\n    streaming_lag: 10m\n    overrides:\n      CdcTaskFailed: {for: 3m}\n"
+    )
+    out = tmp_path / "rule.yaml"
+    assert prometheus_rule.main(["--config", str(config), "--job", "cdc-prod", "--output", str(out)]) == 0
+    groups = {r["alert"]: r for g in yaml.safe_load(out.read_text())["spec"]["groups"] for r in g["rules"]}
+    assert groups["CdcTaskFailed"]["for"] == "3m"
+    assert "> 600" in groups["CdcStreamingLagHigh"]["expr"]
+    assert 'up{job="cdc-prod"}' in groups["CdcWatchDown"]["expr"]
+    assert prometheus_rule.main(["--check", "--config", str(config), "--job", "cdc-prod", "--output", str(out)]) == 0
+    # without inputs it is the committed file, built from alert_rules/
+    assert prometheus_rule.main(["--check"]) == 0

@@ -86,7 +86,7 @@ def test_the_scan_covers_the_files_that_name_secrets():
     names = {p.relative_to(REPO).as_posix() for p in shipped_files()}
     assert {
         "config.example.yaml",
-        "deploy/kubernetes/secret.example.yaml",
+        "deploy/kubernetes/base/secret.example.yaml",
         "deploy/docker-compose/env.example",
         "deploy/docker-compose/compose.yaml",
         "scripts/record_ops.py",

@@ -596,3 +596,69 @@ def test_validation_errors_that_echo_the_password_are_scrubbed(tmp_path):
     assert code == ExitCode.FAILED
     assert "[REDACTED]" in json.loads(out)["error"]["errors"]["database.hostname"][0]
     # run() asserted the password itself is in neither stream
+
+
+# ---------------------------------------------------------------- operator-managed connectors
+
+
+def _operator_config(tmp_path: Path) -> Path:
+    config = tmp_path / "c.yaml"
+    config.write_text(f"""
+connect_clusters:
+  - name: strimzi
+    url: {URL}
+remediation:
+  operator_managed: ["strimzi/ops-*"]
+""")
+    return config
+
+
+@pytest.mark.parametrize("action", ["pause", "resume", "stop", "delete"])
+def test_changes_to_operator_managed_connectors_are_refused_without_force(tmp_path, action):
+    config = _operator_config(tmp_path)
+    fake = FakeConnect()
+    extra = ["--yes"] if action == "delete" else []
+    code, _, err = run([action, "ops-running", "--config.file", str(config), *extra], fake)
+    assert code == ExitCode.USAGE
+    assert "remediation.operator_managed" in err and "--force" in err and "KafkaConnector" in err
+    assert fake.seen == []
+
+
+@pytest.mark.parametrize(
+    ("action", "fixture"), [("pause", "pause_202"), ("resume", "resume_202"), ("stop", "stop_204")]
+)
+def test_force_acts_on_an_operator_managed_connector(tmp_path, action, fixture):
+    fake = FakeConnect(recorded(fixture))
+    code, out, _ = run([action, "ops-running", "--config.file", str(_operator_config(tmp_path)), "--force"], fake)
+    fake.done()
+    assert code == ExitCode.OK and f"ops-running: {action} requested" in out
+
+
+def test_unmatched_connector_and_restart_are_not_guarded(tmp_path):
+    config = _operator_config(tmp_path)
+    fake = FakeConnect(exchange("PUT", "/connectors/other/pause", 202))
+    code, _, _ = run(["pause", "other", "--config.file", str(config)], fake)
+    fake.done()
+    assert code == ExitCode.OK
+    fake = FakeConnect(recorded("config_task_failed"), recorded("restart_failed_only_202"))
+    code, _, _ = run(["restart", "ops-failing", "--failed-only", "--config.file", str(config)], fake)
+    fake.done()
+    assert code == ExitCode.OK
+
+
+def test_register_of_an_operator_managed_connector_needs_force_unless_dry_run(tmp_path):
+    path, config = _connector_file(tmp_path, "put_config_created_201")
+    assert config["name"].startswith("ops-")
+    settings = _operator_config(tmp_path)
+    code, _, err = run(["register", str(path), "--config.file", str(settings)], FakeConnect())
+    assert code == ExitCode.USAGE and "--force" in err
+    validate = recorded("validate_ok")
+    validate["request"]["body"] = config
+    fake = FakeConnect(validate)
+    code, _, _ = run(["register", str(path), "--dry-run", "--config.file", str(settings)], fake)
+    fake.done()
+    assert code == ExitCode.OK
+    fake = FakeConnect(validate, recorded("put_config_created_201"))
+    code, _, _ = run(["register", str(path), "--force", "--config.file", str(settings)], fake)
+    fake.done()
+    assert code == ExitCode.OK

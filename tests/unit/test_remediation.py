@@ -367,6 +367,15 @@ def test_excluded_connector_is_left_alone():
     assert suppressions(decisions) == [Suppression.EXCLUDED]
 
 
+def test_operator_managed_connector_is_left_to_its_operator():
+    world = World(operator_managed=("prod/inv",))
+    decisions = world.run(300, 10, connector(), connector(name="other"))
+    assert [d.connector for d in restarts(decisions)] == ["other", "other"]
+    held = [(d.connector, d.reason) for d in decisions if not d.restart and d.connector == "inv"]
+    assert held == [("inv", Suppression.OPERATOR_MANAGED)]  # once per change of reason
+    assert World(operator_managed=("prod/x*", "dev/*")).run(10, 10, connector()) != []  # no pattern matches
+
+
 def test_paused_and_stopped_connectors_are_not_touched():
     world = World()
     assert world.run(300, 10, connector(state=State.PAUSED, task_state=State.PAUSED)) == []
