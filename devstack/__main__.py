@@ -13,11 +13,17 @@ from pathlib import Path
 from .proc import StackError
 from .stack import REPO_ROOT, SAMPLE_CONNECTOR, ConnectorHandle, Stack
 
-FAULTS_WITH_CONNECTOR = ("task_failed_retriable", "task_failed_non_retriable", "not_streaming",
-                         "stop_connector", "pause_connector", "resume_connector", "purge_binlog_past",
-                         "records_fail_transform")
-FAULTS_PLAIN = ("db_stop", "db_start", "restore_debezium_password", "restore_settings",
-                "restore_grants", "heal_all")
+FAULTS_WITH_CONNECTOR = (
+    "task_failed_retriable",
+    "task_failed_non_retriable",
+    "not_streaming",
+    "stop_connector",
+    "pause_connector",
+    "resume_connector",
+    "purge_binlog_past",
+    "records_fail_transform",
+)
+FAULTS_PLAIN = ("db_stop", "db_start", "restore_debezium_password", "restore_settings", "restore_grants", "heal_all")
 FAULTS_WITH_WORKER = ("kill_worker", "start_worker", "jolokia_unreachable", "jolokia_reachable")
 
 
@@ -36,10 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     for p in (up,):
         p.add_argument("--with-worker2", action="store_true", help="a second Connect worker in the same group")
         p.add_argument("--with-prometheus", action="store_true", help="also start Prometheus + Alertmanager")
-        p.add_argument("--scrape-target", action="append", default=[], metavar="HOST:PORT",
-                       help="Prometheus scrape target (repeatable)")
-        p.add_argument("--rules", action="append", default=[], metavar="FILE",
-                       help="Prometheus rule file (repeatable)")
+        p.add_argument(
+            "--scrape-target",
+            action="append",
+            default=[],
+            metavar="HOST:PORT",
+            help="Prometheus scrape target (repeatable)",
+        )
+        p.add_argument("--rules", action="append", default=[], metavar="FILE", help="Prometheus rule file (repeatable)")
         p.add_argument("--webhook-url", default=None, help="Alertmanager webhook receiver URL")
     sub.add_parser("down", help="stop every piece")
     st = sub.add_parser("status", help="pid, port and up/down of each piece")
@@ -49,10 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("env", help="print `export KEY=value` lines (passwords, URLs) for a shell to eval")
 
     fault = sub.add_parser("fault", help="inject or undo a fault")
-    fault.add_argument("name", choices=FAULTS_WITH_CONNECTOR + FAULTS_PLAIN + FAULTS_WITH_WORKER + (
-        "set_binlog_format", "set_binlog_row_image", "set_binlog_retention", "revoke_grant"))
-    fault.add_argument("arg", nargs="?",
-                       help="worker number, binlog format/row image, retention seconds, or privilege")
+    fault.add_argument(
+        "name",
+        choices=FAULTS_WITH_CONNECTOR
+        + FAULTS_PLAIN
+        + FAULTS_WITH_WORKER
+        + ("set_binlog_format", "set_binlog_row_image", "set_binlog_retention", "revoke_grant"),
+    )
+    fault.add_argument("arg", nargs="?", help="worker number, binlog format/row image, retention seconds, or privilege")
     fault.add_argument("--connector", default=SAMPLE_CONNECTOR)
 
     load = sub.add_parser("load", help="write rows into inventory.customers at a steady rate")
@@ -66,9 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             t0 = time.monotonic()
-            stack.up(with_worker2=args.with_worker2, with_prometheus=args.with_prometheus,
-                     scrape_targets=args.scrape_target, rule_files=[Path(r) for r in args.rules],
-                     alertmanager_webhook_url=args.webhook_url)
+            stack.up(
+                with_worker2=args.with_worker2,
+                with_prometheus=args.with_prometheus,
+                scrape_targets=args.scrape_target,
+                rule_files=[Path(r) for r in args.rules],
+                alertmanager_webhook_url=args.webhook_url,
+            )
             print(f"devstack up in {time.monotonic() - t0:.1f}s; state in {stack.base_dir}")
             _print_status(stack)
         elif args.command == "down":
@@ -127,7 +145,7 @@ def _print_status(stack: Stack, status: dict | None = None) -> None:
         extra = ""
         if "jolokia_port" in info:
             extra = f"  (jolokia :{info['jolokia_port']} {'up' if info['jolokia_up'] else 'down'})"
-        print(f"{piece:<13} {str(info['pid'] or '-'):>8} {info['port']:>6}  {state:<5}  {info['log']}{extra}")
+        print(f"{piece:<13} {info['pid'] or '-'!s:>8} {info['port']:>6}  {state:<5}  {info['log']}{extra}")
 
 
 if __name__ == "__main__":

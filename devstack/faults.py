@@ -8,6 +8,7 @@ returns what it observed. ``heal_all()`` undoes every fault so fixtures can reus
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -15,15 +16,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pymysql
 
+from .model import DEBEZIUM_GRANTS, MONITOR_GRANTS, SAMPLE_DATABASE, ConnectorHandle
 from .proc import StackError, is_alive, port_open, wait_for
-from .stack import DEBEZIUM_GRANTS, MONITOR_GRANTS, SAMPLE_DATABASE, ConnectorHandle
-
-if TYPE_CHECKING:
-    from .stack import Stack
 
 
 @dataclass
@@ -53,7 +51,8 @@ class LoadHandle:
 
 
 class Faults:
-    def __init__(self, stack: "Stack") -> None:
+    # `stack` is the devstack.stack.Stack that owns these faults (not imported: it imports this).
+    def __init__(self, stack: Any) -> None:
         self.stack = stack
         self._loads: list[LoadHandle] = []
         self._killed_workers: set[int] = set()
@@ -117,15 +116,13 @@ class Faults:
         self._touched[conn.name] = conn
         self.db_stop()
         self._restart_task(conn)
-        return self.stack.wait_task_state(conn.name, "FAILED", timeout,
-                                          trace_contains="Communications link failure")
+        return self.stack.wait_task_state(conn.name, "FAILED", timeout, trace_contains="Communications link failure")
 
     def task_failed_non_retriable(self, conn: ConnectorHandle, timeout: float = 60) -> dict:
         """Change the debezium user's password, restart the task: FAILED with 'Access denied'."""
         self._touched[conn.name] = conn
         db = self.stack.mariadb
-        self.stack.sql(f"ALTER USER '{db.debezium_user}'@'%%' IDENTIFIED BY %s",
-                       args=(secrets.token_urlsafe(18),))
+        self.stack.sql(f"ALTER USER '{db.debezium_user}'@'%%' IDENTIFIED BY %s", args=(secrets.token_urlsafe(18),))
         self._restart_task(conn)
         return self.stack.wait_task_state(conn.name, "FAILED", timeout, trace_contains="Access denied")
 
@@ -143,8 +140,12 @@ class Faults:
             return value if value is not None and value.get("Connected") is False else None
 
         try:
-            metrics = wait_for(disconnected, timeout, interval=0.5,
-                               what=f"streaming MBean of {conn.topic_prefix} to say Connected=false")
+            metrics = wait_for(
+                disconnected,
+                timeout,
+                interval=0.5,
+                what=f"streaming MBean of {conn.topic_prefix} to say Connected=false",
+            )
         except TimeoutError as exc:
             raise StackError("connect1", str(exc), self.stack.log_path("connect1")) from None
         status = self.stack.connector_status(conn.name)
@@ -153,8 +154,10 @@ class Faults:
     # ------------------------------------------------------------------ connector state
     def stop_connector(self, conn: ConnectorHandle, timeout: float = 60) -> dict:
         self._touched[conn.name] = conn
-        self._retry(lambda: self.stack.rest("PUT", f"/connectors/{conn.name}/stop").status_code in (202, 204),
-                    f"PUT /connectors/{conn.name}/stop")
+        self._retry(
+            lambda: self.stack.rest("PUT", f"/connectors/{conn.name}/stop").status_code in (202, 204),
+            f"PUT /connectors/{conn.name}/stop",
+        )
         self.stack.wait_connector_state(conn.name, "STOPPED", timeout)
 
         def stopped_without_tasks():
@@ -163,22 +166,24 @@ class Faults:
 
         # The task entries vanish a moment after the connector reports STOPPED.
         try:
-            return wait_for(stopped_without_tasks, timeout, interval=0.3,
-                            what=f"{conn.name} STOPPED with no tasks")
+            return wait_for(stopped_without_tasks, timeout, interval=0.3, what=f"{conn.name} STOPPED with no tasks")
         except TimeoutError as exc:
             raise StackError("connect1", str(exc), self.stack.log_path("connect1")) from None
 
     def pause_connector(self, conn: ConnectorHandle, timeout: float = 60) -> dict:
         self._touched[conn.name] = conn
-        self._retry(lambda: self.stack.rest("PUT", f"/connectors/{conn.name}/pause").status_code in (202, 204),
-                    f"PUT /connectors/{conn.name}/pause")
+        self._retry(
+            lambda: self.stack.rest("PUT", f"/connectors/{conn.name}/pause").status_code in (202, 204),
+            f"PUT /connectors/{conn.name}/pause",
+        )
         self.stack.wait_connector_state(conn.name, "PAUSED", timeout)
         return self.stack.wait_task_state(conn.name, "PAUSED", timeout) and self.stack.connector_status(conn.name)
 
-    def resume_connector(self, conn: ConnectorHandle, timeout: float = 120,
-                         wait_streaming: bool = True) -> dict:
-        self._retry(lambda: self.stack.rest("PUT", f"/connectors/{conn.name}/resume").status_code in (202, 204),
-                    f"PUT /connectors/{conn.name}/resume")
+    def resume_connector(self, conn: ConnectorHandle, timeout: float = 120, wait_streaming: bool = True) -> dict:
+        self._retry(
+            lambda: self.stack.rest("PUT", f"/connectors/{conn.name}/resume").status_code in (202, 204),
+            f"PUT /connectors/{conn.name}/resume",
+        )
         self.stack.wait_connector_state(conn.name, "RUNNING", timeout)
         if wait_streaming:
             self.stack.wait_streaming(conn, timeout)
@@ -211,30 +216,43 @@ class Faults:
         #    so the writes come before the wait for that thread to go.
         self.stop_connector(conn)
         offset = self._offset(conn)
+        if offset is None:
+            raise StackError("connect", f"{conn.name}: no committed offset to purge past")
         offset_file = offset["file"]
         tag = uuid.uuid4().hex[:8]
         for i in range(3):
-            stack.sql(f"INSERT INTO {SAMPLE_DATABASE}.customers (first_name, last_name, email) "
-                      "VALUES (%s, %s, %s)", args=("Purge", f"Row{i}", f"purge-{tag}-{i}@example.com"))
+            stack.sql(
+                f"INSERT INTO {SAMPLE_DATABASE}.customers (first_name, last_name, email) VALUES (%s, %s, %s)",
+                args=("Purge", f"Row{i}", f"purge-{tag}-{i}@example.com"),
+            )
         stack.sql("FLUSH BINARY LOGS")
         stack.sql("FLUSH BINARY LOGS")
-        try:
-            wait_for(lambda: before - self._dump_threads(), 10, interval=0.3,
-                     what=f"the Binlog Dump thread of {conn.name} to leave SHOW PROCESSLIST")
-        except TimeoutError:
-            pass  # verified below: the purge is retried until the file is really gone
+        # On a timeout the purge below is retried until the file is really gone.
+        with contextlib.suppress(TimeoutError):
+            wait_for(
+                lambda: before - self._dump_threads(),
+                10,
+                interval=0.3,
+                what=f"the Binlog Dump thread of {conn.name} to leave SHOW PROCESSLIST",
+            )
         # 3. Purge everything but the newest file.
         # The other connectors must not be caught by the purge: give them an event in the newest
         # file and wait until their committed offsets name it (an idle connector's offset stays
         # in the file of its last event, and a later task restart would then find it purged).
         newest = self._binlog_files()[-1]
-        stack.sql(f"INSERT INTO {SAMPLE_DATABASE}.customers (first_name, last_name, email) "
-                  "VALUES (%s, %s, %s)", args=("Purge", "Marker", f"purge-{tag}-marker@example.com"))
+        stack.sql(
+            f"INSERT INTO {SAMPLE_DATABASE}.customers (first_name, last_name, email) VALUES (%s, %s, %s)",
+            args=("Purge", "Marker", f"purge-{tag}-marker@example.com"),
+        )
         # Only streaming connectors can move; one that streams but does not move would be
         # caught by the purge, and that is an error in the caller's scenario, said here.
-        others = [n for n in stack.list_connectors() if n != conn.name
-                  and (prefix := stack.topic_prefix_of(n))
-                  and (stack.streaming_metrics(prefix) or {}).get("Connected") is True]
+        others = [
+            n
+            for n in stack.list_connectors()
+            if n != conn.name
+            and (prefix := stack.topic_prefix_of(n))
+            and (stack.streaming_metrics(prefix) or {}).get("Connected") is True
+        ]
         behind: list[str] = []
 
         def others_moved() -> bool:
@@ -249,9 +267,12 @@ class Faults:
         try:
             wait_for(others_moved, 30, interval=0.5, what=f"other connectors' offsets to reach {newest}")
         except TimeoutError:
-            raise StackError("connect1", f"streaming connectors whose committed offsets did not reach {newest} "
-                             f"(the purge would catch them too): {', '.join(behind)}",
-                             stack.log_path("connect1")) from None
+            raise StackError(
+                "connect1",
+                f"streaming connectors whose committed offsets did not reach {newest} "
+                f"(the purge would catch them too): {', '.join(behind)}",
+                stack.log_path("connect1"),
+            ) from None
 
         def purged() -> bool:
             files = self._binlog_files()
@@ -261,8 +282,9 @@ class Faults:
         try:
             wait_for(purged, 30, interval=1, what=f"PURGE BINARY LOGS to remove {offset_file}")
         except TimeoutError as exc:
-            raise StackError("mariadb", f"{exc}; SHOW PROCESSLIST: {stack.sql('SHOW PROCESSLIST')}",
-                             stack.log_path("mariadb")) from None
+            raise StackError(
+                "mariadb", f"{exc}; SHOW PROCESSLIST: {stack.sql('SHOW PROCESSLIST')}", stack.log_path("mariadb")
+            ) from None
         # 4. Resume and wait for the picture that Connect's own status hides.
         self.resume_connector(conn, wait_streaming=False)
         if expect_failed:
@@ -284,11 +306,16 @@ class Faults:
             return {"status": status, "jolokia": reply, "offset": current, "binary_logs": files}
 
         try:
-            return wait_for(hidden_failure, timeout, interval=0.5,
-                            what=f"{conn.name}: REST RUNNING + Jolokia 404 + offset file purged")
+            return wait_for(
+                hidden_failure,
+                timeout,
+                interval=0.5,
+                what=f"{conn.name}: REST RUNNING + Jolokia 404 + offset file purged",
+            )
         except TimeoutError as exc:
-            raise StackError("connect1", f"{exc}; status: {stack._status_text(conn.name)}",
-                             stack.log_path("connect1")) from None
+            raise StackError(
+                "connect1", f"{exc}; status: {stack._status_text(conn.name)}", stack.log_path("connect1")
+            ) from None
 
     # ------------------------------------------------------------------ workers
     def kill_worker(self, n: int = 1) -> None:
@@ -309,7 +336,6 @@ class Faults:
         self.stack.start_worker(n)
         self._killed_workers.discard(n)
         self.stack.killed_marker(n).unlink(missing_ok=True)
-
 
     # ------------------------------------------------------------------ server settings
     def set_binlog_format(self, fmt: str) -> dict:
@@ -335,8 +361,12 @@ class Faults:
         known = set(self.stack.list_connectors())
         for name, config in list(self._original_configs.items()):
             if name in known:
-                self._retry(lambda: self.stack.rest("PUT", f"/connectors/{name}/config", json=config).status_code in (200, 201),
-                            f"PUT /connectors/{name}/config")
+                self._retry(
+                    lambda name=name, config=config: (
+                        self.stack.rest("PUT", f"/connectors/{name}/config", json=config).status_code in (200, 201)
+                    ),
+                    f"PUT /connectors/{name}/config",
+                )
         self._original_configs.clear()
 
     # ------------------------------------------------------------------ record errors
@@ -350,18 +380,26 @@ class Faults:
         stack = self.stack
         original = stack.rest("GET", f"/connectors/{conn.name}/config").json()
         self._original_configs.setdefault(conn.name, original)
-        broken = {**original, "errors.tolerance": "all", "errors.log.enable": "false",
-                  "transforms": "failing",
-                  "transforms.failing.type": "org.apache.kafka.connect.transforms.Cast$Value",
-                  "transforms.failing.spec": "op:int32"}  # op is "c"/"u"/"d"/"r": never a number
-        self._retry(lambda: stack.rest("PUT", f"/connectors/{conn.name}/config", json=broken).status_code in (200, 201),
-                    f"PUT /connectors/{conn.name}/config")
+        broken = {
+            **original,
+            "errors.tolerance": "all",
+            "errors.log.enable": "false",
+            "transforms": "failing",
+            "transforms.failing.type": "org.apache.kafka.connect.transforms.Cast$Value",
+            "transforms.failing.spec": "op:int32",
+        }  # op is "c"/"u"/"d"/"r": never a number
+        self._retry(
+            lambda: stack.rest("PUT", f"/connectors/{conn.name}/config", json=broken).status_code in (200, 201),
+            f"PUT /connectors/{conn.name}/config",
+        )
         mbean = f"kafka.connect:type=task-error-metrics,connector={conn.name},task=0"
         tag = uuid.uuid4().hex[:8]
 
         def errors_counted():
-            stack.sql(f"INSERT INTO {SAMPLE_DATABASE}.customers (first_name, last_name, email) "
-                      "VALUES (%s, %s, %s)", args=("Failing", "Transform", f"transform-{tag}-{time.monotonic_ns()}@example.com"))
+            stack.sql(
+                f"INSERT INTO {SAMPLE_DATABASE}.customers (first_name, last_name, email) VALUES (%s, %s, %s)",
+                args=("Failing", "Transform", f"transform-{tag}-{time.monotonic_ns()}@example.com"),
+            )
             reply = self._jolokia_read(mbean)
             value = reply.get("value") or {}
             return value if (value.get("total-record-errors") or 0) > 0 else None
@@ -404,8 +442,12 @@ class Faults:
             return
         url = self.stack.jolokia_url if n == 1 else self.stack.jolokia2_url
         try:
-            wait_for(lambda: self.stack._http.get(url + "/version", timeout=3).status_code == 200,
-                     timeout, interval=0.2, what=f"Jolokia at {url}")
+            wait_for(
+                lambda: self.stack._http.get(url + "/version", timeout=3).status_code == 200,
+                timeout,
+                interval=0.2,
+                what=f"Jolokia at {url}",
+            )
         except TimeoutError as exc:
             raise StackError(f"connect{n}", str(exc), self.stack.log_path(f"connect{n}")) from None
 
@@ -428,21 +470,23 @@ class Faults:
                     with conn.cursor() as cur:
                         n = handle.rows
                         if n % 4 == 3:
-                            cur.execute(f"UPDATE {SAMPLE_DATABASE}.customers SET last_name=%s "
-                                        "WHERE email=%s", (f"Updated{n}", f"load-{tag}-{n - 1}@example.com"))
+                            cur.execute(
+                                f"UPDATE {SAMPLE_DATABASE}.customers SET last_name=%s WHERE email=%s",
+                                (f"Updated{n}", f"load-{tag}-{n - 1}@example.com"),
+                            )
                         else:
-                            cur.execute(f"INSERT INTO {SAMPLE_DATABASE}.customers "
-                                        "(first_name, last_name, email) VALUES (%s, %s, %s)",
-                                        ("Load", f"Row{n}", f"load-{tag}-{n}@example.com"))
+                            cur.execute(
+                                f"INSERT INTO {SAMPLE_DATABASE}.customers "
+                                "(first_name, last_name, email) VALUES (%s, %s, %s)",
+                                ("Load", f"Row{n}", f"load-{tag}-{n}@example.com"),
+                            )
                     handle.rows += 1
-                except Exception as exc:  # noqa: BLE001 - the database may be down on purpose
+                except Exception as exc:
                     handle.errors += 1
                     handle.last_error = repr(exc)
                     if conn is not None:
-                        try:
+                        with contextlib.suppress(Exception):
                             conn.close()
-                        except Exception:  # noqa: BLE001
-                            pass
                     conn = None
                     handle._stop.wait(0.5)
                 next_at += interval
@@ -470,7 +514,9 @@ class Faults:
             if self.stack._jolokia_control_file(n).exists():
                 self.jolokia_reachable(n)
         for n in (1, 2):
-            if (n == 1 or n in self._killed_workers or self.stack.killed_marker(n).exists()) and not self.stack.worker_running(n):
+            if (
+                n == 1 or n in self._killed_workers or self.stack.killed_marker(n).exists()
+            ) and not self.stack.worker_running(n):
                 self.start_worker(n)
             self.stack.killed_marker(n).unlink(missing_ok=True)
         self._killed_workers.clear()
@@ -487,8 +533,9 @@ class Faults:
             if status.get("connector", {}).get("state") in ("PAUSED", "STOPPED"):
                 self.stack.rest("PUT", f"/connectors/{name}/resume")
             if any(t.get("state") == "FAILED" for t in status.get("tasks", [])):
-                self.stack.rest("POST", f"/connectors/{name}/restart",
-                                params={"includeTasks": "true", "onlyFailed": "true"})
+                self.stack.rest(
+                    "POST", f"/connectors/{name}/restart", params={"includeTasks": "true", "onlyFailed": "true"}
+                )
         self._touched.clear()
         if self._db_bounced:
             self._reconnect_streams()

@@ -7,13 +7,15 @@ mentions the stack's state directory, so stale or recycled pids are never signal
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any
 
 
 class StackError(RuntimeError):
@@ -72,8 +74,7 @@ def read_pid(pid_file: Path, marker: str) -> int | None:
     return None
 
 
-def spawn(argv: Sequence[str], log_path: Path, pid_file: Path, env: dict | None = None,
-          cwd: Path | None = None) -> int:
+def spawn(argv: Sequence[str], log_path: Path, pid_file: Path, env: dict | None = None, cwd: Path | None = None) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
@@ -81,12 +82,19 @@ def spawn(argv: Sequence[str], log_path: Path, pid_file: Path, env: dict | None 
         log.flush()
         try:
             proc = subprocess.Popen(
-                list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, env=env, cwd=cwd, close_fds=True,
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
+                cwd=cwd,
+                close_fds=True,
             )
         except OSError as exc:  # a missing binary (bootstrap not run) names the piece, not a traceback
-            raise StackError(pid_file.stem, f"cannot start {argv[0]}: {exc.strerror}; run scripts/bootstrap",
-                             log_path) from None
+            raise StackError(
+                pid_file.stem, f"cannot start {argv[0]}: {exc.strerror}; run scripts/bootstrap", log_path
+            ) from None
     pid_file.write_text(f"{proc.pid}\n")
     # The Popen object is dropped; reap it lazily so it never lingers as a zombie.
     _children.append(proc)
@@ -116,11 +124,13 @@ def stop_pid(pid: int, timeout: float = 20.0, sig: int = signal.SIGTERM) -> None
         if not is_alive(pid):
             return
         time.sleep(0.1)
-    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-        try:
-            target()
-        except (ProcessLookupError, PermissionError):
-            pass
+    kills: tuple[Callable[[], None], ...] = (
+        lambda: os.killpg(pid, signal.SIGKILL),
+        lambda: os.kill(pid, signal.SIGKILL),
+    )
+    for kill in kills:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            kill()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and is_alive(pid):
         reap()
@@ -135,8 +145,7 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
         return False
 
 
-def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 0.25,
-             what: str = "condition") -> object:
+def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 0.25, what: str = "condition") -> Any:
     """Poll ``predicate`` until it returns a truthy value; raise TimeoutError after timeout.
 
     Transient errors of the predicate are retried; a StackError (a piece that exited) ends
@@ -151,7 +160,7 @@ def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 
                 return value
         except StackError:
             raise  # a piece is gone for good: waiting longer cannot help
-        except Exception as exc:  # noqa: BLE001 - polled conditions may fail transiently
+        except Exception as exc:
             last_exc = exc
         if time.monotonic() >= deadline:
             detail = f" (last error: {last_exc!r})" if last_exc else ""

