@@ -60,7 +60,11 @@ def jmx_specs() -> tuple[MetricSpec, ...]:
 CATALOGUE: tuple[MetricSpec, ...] = (
     # --- cdc_watch itself ---------------------------------------------------------------
     MetricSpec(
-        "cdc_build_info", G, ("version", "python_version"), "Always 1; labels carry the cdc_watch build.", "self"
+        "cdc_build_info",
+        G,
+        ("version", "revision", "python_version"),
+        "Always 1; labels carry the cdc_watch build (revision: its git commit, or unknown).",
+        "self",
     ),
     MetricSpec(
         "cdc_config_last_reload_successful",

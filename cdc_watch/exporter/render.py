@@ -6,9 +6,15 @@ that vanish upstream vanish from the output because nothing is carried over betw
 
 from __future__ import annotations
 
+import functools
+import os
 import platform
+import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector, generate_latest
 
 from cdc_watch import __version__
 from cdc_watch.core.model import ErrorReason
@@ -24,8 +30,53 @@ class ConfigStatus:
     loaded_at: float  # wall clock of the configuration in use
 
 
+REVISION_ENV = "CDC_WATCH_REVISION"  # set by the Dockerfile from its REVISION build argument
+
+
+@functools.cache
+def build_revision() -> str:
+    """The git revision of this build: $CDC_WATCH_REVISION (the image sets it), else the
+    checkout the package runs from, else "unknown"."""
+    revision = os.environ.get(REVISION_ENV, "").strip()
+    if revision:
+        return revision
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=2,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+class RuntimeMetrics:
+    """`process_*` (CPU, memory, file descriptors, start time), `python_gc_*` and `python_info`
+    for the daemon itself, from prometheus_client's own collectors on a private registry.
+
+    They sit outside the catalogue (their names and help are prometheus_client's, the same as
+    every Python exporter's) and are appended after the catalogue's families."""
+
+    def __init__(self) -> None:
+        self._registry = CollectorRegistry(auto_describe=False)
+        ProcessCollector(registry=self._registry)
+        GCCollector(registry=self._registry)
+        PlatformCollector(registry=self._registry)
+
+    def render(self) -> bytes:
+        return generate_latest(self._registry)
+
+
 def self_metrics(snapshot: Snapshot, out: MetricsWriter) -> None:
-    out.add("cdc_build_info", labels(("version", __version__), ("python_version", platform.python_version())), 1)
+    out.add(
+        "cdc_build_info",
+        labels(("version", __version__), ("revision", build_revision()), ("python_version", platform.python_version())),
+        1,
+    )
     for name, status in snapshot.sources.items():
         source = labels(("source", name))
         out.add("cdc_source_up", source, 1 if status.up else 0)
