@@ -840,8 +840,11 @@ logger.reflections.level = ERROR
     def start_prometheus(self, scrape_targets: list[str], rule_files: Iterable[Path] = (),
                          alertmanager_webhook_url: str | None = None, scrape_interval: str = "2s",
                          evaluation_interval: str = "2s", alertmanager_config: str | None = None,
-                         job_name: str = "cdc-watch") -> None:
+                         job_name: str = "cdc-watch", scrape_job_extra: Iterable[str] = ()) -> None:
         """(Re)start Alertmanager and Prometheus with the given targets, rules and webhook.
+
+        `scrape_job_extra` are YAML lines added to the scrape job as they are (indented under
+        it), e.g. `scheme: https`, a `tls_config:` or `basic_auth:` block.
 
         `alertmanager_config`, when given, is the whole alertmanager.yml (e.g. a `slack_configs`
         receiver pointed at a capture endpoint) and replaces the generated webhook route.
@@ -873,6 +876,7 @@ logger.reflections.level = ERROR
             lines += [f"  - '{r}'" for r in rules]
         lines += ["scrape_configs:", f"  - job_name: {job_name}", "    static_configs:",
                   f"      - targets: [{', '.join(repr(t) for t in scrape_targets)}]"]
+        lines += [f"    {line}" for line in scrape_job_extra]
         (pr_dir / "prometheus.yml").write_text("\n".join(lines) + "\n")
         self._check_port_free("prometheus", self.ports.prometheus)
         spawn(["prometheus", f"--config.file={pr_dir / 'prometheus.yml'}",

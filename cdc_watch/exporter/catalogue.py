@@ -81,6 +81,34 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "self",
         "seconds",
     ),
+    MetricSpec(
+        "cdc_web_connections_open",
+        G,
+        (),
+        "HTTP connections open on the daemon's web port (scrapers, idle keep-alive, half-sent), as of the last render.",
+        "self",
+    ),
+    MetricSpec(
+        "cdc_web_connections_shed_total",
+        C,
+        (),
+        "HTTP connections refused because the web server already held its maximum (answered 503 or closed).",
+        "self",
+    ),
+    MetricSpec(
+        "cdc_web_request_timeouts_total",
+        C,
+        (),
+        "HTTP connections closed because a request was not read, or a response not written, within its deadline, or sat idle too long.",
+        "self",
+    ),
+    MetricSpec(
+        "cdc_web_metrics_renders_total",
+        C,
+        (),
+        "Times the /metrics body was rendered (once per poll generation, not per scrape).",
+        "self",
+    ),
     MetricSpec("cdc_source_up", G, ("source",), "1 if the last poll of this source succeeded.", "self"),
     MetricSpec(
         "cdc_source_poll_duration_seconds",
@@ -818,4 +846,14 @@ def render_markdown() -> str:
             labels = ", ".join(f"`{label}`" for label in metric.labels) or "—"
             lines.append(f"| `{metric.name}` | {metric.type} | {labels} | {metric.help} |")
         lines.append("")
+    lines += [
+        "## Outside the catalogue: the process and the Python runtime",
+        "",
+        "After the families above, `/metrics` carries prometheus_client's standard collectors for the",
+        "daemon itself, with their own names and help: `process_*` (CPU seconds, resident and virtual",
+        "memory, open and max file descriptors, start time), `python_gc_*` (collections, collected and",
+        "uncollectable objects per generation) and `python_info`. Like the rest of the body they are as",
+        "of the last render (after each poll, at most 30 s old).",
+        "",
+    ]
     return "\n".join(lines)

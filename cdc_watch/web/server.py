@@ -181,6 +181,7 @@ class HttpServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._started = threading.Event()
+        self._closing = False
         self._connections: set[asyncio.StreamWriter] = set()
         self._thread = threading.Thread(target=self._run, name="http", daemon=True)
         self._pool: DaemonPool | None = None
@@ -238,6 +239,13 @@ class HttpServer:
         server = await asyncio.start_server(self._on_connection, sock=self._sock, limit=self.limits.max_header_bytes)
         self._started.set()
         await self._stopping.wait()
+        self._closing = True
+        # Stop accepting first and let accepts under way reach _on_connection (a few loop
+        # turns), where _closing closes them: closing the server while one is under way makes
+        # asyncio 3.11 drop that socket without closing it.
+        asyncio.get_running_loop().remove_reader(self._sock.fileno())
+        for _ in range(20):
+            await asyncio.sleep(0)
         server.close()
         self._abort_all()
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
@@ -245,12 +253,17 @@ class HttpServer:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=0.5)
+        for _ in range(5):  # the transports' close callbacks
+            await asyncio.sleep(0)
 
     def _abort_all(self) -> None:
         for writer in list(self._connections):
             _hard_close(writer)
 
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._closing:
+            _hard_close(writer)
+            return
         counters, limits = self.counters, self.limits
         counters.connections_total += 1
         security = self.security

@@ -121,6 +121,21 @@ def test_cli_silence_reports_a_refusal():
     assert "no such run-time silence" in err.getvalue()
 
 
+def test_cli_silence_sends_the_admin_token_from_the_environment(monkeypatch):
+    from cdc_watch.cli import build_parser
+
+    seen: list[httpx.Request] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"removed": "abc"})
+
+    monkeypatch.setenv(silence_command.TOKEN_ENV, "tok-xyz")
+    args = build_parser().parse_args(["silence", "remove", "abc"])
+    assert silence_command.run(args, out=io.StringIO(), transport=httpx.MockTransport(reply)) == 0
+    assert seen[0].headers["authorization"] == "Bearer tok-xyz"
+
+
 def test_alert_firing_metric_carries_the_alert_labels():
     svc = service()
     step = Step(0, {"prod": {"orders": ("RUNNING", {0: "FAILED@w1:8083"})}})

@@ -9,7 +9,6 @@ the close with generous deadlines and never assert how long anything took.
 
 from __future__ import annotations
 
-import gzip
 import select
 import socket
 import threading
@@ -25,7 +24,8 @@ from cdc_watch.web import Limits, WebHooks, WebServer
 from cdc_watch.web.cache import accepts_gzip
 
 BODY = b"".join(f'cdc_demo{{connector="c{i:05d}"}} {i}\n'.encode() for i in range(20000))
-FAST = Limits(header_timeout=0.3, idle_timeout=0.3, write_timeout=2.0)
+FAST = Limits(header_timeout=1.0, idle_timeout=1.0, write_timeout=5.0)
+PATIENT = Limits(header_timeout=10, idle_timeout=10, write_timeout=10)
 
 
 class Renders:
@@ -134,7 +134,7 @@ def test_keep_alive_serves_several_requests_on_one_connection():
         sock = connect(server)
         for _ in range(3):
             sock.sendall(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
-            status, headers, body = read_response(sock)
+            status, _headers, body = read_response(sock)
             assert status == b"HTTP/1.1 200 OK" and body == b"Healthy.\n"
         assert server.http.counters.connections_total == 1
         sock.close()
@@ -188,7 +188,7 @@ def test_the_connection_cap_sheds_the_excess_with_503_and_admits_again_once_one_
         held = [connect(server) for _ in range(3)]
         wait_until(lambda: server.http.counters.open == 3, "3 open connections")
         extra = connect(server)
-        status, headers, body = read_response(extra)
+        status, headers, _body = read_response(extra)
         assert status == b"HTTP/1.1 503 Service Unavailable" and headers["connection"] == "close"
         assert closed_by_server(extra)
         assert server.http.counters.shed_total == 1
@@ -219,7 +219,10 @@ def test_oversized_or_broken_requests_are_refused_and_closed(request_bytes, stat
 
 
 def test_gzip_is_negotiated_and_both_encodings_carry_the_same_body():
-    with serving() as server, httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=10) as client:
+    with (
+        serving(limits=PATIENT) as server,
+        httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=10) as client,
+    ):
         plain = client.get("/metrics", headers={"Accept-Encoding": "identity"})
         packed = client.get("/metrics", headers={"Accept-Encoding": "gzip"})
         refused = client.get("/metrics", headers={"Accept-Encoding": "gzip;q=0, identity"})
@@ -234,7 +237,7 @@ def test_gzip_is_negotiated_and_both_encodings_carry_the_same_body():
 def test_the_body_is_rendered_once_per_version_and_compressed_once_for_many_scrapers():
     renders = Renders()
     renders.release.clear()  # every scraper arrives while the first render is still running
-    with serving(renders) as server:
+    with serving(renders, PATIENT) as server:
         url = f"http://127.0.0.1:{server.port}/metrics"
         results: list[bytes] = []
 
