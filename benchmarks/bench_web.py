@@ -15,6 +15,9 @@ one), polled every 2 s, with Slack pointed at a local capture endpoint. Printed:
   poll held in flight by the fake
 - the daemon's peak RSS
 
+BENCH_DAEMON_REPO=/path/to/another/checkout runs that checkout's daemon instead (e.g. the
+previous web server, for a comparison under the same load).
+
 Targets (issue 16): p99 <= 1 s with 0 errors at 50 scrapers + 300 idle; alert latency with the
 storm within 1 s of without; SIGTERM <= 5 s. Run: .venv/bin/python benchmarks/bench_web.py
 """
@@ -41,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_scale import build_reply, recorded_entry
 
 REPO = Path(__file__).resolve().parent.parent
+DAEMON_REPO = Path(os.environ.get("BENCH_DAEMON_REPO") or REPO)
 CONNECTORS = 2000
 IDLE = 300
 PHASE_SECONDS = 10
@@ -313,7 +317,7 @@ def main() -> None:
                 "--log.level",
                 "error",
             ],
-            cwd=REPO,
+            cwd=DAEMON_REPO,
             env=env,
         )
         wait_ready(port)

@@ -8,6 +8,10 @@ on reload), or when the cached body is older than `max_age` (counters that move 
 such as deliveries, stay at most that old), and gzip-compressed at most once per body, on the
 first scrape that asks for it. Concurrent scrapers of a stale body wait for the one render in
 progress instead of starting their own (one lock, never held by the poll path).
+
+Only the text format 0.0.4 is served. OpenMetrics negotiation was left out: it would be a second
+body per snapshot (counter families named without `_total`, `# EOF`, unit lines), and every
+Prometheus offers 0.0.4 in its Accept header.
 """
 
 from __future__ import annotations

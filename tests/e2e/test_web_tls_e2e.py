@@ -28,7 +28,7 @@ def query(stack, expr: str) -> list[dict]:
     return reply.json()["data"]["result"]
 
 
-def test_prometheus_scrapes_the_daemon_over_tls_with_basic_auth(stack, stack_env, tmp_path):
+def test_prometheus_scrapes_the_daemon_over_tls_with_basic_auth(stack, stack_env, capture, tmp_path):
     pki = make_pki(tmp_path)
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(10)).decode()
     web = tmp_path / "web.yml"
