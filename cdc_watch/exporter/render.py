@@ -6,13 +6,10 @@ that vanish upstream vanish from the output because nothing is carried over betw
 
 from __future__ import annotations
 
-import functools
 import os
 import platform
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector, generate_latest
 
@@ -33,25 +30,11 @@ class ConfigStatus:
 REVISION_ENV = "CDC_WATCH_REVISION"  # set by the Dockerfile from its REVISION build argument
 
 
-@functools.cache
 def build_revision() -> str:
-    """The git revision of this build: $CDC_WATCH_REVISION (the image sets it), else the
-    checkout the package runs from, else "unknown"."""
-    revision = os.environ.get(REVISION_ENV, "").strip()
-    if revision:
-        return revision
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=2,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.stdout.strip() or "unknown"
+    """The git revision of this build: $CDC_WATCH_REVISION (the image sets it from its REVISION
+    build argument), else "unknown". Never read from a checkout at run time, so generated files
+    that embed a scrape stay the same from one commit to the next."""
+    return os.environ.get(REVISION_ENV, "").strip() or "unknown"
 
 
 class RuntimeMetrics:

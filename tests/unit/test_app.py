@@ -421,14 +421,12 @@ def test_metrics_carry_the_process_and_runtime_families_and_the_build_revision(c
     from cdc_watch.exporter import render as render_module
     from cdc_watch.exporter.catalogue import BY_NAME
 
-    render_module.build_revision.cache_clear()
     monkeypatch.setenv(render_module.REVISION_ENV, "abc1234")
     serve_connect(connect)
     app, polled = make_app(connect.url)
     app.start()
     polled.wait_for({"connect:prod", "connect_offsets:prod"})
     families = {f.name: f for f in text_string_to_metric_families(get(app, "/metrics").text)}
-    render_module.build_revision.cache_clear()
     outside = {name for name in families if name not in BY_NAME and f"{name}_total" not in BY_NAME}
     # Outside the catalogue: prometheus_client's process and Python collectors only (docs/metrics.md).
     assert outside and all(name.startswith(("process_", "python_")) for name in outside), outside
