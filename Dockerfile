@@ -42,6 +42,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 # Default --config.file of every command, so `docker exec ... cdc-watch connectors list` (or
 # check-config, preflight, silence) reads the mounted config without repeating the flag.
 ENV CDC_WATCH_CONFIG=/etc/cdc-watch/config.yaml
+# The build's git commit, for the revision label of cdc_build_info.
+ENV CDC_WATCH_REVISION=${REVISION}
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels cdc-watch \
  && groupadd --system --gid 10001 cdcwatch \

@@ -23,11 +23,13 @@ from cdc_watch.core.poller import Poller, ResultHook, Source, where_raised
 from cdc_watch.core.snapshot import Snapshot, SnapshotStore
 from cdc_watch.core.statefile import StateFile
 from cdc_watch.exporter.connect import connect_metrics
+from cdc_watch.exporter.exposition import MetricsWriter
 from cdc_watch.exporter.jolokia import jolokia_metrics
 from cdc_watch.exporter.mysql import mysql_metrics
 from cdc_watch.exporter.render import (
     ConfigStatus,
     Contributor,
+    RuntimeMetrics,
     config_metrics,
     render,
     self_metrics,
@@ -39,15 +41,17 @@ from cdc_watch.rules.table import ALERT_NAMES
 from cdc_watch.sources.connect.poll import ConnectOffsetsSource, ConnectSource
 from cdc_watch.sources.jolokia.poll import JolokiaSource
 from cdc_watch.sources.mysql.poll import MySQLSource, endpoint_of
-from cdc_watch.web import WebHooks, WebServer
+from cdc_watch.web import WebHooks, WebSecurity, WebServer, build_security
 
 log = logging.getLogger(__name__)
 
-# SIGTERM to exit, all stages together (pollers, notifications, remediation, web): the daemon
-# must be gone within 5 s. Real time, not the injected clock: it bounds real waits.
-STOP_BUDGET_SECONDS = 4.5
+# SIGTERM to exit, all stages together (web, pollers, notifications, remediation): the daemon
+# must be gone within 5 s, interpreter exit included (about half a second under a scrape storm
+# at 2,000 connectors, benchmarks/bench_web.py). Real time, not the injected clock.
+STOP_BUDGET_SECONDS = 4.0
+NOTIFY_STOP_RESERVE = 1.5  # a hung poll never eats the time queued notifications need to go out
 RELOAD_STOP_SECONDS = 2.0  # a reload waits this long for the old pollers' polls in flight
-_WEB_STOP_RESERVE = 0.3  # kept back from the other stages for the web server's shutdown
+WEB_STOP_SECONDS = 0.5  # the web server goes first: listener and connections closed, load shed
 
 TransportFactory = Callable[[str], httpx.BaseTransport | None]
 
@@ -80,8 +84,10 @@ class App:
         enable_lifecycle: bool = False,
         transport_for: TransportFactory | None = None,
         on_result: ResultHook | None = None,
+        web_config_path: Path | None = None,
     ):
         self.config_path = config_path
+        self.web_config_path = web_config_path
         self.clock = clock or SystemClock()
         self.store = SnapshotStore()
         self.transport_for = transport_for
@@ -93,6 +99,7 @@ class App:
         logs.use_secrets(config_secrets(self.config))  # scrubbed from every log line
         self._config_status = ConfigStatus(last_reload_ok=True, loaded_at=self.clock.now())
         self._pollers: list[Poller] = []
+        self._generation = 0  # bumped after each poll's hooks and on reload: /metrics renders again
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         # Alerting owns a section of the state file; other parts reuse this StateFile.
@@ -122,7 +129,10 @@ class App:
             mysql_metrics,
             self.alerting.contribute,
             self.remediation.contribute,
+            self._web_metrics,
         )
+        self.runtime = RuntimeMetrics()
+        security = self._build_security(self.config)  # ConfigError propagates: the CLI exits 2
         self.web = WebServer(
             listen_address,
             WebHooks(
@@ -132,11 +142,30 @@ class App:
                 reload=self.reload,
                 enable_lifecycle=enable_lifecycle,
                 alerting=self.alerting,
+                metrics_version=lambda: self._generation,
             ),
+            security,
         )
 
     def render_metrics(self) -> bytes:
-        return render(self.store.current(), self.contributors)
+        """The /metrics body: the catalogue's families, then the process and Python runtime ones."""
+        return render(self.store.current(), self.contributors) + self.runtime.render()
+
+    def _web_metrics(self, _snapshot: Snapshot, out: MetricsWriter) -> None:
+        counters = self.web.http.counters
+        out.add("cdc_web_connections_open", "", counters.open)
+        out.add("cdc_web_connections_shed_total", "", counters.shed_total)
+        out.add("cdc_web_request_timeouts_total", "", counters.timeouts_total)
+        out.add("cdc_web_metrics_renders_total", "", self.web.cache.renders + 1)  # this render included
+
+    def _build_security(self, config: Config) -> WebSecurity:
+        """The web security of --web.config.file and the config's admin token; ConfigError with
+        the web config file named in each problem."""
+        token = config.web.admin_token.get_secret_value() if config.web.admin_token is not None else None
+        try:
+            return build_security(self.web_config_path, token)
+        except ConfigError as exc:
+            raise ConfigError([f"{self.web_config_path}: {p}" for p in exc.problems]) from None
 
     def snapshot(self) -> Snapshot:
         return self.store.current()
@@ -159,6 +188,7 @@ class App:
         for name, hook in (
             ("alerting", self.alerting.on_result),
             ("remediation", self.remediation.on_result),
+            ("metrics", self._bump_generation),
             ("caller", self.on_result),
         ):
             if hook is None:
@@ -174,6 +204,9 @@ class App:
                     "poll hook failed",
                     extra={"hook": name, "source": result.source, "error": f"{type(exc).__name__} at {where}"},
                 )
+
+    def _bump_generation(self, _result: PollResult | None = None, _snapshot: Snapshot | None = None) -> None:
+        self._generation += 1  # one writer at a time is not needed: any change forces a render
 
     @staticmethod
     def _stop_pollers(pollers: list[Poller], deadline: float) -> None:
@@ -205,6 +238,7 @@ class App:
                 return False, ["cdc_watch is stopping"]
             try:
                 new = load_config(self.config_path, alert_names=ALERT_NAMES)
+                security = self._build_security(new)
                 pollers = self._build_pollers(new)
             except ConfigError as exc:
                 return self._reload_failed(exc.problems)
@@ -218,13 +252,16 @@ class App:
             self._stop_pollers(self._pollers, time.monotonic() + RELOAD_STOP_SECONDS)
             self.config = new
             logs.use_secrets(config_secrets(new))
+            self.web.set_security(security)
             self._start_pollers(pollers)
             self._config_status = ConfigStatus(True, self.clock.now())
+            self._bump_generation()
             log.info("configuration reloaded", extra={"config": str(self.config_path)})
             return True, []
 
     def _reload_failed(self, problems: list[str]) -> tuple[bool, list[str]]:
         self._config_status = ConfigStatus(False, self._config_status.loaded_at)
+        self._bump_generation()
         log.error("configuration reload rejected; keeping the previous one", extra={"problems": "; ".join(problems)})
         return False, problems
 
@@ -234,13 +271,16 @@ class App:
             return
         self._stopped.set()
         deadline = time.monotonic() + STOP_BUDGET_SECONDS
+        # First: no more requests, every connection closed, so a scrape storm or a slow client
+        # cannot slow the rest of the shutdown.
+        self.web.stop(WEB_STOP_SECONDS)
 
         def left() -> float:
-            return max(0.0, deadline - _WEB_STOP_RESERVE - time.monotonic())
+            return max(0.0, deadline - time.monotonic())
 
         locked = self._lock.acquire(timeout=left())  # a reload in progress holds it briefly
         try:
-            self._stop_pollers(self._pollers, deadline - _WEB_STOP_RESERVE)
+            self._stop_pollers(self._pollers, deadline - NOTIFY_STOP_RESERVE)
             self._pollers = []
         finally:
             if locked:
@@ -250,7 +290,6 @@ class App:
                 stage(left())
             except Exception as exc:
                 log.error("stopping failed", extra={"part": name, "error": _describe(exc)})
-        self.web.stop()
         log.info("cdc_watch stopped")
 
     def run_until_signalled(self) -> None:

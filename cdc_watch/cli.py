@@ -116,10 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="address for /metrics, /-/healthy, /-/ready and the landing page (default: %(default)s)",
     )
     run.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="exporter-toolkit web configuration (TLS, basic auth, headers); reloaded with the config",
+    )
+    run.add_argument(
         "--web.enable-lifecycle",
         dest="enable_lifecycle",
         action="store_true",
-        help="allow POST /-/reload, and silence changes from other hosts than loopback",
+        help="allow POST /-/reload; it still needs authorization: the admin token, a basic-auth user,"
+        " or loopback when neither is configured (docs/security.md)",
     )
 
     check = commands.add_parser(
@@ -153,7 +162,12 @@ def run(args: argparse.Namespace) -> int:
     from cdc_watch.app import App
 
     try:
-        app = App(args.config_file, args.listen_address, enable_lifecycle=args.enable_lifecycle)
+        app = App(
+            args.config_file,
+            args.listen_address,
+            enable_lifecycle=args.enable_lifecycle,
+            web_config_path=args.web_config_file,
+        )
     except ConfigError as exc:
         logging.getLogger("cdc_watch").error(
             "invalid configuration", extra={"config": str(args.config_file), "problems": "; ".join(exc.problems)}

@@ -946,8 +946,12 @@ logger.reflections.level = ERROR
         evaluation_interval: str = "2s",
         alertmanager_config: str | None = None,
         job_name: str = "cdc-watch",
+        scrape_job_extra: Iterable[str] = (),
     ) -> None:
         """(Re)start Alertmanager and Prometheus with the given targets, rules and webhook.
+
+        `scrape_job_extra` are YAML lines added to the scrape job as they are (indented under
+        it), e.g. `scheme: https`, a `tls_config:` or `basic_auth:` block.
 
         `alertmanager_config`, when given, is the whole alertmanager.yml (e.g. a `slack_configs`
         receiver pointed at a capture endpoint) and replaces the generated webhook route.
@@ -995,6 +999,7 @@ logger.reflections.level = ERROR
             "    static_configs:",
             f"      - targets: [{', '.join(repr(t) for t in scrape_targets)}]",
         ]
+        lines += [f"    {line}" for line in scrape_job_extra]
         (pr_dir / "prometheus.yml").write_text("\n".join(lines) + "\n")
         self._check_port_free("prometheus", self.ports.prometheus)
         spawn(

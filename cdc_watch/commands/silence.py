@@ -1,6 +1,7 @@
 """`cdc-watch silence add|list|remove`: time-bound silences on the running daemon.
 
-Talks to the daemon's HTTP port (`--web.url`, default http://127.0.0.1:10108); the daemon keeps
+Talks to the daemon's HTTP port (`--web.url`, default http://127.0.0.1:10108), with
+$CDC_WATCH_ADMIN_TOKEN as its bearer token when set (docs/security.md); the daemon keeps
 silences in its state file, so they survive its restart. Exit codes: 0 ok, 1 daemon refused or
 unreachable, 2 usage.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 import time
 from typing import TextIO
@@ -19,6 +21,7 @@ from cdc_watch.commands import Common, command_with_actions, shared_default
 from cdc_watch.config import parse_duration
 
 DEFAULT_URL = "http://127.0.0.1:10108"
+TOKEN_ENV = "CDC_WATCH_ADMIN_TOKEN"  # sent as the bearer token when set (the daemon's web.admin_token)
 
 
 def _add_url(parser: argparse.ArgumentParser, top: bool) -> None:
@@ -69,8 +72,10 @@ def run(
     out = out or sys.stdout  # looked up per call, not when the module was imported
     err = err or sys.stderr
     base = args.web_url.rstrip("/")
+    token = os.environ.get(TOKEN_ENV)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with httpx.Client(timeout=10, transport=transport) as client:
+        with httpx.Client(timeout=10, transport=transport, headers=headers) as client:
             if args.silence_action == "add":
                 matchers = {
                     k: v

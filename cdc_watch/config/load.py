@@ -55,19 +55,38 @@ def parse_config(raw: Any, base_dir: Path | None = None, alert_names: Collection
     try:
         return Config.model_validate(raw, context={"base_dir": base_dir, "alert_names": alert_names})
     except ValidationError as exc:
-        problems = []
-        errors = exc.errors(include_url=False, include_input=False)
-        failed_paths = {tuple(e["loc"]) for e in errors}
-        for err in errors:
-            loc = tuple(err["loc"])
-            # pydantic adds "too short" to a list whose every item failed; the items say why.
-            if err["type"] == "too_short" and any(p[: len(loc)] == loc and p != loc for p in failed_paths):
-                continue
-            message = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                message = "unknown key"
-            problems.append(f"{_location(loc, raw)}: {message}")
-        raise ConfigError(problems) from None
+        raise ConfigError(validation_problems(exc, raw)) from None
+
+
+def validation_problems(exc: ValidationError, raw: Any) -> list[str]:
+    """One "location: message" line per error of a pydantic validation of `raw`."""
+    problems = []
+    errors = exc.errors(include_url=False, include_input=False)
+    failed_paths = {tuple(e["loc"]) for e in errors}
+    for err in errors:
+        loc = tuple(err["loc"])
+        # pydantic adds "too short" to a list whose every item failed; the items say why.
+        if err["type"] == "too_short" and any(p[: len(loc)] == loc and p != loc for p in failed_paths):
+            continue
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        problems.append(f"{_location(loc, raw)}: {message}")
+    return problems
+
+
+def read_yaml(path: Path) -> Any:
+    """The decoded YAML of `path`; ConfigError naming the file when it cannot be read or parsed."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise ConfigError([f"{path}: not valid YAML at {where}: {getattr(exc, 'problem', exc)}"]) from None
 
 
 def load_config(path: Path, *, alert_names: Collection[str] | None) -> Config:
@@ -76,14 +95,4 @@ def load_config(path: Path, *, alert_names: Collection[str] | None) -> Config:
     `alert_names` are the alerts that `alerting.rules.overrides` may name (the rule table's,
     passed in by the caller because the rules sit above this package); None skips that check.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise ConfigError([f"{path}: not valid YAML at {where}: {getattr(exc, 'problem', exc)}"]) from None
-    return parse_config(raw, path.resolve().parent, alert_names)
+    return parse_config(read_yaml(path), path.resolve().parent, alert_names)

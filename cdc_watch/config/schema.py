@@ -540,6 +540,13 @@ def _matches(patterns: tuple[str, ...], cluster: str, connector: str) -> bool:
     return any(fnmatch.fnmatchcase(connector, p) or fnmatch.fnmatchcase(f"{cluster}/{connector}", p) for p in patterns)
 
 
+class WebSettings(Section):
+    """The daemon's own HTTP side beyond `--web.config.file` (TLS and basic auth live there)."""
+
+    # Bearer token that may reload and change silences (Authorization: Bearer <token>).
+    admin_token: Secret | None = None
+
+
 class Config(Section):
     connect_clusters: tuple[ConnectCluster, ...] = Field(min_length=1)
     databases: tuple[Database, ...] = ()
@@ -547,6 +554,7 @@ class Config(Section):
     poll_jitter: float = Field(default=0.1, ge=0.0, le=0.5)
     alerting: AlertingConfig = AlertingConfig()
     remediation: RemediationConfig = RemediationConfig()
+    web: WebSettings = WebSettings()
 
     @model_validator(mode="after")
     def _unique_cluster_names(self) -> Config:

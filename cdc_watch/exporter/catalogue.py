@@ -60,7 +60,11 @@ def jmx_specs() -> tuple[MetricSpec, ...]:
 CATALOGUE: tuple[MetricSpec, ...] = (
     # --- cdc_watch itself ---------------------------------------------------------------
     MetricSpec(
-        "cdc_build_info", G, ("version", "python_version"), "Always 1; labels carry the cdc_watch build.", "self"
+        "cdc_build_info",
+        G,
+        ("version", "revision", "python_version"),
+        "Always 1; labels carry the cdc_watch build (revision: its git commit, or unknown).",
+        "self",
     ),
     MetricSpec(
         "cdc_config_last_reload_successful",
@@ -76,6 +80,34 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "When the configuration in use was loaded.",
         "self",
         "seconds",
+    ),
+    MetricSpec(
+        "cdc_web_connections_open",
+        G,
+        (),
+        "HTTP connections open on the daemon's web port (scrapers, idle keep-alive, half-sent), as of the last render.",
+        "self",
+    ),
+    MetricSpec(
+        "cdc_web_connections_shed_total",
+        C,
+        (),
+        "HTTP connections refused because the web server already held its maximum (answered 503 or closed).",
+        "self",
+    ),
+    MetricSpec(
+        "cdc_web_request_timeouts_total",
+        C,
+        (),
+        "HTTP connections closed because a request was not read, or a response not written, within its deadline, or sat idle too long.",
+        "self",
+    ),
+    MetricSpec(
+        "cdc_web_metrics_renders_total",
+        C,
+        (),
+        "Times the /metrics body was rendered (once per poll generation, not per scrape).",
+        "self",
     ),
     MetricSpec("cdc_source_up", G, ("source",), "1 if the last poll of this source succeeded.", "self"),
     MetricSpec(
@@ -814,4 +846,14 @@ def render_markdown() -> str:
             labels = ", ".join(f"`{label}`" for label in metric.labels) or "—"
             lines.append(f"| `{metric.name}` | {metric.type} | {labels} | {metric.help} |")
         lines.append("")
+    lines += [
+        "## Outside the catalogue: the process and the Python runtime",
+        "",
+        "After the families above, `/metrics` carries prometheus_client's standard collectors for the",
+        "daemon itself, with their own names and help: `process_*` (CPU seconds, resident and virtual",
+        "memory, open and max file descriptors, start time), `python_gc_*` (collections, collected and",
+        "uncollectable objects per generation) and `python_info`. Like the rest of the body they are as",
+        "of the last render (after each poll, at most 30 s old).",
+        "",
+    ]
     return "\n".join(lines)

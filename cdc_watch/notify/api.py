@@ -5,13 +5,13 @@ GET /api/v1/silences            active silences
 POST /api/v1/silences           {"matchers": {"alert": ..., "connector": ...}, "duration": "2h", "comment": ...}
 DELETE /api/v1/silences/<id>    remove a run-time silence
 
-Changing silences is allowed from loopback clients, or from anywhere when the lifecycle API is
-enabled (--web.enable-lifecycle): anyone who can reach the port could otherwise mute alerts.
+Changing silences needs authorization, decided by the web server (web/security.py) and passed
+in as `may_change`: the admin token or a basic-auth user, or, when neither is configured, a
+loopback client. Anyone who can reach the port could otherwise mute alerts.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from typing import Any
 
@@ -27,16 +27,10 @@ def _json(status: int, body: Any) -> Reply:
     return status, (json.dumps(body, indent=1) + "\n").encode(), JSON
 
 
-def _may_change(client: str, lifecycle: bool) -> bool:
-    if lifecycle:
-        return True
-    try:
-        return ipaddress.ip_address(client).is_loopback
-    except ValueError:
-        return False
+_REFUSED = "changing silences needs the admin token or a basic-auth user (or, with neither configured, loopback)"
 
 
-def handle(alerting: Any, method: str, path: str, body: bytes, client: str, lifecycle: bool) -> Reply | None:
+def handle(alerting: Any, method: str, path: str, body: bytes, may_change: bool) -> Reply | None:
     """A reply, or None when the path is not ours."""
     if not path.startswith("/api/v1/"):
         return None
@@ -63,10 +57,8 @@ def handle(alerting: Any, method: str, path: str, body: bytes, client: str, life
     if method == "GET" and path == "/api/v1/silences":
         return _json(200, {"silences": alerting.list_silences()})
     if method == "POST" and path == "/api/v1/silences":
-        if not _may_change(client, lifecycle):
-            return _json(
-                403, {"error": "silences can be changed from loopback only, unless --web.enable-lifecycle is set"}
-            )
+        if not may_change:
+            return _json(403, {"error": _REFUSED})
         try:
             request = json.loads(body or b"{}")
             if not isinstance(request, dict):
@@ -88,10 +80,8 @@ def handle(alerting: Any, method: str, path: str, body: bytes, client: str, life
             return _json(400, {"error": str(exc)})
         return _json(200, {"silence": silence.to_json()})
     if method == "DELETE" and path.startswith("/api/v1/silences/"):
-        if not _may_change(client, lifecycle):
-            return _json(
-                403, {"error": "silences can be changed from loopback only, unless --web.enable-lifecycle is set"}
-            )
+        if not may_change:
+            return _json(403, {"error": _REFUSED})
         ident = path.rsplit("/", 1)[1]
         return (
             _json(200, {"removed": ident})

@@ -9,9 +9,11 @@ fixed sleep; the fake clock keeps timestamps fixed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
+import socket
 import ssl
 import threading
 import time
@@ -367,3 +369,67 @@ def test_run_exits_2_on_an_unusable_ca_file(tmp_path, restore_signals):
     config.write_text("connect_clusters:\n  - url: https://127.0.0.1:1\n    tls: {ca_file: ca.pem}\n")
     args = cli.build_parser().parse_args(["run", "--config.file", str(config), "--web.listen-address", "127.0.0.1:0"])
     assert cli.run(args) == cli.EXIT_CONFIG
+
+
+def test_ready_stays_503_while_a_source_has_only_failed(connect, make_app):
+    connect.route("GET", "/", Reply(500, {"error_code": 500, "message": "worker starting"}))
+    app, polled = make_app(connect.url)
+    app.start()
+    polled.wait_for({"connect:prod"})
+    assert not polled.results[0].ok  # polled, but never successfully
+    assert get(app, "/-/healthy").status_code == 200
+    ready = get(app, "/-/ready")
+    assert ready.status_code == 503 and "polled successfully" in ready.text
+
+
+def test_sigterm_closes_idle_and_half_sent_connections_with_a_poll_in_flight(connect, make_app, restore_signals):
+    hung = threading.Event()  # never set: the first poll stays in flight
+    serve_connect(connect, root=Reply(200, body("connect", "root"), gate=hung))
+    app, _ = make_app(connect.url)
+    clients: list[socket.socket] = []
+
+    def misbehave() -> None:
+        wait_for_request(connect)
+        port = app.web.port
+        idle = socket.create_connection(("127.0.0.1", port), timeout=10)
+        idle.sendall(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+        reply = b""
+        while not reply.endswith(b"Healthy.\n"):
+            chunk = idle.recv(4096)
+            assert chunk, reply
+            reply += chunk
+        half = socket.create_connection(("127.0.0.1", port), timeout=10)
+        half.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Half")
+        clients.extend((idle, half))
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    sender = threading.Thread(target=misbehave, daemon=True)
+    sender.start()
+    app.run_until_signalled()
+    sender.join(10)
+    assert len(clients) == 2, clients
+    for sock in clients:
+        with contextlib.suppress(ConnectionResetError):  # a reset is a close too
+            assert sock.recv(4096) == b""  # closed by the daemon, not by a timeout of ours
+        sock.close()
+    assert not app.web.http._thread.is_alive()
+
+
+def test_metrics_carry_the_process_and_runtime_families_and_the_build_revision(connect, make_app, monkeypatch):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from cdc_watch.exporter import render as render_module
+    from cdc_watch.exporter.catalogue import BY_NAME
+
+    monkeypatch.setenv(render_module.REVISION_ENV, "abc1234")
+    serve_connect(connect)
+    app, polled = make_app(connect.url)
+    app.start()
+    polled.wait_for({"connect:prod", "connect_offsets:prod"})
+    families = {f.name: f for f in text_string_to_metric_families(get(app, "/metrics").text)}
+    outside = {name for name in families if name not in BY_NAME and f"{name}_total" not in BY_NAME}
+    # Outside the catalogue: prometheus_client's process and Python collectors only (docs/metrics.md).
+    assert outside and all(name.startswith(("process_", "python_")) for name in outside), outside
+    assert {"process_resident_memory_bytes", "process_cpu_seconds", "python_gc_collections"} <= outside
+    assert families["cdc_build_info"].samples[0].labels["revision"] == "abc1234"
+    assert families["cdc_web_metrics_renders"].samples[0].value >= 1

@@ -38,8 +38,7 @@ def test_silence_api_add_list_remove_and_persist(tmp_path):
         "POST",
         "/api/v1/silences",
         json.dumps({"matchers": {"connector": "orders"}, "duration": "2h", "comment": "migration"}).encode(),
-        "127.0.0.1",
-        False,
+        True,
     )
     assert status == 200
     silence = json.loads(body)["silence"]
@@ -48,34 +47,26 @@ def test_silence_api_add_list_remove_and_persist(tmp_path):
     assert [s["id"] for s in restarted.list_silences()] == [silence["id"]]
     clock.advance(7200)
     assert restarted.list_silences() == []  # expired
-    status, _, _ = api.handle(svc, "DELETE", f"/api/v1/silences/{silence['id']}", b"", "127.0.0.1", False)
+    status, _, _ = api.handle(svc, "DELETE", f"/api/v1/silences/{silence['id']}", b"", True)
     assert status == 200
 
 
-def test_silence_api_refuses_remote_clients_without_lifecycle_and_bad_input():
+def test_silence_api_refuses_unauthorized_changes_and_bad_input():
     svc = service()
     body = json.dumps({"matchers": {"connector": "x"}, "duration": "1h"}).encode()
-    assert api.handle(svc, "POST", "/api/v1/silences", body, "10.1.2.3", False)[0] == 403
-    assert api.handle(svc, "POST", "/api/v1/silences", body, "10.1.2.3", True)[0] == 200
+    refused = api.handle(svc, "POST", "/api/v1/silences", body, False)
+    assert refused[0] == 403 and b"admin token" in refused[1]
+    assert api.handle(svc, "DELETE", "/api/v1/silences/abc", b"", False)[0] == 403
+    assert api.handle(svc, "POST", "/api/v1/silences", body, True)[0] == 200
+    assert api.handle(svc, "POST", "/api/v1/silences", b'{"matchers": {"nope": "x"}, "duration": "1h"}', True)[0] == 400
     assert (
-        api.handle(
-            svc, "POST", "/api/v1/silences", b'{"matchers": {"nope": "x"}, "duration": "1h"}', "127.0.0.1", False
-        )[0]
+        api.handle(svc, "POST", "/api/v1/silences", b'{"matchers": {"connector": "x"}, "duration": "90d"}', True)[0]
         == 400
     )
     assert (
-        api.handle(
-            svc, "POST", "/api/v1/silences", b'{"matchers": {"connector": "x"}, "duration": "90d"}', "127.0.0.1", False
-        )[0]
-        == 400
+        api.handle(svc, "POST", "/api/v1/silences", b'{"matchers": {"connector": "x"}, "duration": 5}', True)[0] == 400
     )
-    assert (
-        api.handle(
-            svc, "POST", "/api/v1/silences", b'{"matchers": {"connector": "x"}, "duration": 5}', "127.0.0.1", False
-        )[0]
-        == 400
-    )
-    assert api.handle(svc, "GET", "/metrics", b"", "127.0.0.1", False) is None
+    assert api.handle(svc, "GET", "/metrics", b"", True) is None
 
 
 def test_cli_silence_add_sends_exactly_one_request():
@@ -128,6 +119,21 @@ def test_cli_silence_reports_a_refusal():
     transport = httpx.MockTransport(lambda r: httpx.Response(404, json={"error": "no such run-time silence"}))
     assert silence_command.run(args, err=err, transport=transport) == 1
     assert "no such run-time silence" in err.getvalue()
+
+
+def test_cli_silence_sends_the_admin_token_from_the_environment(monkeypatch):
+    from cdc_watch.cli import build_parser
+
+    seen: list[httpx.Request] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"removed": "abc"})
+
+    monkeypatch.setenv(silence_command.TOKEN_ENV, "tok-xyz")
+    args = build_parser().parse_args(["silence", "remove", "abc"])
+    assert silence_command.run(args, out=io.StringIO(), transport=httpx.MockTransport(reply)) == 0
+    assert seen[0].headers["authorization"] == "Bearer tok-xyz"
 
 
 def test_alert_firing_metric_carries_the_alert_labels():

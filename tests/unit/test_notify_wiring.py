@@ -24,7 +24,7 @@ def app(tmp_path, monkeypatch, capture):
     )
     app = App(path, listen_address="127.0.0.1:0", clock=FakeClock())
     yield app
-    app.web._server.server_close()
+    app.web.stop()  # never started: closes the listening socket
     app.remediation.close()
 
 
