@@ -18,6 +18,7 @@ from cdc_watch import __version__
 from cdc_watch.core.snapshot import Snapshot
 from cdc_watch.exporter.exposition import CONTENT_TYPE
 from cdc_watch.notify import api as alerting_api
+from cdc_watch.status import endpoints as status_endpoints
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class WebHooks:
     reload: Callable[[], tuple[bool, list[str]]]
     enable_lifecycle: bool = False
     alerting: Any = None  # notify.service.AlertService: /api/v1/alerts and /api/v1/silences
+    status: Callable[[], dict[str, Any]] | None = None  # the status document (status/view.py)
 
 
 def parse_listen_address(address: str) -> tuple[str, int]:
@@ -86,9 +88,36 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self.do_GET()
 
+    def _status(self, method: str, path: str, query: str, body: bytes = b"") -> bool:
+        if self.hooks.status is None:
+            return False
+        reply = status_endpoints.handle(
+            self.hooks.status,
+            self.hooks.alerting,
+            method,
+            path,
+            query,
+            body,
+            alerting_api.may_change(self.client_address[0], self.hooks.enable_lifecycle),
+        )
+        if reply is None:
+            return False
+        code, payload, content_type, headers = reply
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+        return True
+
     def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
         try:
+            if path in ("/", "/api/v1/status") and self._status("GET", path, query):
+                return
             if path == "/metrics":
                 self._send(200, self.hooks.metrics(), CONTENT_TYPE)
             elif path == "/":
@@ -127,6 +156,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
+        if path.startswith("/-/silences"):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(min(length, 65536)) if length else b""
+            if not self._status("POST", path, "", body):
+                self._send(404, b"Not found.\n")
+            return
         if path.startswith("/api/v1/"):
             self._api("POST", path)
             return

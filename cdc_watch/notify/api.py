@@ -27,7 +27,8 @@ def _json(status: int, body: Any) -> Reply:
     return status, (json.dumps(body, indent=1) + "\n").encode(), JSON
 
 
-def _may_change(client: str, lifecycle: bool) -> bool:
+def may_change(client: str, lifecycle: bool) -> bool:
+    """Whether this client may change silences (see the module docstring)."""
     if lifecycle:
         return True
     try:
@@ -63,7 +64,7 @@ def handle(alerting: Any, method: str, path: str, body: bytes, client: str, life
     if method == "GET" and path == "/api/v1/silences":
         return _json(200, {"silences": alerting.list_silences()})
     if method == "POST" and path == "/api/v1/silences":
-        if not _may_change(client, lifecycle):
+        if not may_change(client, lifecycle):
             return _json(
                 403, {"error": "silences can be changed from loopback only, unless --web.enable-lifecycle is set"}
             )
@@ -88,7 +89,7 @@ def handle(alerting: Any, method: str, path: str, body: bytes, client: str, life
             return _json(400, {"error": str(exc)})
         return _json(200, {"silence": silence.to_json()})
     if method == "DELETE" and path.startswith("/api/v1/silences/"):
-        if not _may_change(client, lifecycle):
+        if not may_change(client, lifecycle):
             return _json(
                 403, {"error": "silences can be changed from loopback only, unless --web.enable-lifecycle is set"}
             )
