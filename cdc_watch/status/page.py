@@ -282,7 +282,7 @@ def render(
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>cdc_watch status</title>
 <style>{STYLE}</style></head><body>
 <h1>cdc_watch status</h1>
-<p class="muted">version {_e(doc.get("version"))} &middot; as of {_when(now, now)} &middot; refreshes every {REFRESH_SECONDS} s &middot;
+<p class="muted">cdc_watch {_e(doc.get("version"))} &middot; as of {_when(now, now)} &middot; refreshes every {REFRESH_SECONDS} s &middot;
 <a href="/metrics">metrics</a> &middot; <a href="/api/v1/status">status JSON</a> &middot;
 <a href="/-/healthy">healthy</a> &middot; <a href="/-/ready">ready</a></p>
 {_config(doc.get("config"))}
