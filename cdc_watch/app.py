@@ -12,9 +12,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from cdc_watch import __version__
 from cdc_watch.config import DEFAULT_LISTEN_ADDRESS, Config, ConfigError, load_config
 from cdc_watch.core import logs
 from cdc_watch.core.clock import Clock, SystemClock
@@ -41,6 +43,7 @@ from cdc_watch.rules.table import ALERT_NAMES
 from cdc_watch.sources.connect.poll import ConnectOffsetsSource, ConnectSource
 from cdc_watch.sources.jolokia.poll import JolokiaSource
 from cdc_watch.sources.mysql.poll import MySQLSource, endpoint_of
+from cdc_watch.status import view as status_view
 from cdc_watch.web import WebHooks, WebSecurity, WebServer, build_security
 
 log = logging.getLogger(__name__)
@@ -143,8 +146,26 @@ class App:
                 enable_lifecycle=enable_lifecycle,
                 alerting=self.alerting,
                 metrics_version=lambda: self._generation,
+                status=self.status_document,
             ),
             security,
+        )
+
+    def status_document(self) -> dict[str, Any]:
+        """What GET /api/v1/status answers and the status page shows (status/view.py)."""
+        config = self.config
+        return status_view.build(
+            status_view.Inputs(
+                snapshot=self.store.current(),
+                now=self.clock.now(),
+                alerts=self.alerting.alerts,
+                silences=self.alerting.list_silences(),
+                remediation=self.remediation.state if self.remediation.enabled else None,
+                remediation_log=self.remediation.recent(),
+                runbook_base=config.alerting.runbook_url,
+                version=__version__,
+                extra={"config": {"file": str(self.config_path), "last_reload_ok": self._config_status.last_reload_ok}},
+            )
         )
 
     def render_metrics(self) -> bytes:

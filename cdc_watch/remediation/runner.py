@@ -18,12 +18,14 @@ as an attempt. Errors never escape: the worker must keep working.
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -46,6 +48,7 @@ from cdc_watch.sources.connect.parse import is_rebalance_error
 from cdc_watch.sources.connect.poll import ConnectClient, connector_path
 
 log = logging.getLogger(__name__)
+LOG_SIZE = 50  # remediation notices kept for the status page
 
 SECTION = "remediation"
 MODES = ("off", "dry_run", "on")
@@ -115,6 +118,9 @@ class RemediationRunner:
         self._clock = clock
         self._state_file = state_file
         self.notify = notify or log_notice
+        # The last LOG_SIZE notices, newest last, for the status page (older ones are dropped).
+        self._log: collections.deque[dict[str, Any]] = collections.deque(maxlen=LOG_SIZE)
+        self._log_lock = threading.Lock()
         self._transport_for = transport_for or (lambda _name: None)
         self._clients: dict[str, ConnectClient] = {}
         self.restarts: Counter[tuple[str, str, str]] = Counter()
@@ -369,10 +375,29 @@ class RemediationRunner:
             )
 
     def _send(self, notice: RemediationNotice) -> None:
+        entry = {
+            "at": self._clock.now(),
+            "connect_cluster": notice.cluster,
+            "connector": notice.connector,
+            "action": "dry-run restart" if notice.dry_run else "restart",
+            "outcome": notice.outcome,
+            "detail": notice.text(),
+        }
+        with self._log_lock:
+            self._log.append(entry)
         try:
             self.notify(notice)
         except Exception as exc:  # a notifier problem must not stop remediation
             log.error("remediation notice failed", extra={"connector": notice.connector, "error": type(exc).__name__})
+
+    def recent(self) -> list[dict[str, Any]]:
+        """The last notices (at most LOG_SIZE), newest last."""
+        with self._log_lock:
+            return list(self._log)
+
+    @property
+    def enabled(self) -> bool:
+        return self._config.enabled
 
     # ------------------------------------------------------------------ metrics
     def contribute(self, snapshot: Snapshot, out: MetricsWriter) -> None:

@@ -18,6 +18,7 @@ from cdc_watch import __version__
 from cdc_watch.core.snapshot import Snapshot
 from cdc_watch.exporter.exposition import CONTENT_TYPE
 from cdc_watch.notify import api as alerting_api
+from cdc_watch.status import endpoints as status_endpoints
 from cdc_watch.web.cache import MetricsCache, accepts_gzip
 from cdc_watch.web.security import WebSecurity
 from cdc_watch.web.server import Dispatcher, Handler, Request, Response, Route, Runner, text
@@ -35,6 +36,7 @@ class WebHooks:
     alerting: Any = None  # notify.service.AlertService: /api/v1/alerts and /api/v1/silences
     # The /metrics body is rendered again only when this value changes (None: every scrape).
     metrics_version: Callable[[], Hashable] | None = None
+    status: Callable[[], dict[str, Any]] | None = None  # the status document (status/view.py)
 
 
 class Router(Dispatcher):
@@ -111,6 +113,21 @@ def build_router(hooks: WebHooks, cache: MetricsCache, security: Callable[[], We
         extra = (("Vary", "Accept-Encoding"),) + ((("Content-Encoding", "gzip"),) if gzip else ())
         return Response(200, body, CONTENT_TYPE, extra)
 
+    def status(request: Request) -> Response:
+        """The status page, its JSON and its silence forms (status/endpoints.py)."""
+        if hooks.status is None:
+            return landing(request)
+        may_change = hooks.alerting is not None and security().may_change(request.principal, request.client)
+        if request.method == "POST" and not may_change:
+            return _refused(security())
+        reply = status_endpoints.handle(
+            hooks.status, hooks.alerting, request.method, request.path, request.query, request.body, may_change
+        )
+        if reply is None:
+            return text(404, "Not found.\n")
+        code, payload, content_type, headers = reply
+        return Response(code, payload, content_type, tuple(headers.items()))
+
     def landing(_request: Request) -> Response:
         config_file, ok = hooks.config_summary()
         page = landing_page(hooks.snapshot(), config_file, ok)
@@ -147,7 +164,10 @@ def build_router(hooks: WebHooks, cache: MetricsCache, security: Callable[[], We
         return Response(status, payload, content_type)
 
     router.add("/metrics", _first_inline(metrics_inline, metrics), "render")
-    router.add("/", landing)
+    router.add("/", status)
+    router.add("/api/v1/status", status)
+    router.add("/-/silences", status, methods=("POST",))
+    router.add("/-/silences/", status, methods=("POST",))
     router.add("/-/healthy", healthy, "inline")
     router.add("/-/ready", is_ready, "inline")
     router.add("/-/reload", reload, methods=("POST", "PUT"))

@@ -141,7 +141,7 @@ def test_landing_page_shows_version_config_and_every_source(connect, make_app):
     assert f"cdc_watch {__version__}" in html
     assert str(app.config_path) in html and "(loaded)" in html
     for source, kind in (("connect:prod", "connect"), ("connect_offsets:prod", "connect_offsets")):
-        assert f"<td>{source}</td><td>{kind}</td><td>up</td>" in html
+        assert f"<td>{source}</td><td>{kind}</td><td class='ok'>up</td>" in html
 
 
 def test_reload_switches_to_the_new_config(connect, make_app):

@@ -25,6 +25,7 @@ RANK = {
     "remediation": 5,
     "notify": 5,
     "commands": 6,
+    "status": 6,
 }
 TOP = 7  # cli, app, web, __main__: the composition root and the entry points
 

@@ -1,0 +1,1 @@
+"""The on-call view: the status document (`view`), its page (`page`) and their endpoints."""
