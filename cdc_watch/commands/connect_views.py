@@ -199,7 +199,13 @@ def trace_summary(trace: str | None) -> str:
 
 
 def task_view(task: TaskStatus) -> dict[str, Any]:
-    return {"id": task.id, "state": str(task.state), "worker_id": task.worker_id, "trace": task.trace}
+    return {
+        "id": task.id,
+        "state": str(task.state),
+        "worker_id": task.worker_id,
+        "trace": task.trace,
+        "trace_digest": task.failure.digest if task.failure else None,
+    }
 
 
 def connector_view(connector: ConnectorStatus) -> dict[str, Any]:
@@ -218,6 +224,7 @@ def connector_view(connector: ConnectorStatus) -> dict[str, Any]:
         ),
         "tasks": [task_view(t) for t in connector.tasks],
         "trace": connector.trace,
+        "trace_digest": connector.failure.digest if connector.failure else None,
     }
 
 

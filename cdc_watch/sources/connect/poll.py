@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -62,6 +62,7 @@ class ConnectClient:
         params: Sequence[tuple[str, str]] | None = None,
         json_body: Any = None,
         deadline: float | None = None,
+        decode: Callable[[bytes | bytearray, str], Any] | None = None,
     ) -> Reply:
         """Send to the preferred worker, falling over to the next on transport errors and 5xx.
 
@@ -95,6 +96,7 @@ class ConnectClient:
                     params=params,
                     deadline=attempt,
                     max_bytes=self.cluster.max_reply_size,
+                    decode=decode,
                 )
             except SourceFailure as failure:
                 if failure.reason is ErrorReason.AUTH or (not idempotent and failure.may_have_reached):
@@ -121,9 +123,15 @@ class ConnectClient:
             raise SourceFailure(last_failure.reason, f"all {len(urls)} workers failed; last: {last_failure.message}")
         raise last_failure
 
-    def get_ok(self, path: str, params: Sequence[tuple[str, str]] | None = None, deadline: float | None = None) -> Any:
+    def get_ok(
+        self,
+        path: str,
+        params: Sequence[tuple[str, str]] | None = None,
+        deadline: float | None = None,
+        decode: Callable[[bytes | bytearray, str], Any] | None = None,
+    ) -> Any:
         """GET that must answer 200; anything else raises a classified SourceFailure."""
-        reply = self.request("GET", path, params=params, deadline=deadline)
+        reply = self.request("GET", path, params=params, deadline=deadline, decode=decode)
         if reply.status_code == 200:
             return reply.body
         detail = error_message(reply)
@@ -147,6 +155,9 @@ class ConnectSource:
         self.name = f"connect:{cluster.name}"
         self.interval = cluster.poll_interval
         self.client = ConnectClient(cluster, transport)
+        self._failures = parse.FailureMemo()  # traces are explained once while they stay
+        everything = cluster.include == ("*",) and not cluster.exclude
+        self._selects = (lambda _name: True) if everything else cluster.selects
 
     def close(self) -> None:
         self.client.close()
@@ -155,13 +166,20 @@ class ConnectSource:
         deadline = poll_deadline(self.cluster, self.interval)
         root = parse.parse_root(self.client.get_ok("/", deadline=deadline))
         url = self.client.last_url
-        body = self.client.get_ok("/connectors", params=[("expand", "status"), ("expand", "info")], deadline=deadline)
+        body = self.client.get_ok(
+            "/connectors",
+            params=[("expand", "status"), ("expand", "info")],
+            deadline=deadline,
+            decode=parse.decode_expanded,
+        )
         previous = snapshot.last_good(self.name) if snapshot is not None else None
         if isinstance(body, list) or parse.version_tuple(root[0]) < EXPAND_SINCE:
             connectors, excluded, problems, no_status, no_info = self._poll_per_connector(body, deadline)
         else:
-            connectors, excluded, problems = parse.parse_expanded(body, self.cluster.selects)
-            no_status, no_info = parse.incomplete_entries(body, self.cluster.selects)
+            reply = parse.read_expanded(body, self._selects, self._failures)
+            del body  # the reply's bytes: only the model is kept
+            connectors, excluded, problems = reply.connectors, reply.excluded, reply.problems
+            no_status, no_info = reply.no_status, reply.no_info
             omitted = self._omitted(previous, connectors, deadline)
             no_status, no_info = no_status | omitted, no_info | omitted
         connectors, incomplete = parse.carry_incomplete(connectors, no_status, no_info, previous)
@@ -212,6 +230,7 @@ class ConnectSource:
         connectors = {}
         problems: list[str] = []
         excluded = 0
+        self._failures.next_reply()
         no_status: set[str] = set()
         no_info: set[str] = set()
         for name in body:
@@ -228,7 +247,7 @@ class ConnectSource:
                 no_status.add(name)
             if not isinstance(config, Mapping):
                 no_info.add(name)
-            connector, entry_problems = parse.build_connector(name, status, config)
+            connector, entry_problems = parse.build_connector(name, status, config, self._failures)
             connectors[name] = connector
             problems.extend(entry_problems)
         return dict(sorted(connectors.items())), excluded, problems, frozenset(no_status), frozenset(no_info)
