@@ -60,12 +60,13 @@ def build_sources(
 ) -> list[Source]:
     transport = transport_for or (lambda _name: None)
     sources: list[Source] = []
+    endpoints = [endpoint_of(db) for db in config.databases]
     for cluster in config.connect_clusters:
         sources.append(ConnectSource(cluster, transport(f"connect:{cluster.name}")))
-        sources.append(ConnectOffsetsSource(cluster, transport(f"connect_offsets:{cluster.name}")))
+        # Committed offsets serve the binlog checks only: read for connectors of a configured database.
+        sources.append(ConnectOffsetsSource(cluster, transport(f"connect_offsets:{cluster.name}"), endpoints))
         if cluster.jolokia is not None:
             sources.append(JolokiaSource(cluster, transport(f"jolokia:{cluster.name}")))
-    endpoints = [endpoint_of(db) for db in config.databases]
     for db in config.databases:
         sources.append(MySQLSource(db, state_file, clock, endpoints))
     return sources
@@ -136,7 +137,7 @@ class App:
         )
 
     def render_metrics(self) -> bytes:
-        return render(self.store.current(), self.contributors)
+        return render(self.store.current(), self.contributors, self.config.exporter.per_task_metrics)
 
     def snapshot(self) -> Snapshot:
         return self.store.current()
