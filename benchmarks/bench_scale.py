@@ -230,6 +230,16 @@ def measure(n: int, case: str) -> dict:
             body = render(snapshot, (self_metrics, connect_metrics))
             renders.append(time.perf_counter() - t0)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        connector_only: dict[str, float] = {}
+        if case == "healthy":  # exporter.per_task_metrics: false, where this version has it
+            try:
+                t0 = time.perf_counter()
+                small = render(snapshot, (self_metrics, connect_metrics), False)  # type: ignore[call-arg]
+                connector_only = {"render_ms": (time.perf_counter() - t0) * 1000, "bytes": len(small)}
+                connector_only["samples"] = small.count(b"\n") - 2 * small.count(b"# TYPE")
+                del small
+            except TypeError:
+                pass
         assert state is not None and len(state.connectors) == n
         result = {
             "connectors": n,
@@ -242,6 +252,7 @@ def measure(n: int, case: str) -> dict:
             "samples": body.count(b"\n") - 2 * body.count(b"# TYPE"),
             "peak_rss_mb": peak,
             "requests": requests,
+            "per_connector": connector_only,
         }
         del body
         source.close()
@@ -343,6 +354,7 @@ def main(sizes: tuple[int, ...], cases: tuple[str, ...]) -> None:
     )
     print(head)
     offsets_rows = []
+    per_connector_rows = []
     for n in sizes:
         for case in cases:
             f = run("--floor", n, case)
@@ -357,7 +369,16 @@ def main(sizes: tuple[int, ...], cases: tuple[str, ...]) -> None:
             )
             if "offsets_requests" in r:
                 offsets_rows.append(r)
+            if r.get("per_connector"):
+                per_connector_rows.append(r)
     print("floor = fetch + json.loads of the same reply (poll), plain f-string formatting of the same series (render)")
+    if per_connector_rows:
+        print(f"\n{'conn':>6} per_task_metrics: false | {'render':>8} {'body':>9} {'samples':>8}")
+        for r in per_connector_rows:
+            pc = r["per_connector"]
+            print(
+                f"{r['connectors']:>6} {'':>23} | {pc['render_ms']:>5.0f} ms {pc['bytes'] / 2**20:>6.1f} MB {pc['samples']:>8.0f}"
+            )
     if offsets_rows:
         print(f"\n{'conn':>6} {'offsets':>8} | {'requests':>8} {'wall':>8} {'CPU':>8} {'log lines':>9} | error")
         for r in offsets_rows:
