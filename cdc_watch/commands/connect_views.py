@@ -228,6 +228,22 @@ def connector_view(connector: ConnectorStatus) -> dict[str, Any]:
     }
 
 
+def with_full_traces(view: dict[str, Any], status: Any, secrets: frozenset[str]) -> dict[str, Any]:
+    """A one-connector view with the whole traces of its `/status` reply, scrubbed: the polled
+    state keeps only an excerpt of each (issue 24), the status command shows all of it."""
+    if not isinstance(status, Mapping):
+        return view
+    connector = status.get("connector")
+    if isinstance(connector, Mapping) and isinstance(connector.get("trace"), str) and connector["trace"]:
+        view["trace"] = scrub(connector["trace"], secrets)
+    by_id = {t.get("id"): t.get("trace") for t in status.get("tasks") or () if isinstance(t, Mapping)}
+    for task in view["tasks"]:
+        trace = by_id.get(task["id"])
+        if isinstance(trace, str) and trace:
+            task["trace"] = scrub(trace, secrets)
+    return view
+
+
 def tasks_summary(tasks: Sequence[Mapping[str, Any]]) -> str:
     """ "1/1 RUNNING", "0/1 RUNNING (1 FAILED)", or "-" when there are none."""
     if not tasks:
