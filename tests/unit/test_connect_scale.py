@@ -326,3 +326,35 @@ def test_failing_offsets_log_one_summary_line_per_cycle_never_one_per_connector(
     with caplog.at_level(logging.INFO, logger=logger):
         second = source.poll(store.current())
     assert second.stale == first.stale and not [r for r in caplog.records if r.name == logger]
+
+
+def recorded_traces() -> list[str]:
+    found: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if key == "trace" and isinstance(inner, str):
+                    found.append(inner)
+                else:
+                    walk(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner)
+
+    for path in sorted(ROOT.rglob("*.json")):
+        walk(json.loads(path.read_text()))
+    return found
+
+
+def test_a_kept_failure_says_what_classifying_and_excerpting_the_scrubbed_trace_says():
+    from cdc_watch.core.redact import scrub
+
+    traces = recorded_traces()
+    assert len(traces) >= 10
+    for trace in traces + [t.replace("\n", "\r\n") for t in traces]:
+        failure = failures.explain(trace, {"REDACTED"})
+        text = scrub(trace, {"REDACTED"})
+        assert failure is not None
+        assert failure.excerpt == failures.trace_excerpt(text)
+        assert failure.classification == failures.classify(text)

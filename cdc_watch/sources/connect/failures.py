@@ -289,10 +289,13 @@ def trace_excerpt(trace: str | None) -> str | None:
     """The top exception line and the `Caused by:` lines (root cause last), scrubbed, trimmed."""
     if not trace:
         return None
-    lines = [line.strip() for line in trace.splitlines() if line.strip()]
-    if not lines:
+    lines = trace.splitlines()
+    at = next((i for i, line in enumerate(lines) if line and not line.isspace()), None)
+    if at is None:
         return None
-    picked = [lines[0]] + [line for line in lines[1:] if line.startswith(_CAUSED_BY)]
+    # Only the few lines that hold "Caused by:" are stripped (a trace is mostly frames).
+    causes = (line.strip() for line in lines[at + 1 :] if _CAUSED_BY in line)
+    picked = [lines[at].strip(), *(line for line in causes if line.startswith(_CAUSED_BY))]
     if len(picked) > TRACE_LINES:
         picked = picked[:1] + picked[-(TRACE_LINES - 1) :]
     trimmed = [line if len(line) <= TRACE_LINE_LIMIT else line[: TRACE_LINE_LIMIT - 1] + "…" for line in picked]
