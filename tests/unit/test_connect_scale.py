@@ -105,7 +105,7 @@ def test_an_entry_that_cannot_be_decoded_is_reported_and_carried_not_the_whole_r
 
 @pytest.mark.parametrize(
     ("raw", "said"),
-    [(b"[" * 100_000 + b"]" * 100_000, "nested too deeply"), (b"<html>proxy error</html>", "non-JSON body")],
+    [(b"[" * 100_000 + b"]" * 100_000, "nested deeper than"), (b"<html>proxy error</html>", "non-JSON body")],
 )
 def test_a_reply_too_deep_or_not_json_is_a_decode_failure(raw, said):
     with pytest.raises(SourceFailure) as caught:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -161,7 +162,8 @@ def decode_expanded(content: bytes | bytearray, where: str) -> Any:
         except msgspec.ValidationError:  # valid JSON, but not an object of connectors
             return _ANY.decode(content)
     except RecursionError:
-        raise SourceFailure(ErrorReason.DECODE, f"{where}: reply nested too deeply") from None
+        limit = sys.getrecursionlimit()  # msgspec's depth guard is the interpreter's
+        raise SourceFailure(ErrorReason.DECODE, f"{where}: JSON nested deeper than {limit} levels") from None
     except msgspec.DecodeError:
         text = bytes(content[:480]).decode("utf-8", "replace")
         raise SourceFailure(ErrorReason.DECODE, f"{where}: non-JSON body: {excerpt(text, 120)}") from None
