@@ -67,12 +67,13 @@ def build_sources(
 ) -> list[Source]:
     transport = transport_for or (lambda _name: None)
     sources: list[Source] = []
+    endpoints = [endpoint_of(db) for db in config.databases]
     for cluster in config.connect_clusters:
         sources.append(ConnectSource(cluster, transport(f"connect:{cluster.name}")))
-        sources.append(ConnectOffsetsSource(cluster, transport(f"connect_offsets:{cluster.name}")))
+        # Committed offsets serve the binlog checks only: read for connectors of a configured database.
+        sources.append(ConnectOffsetsSource(cluster, transport(f"connect_offsets:{cluster.name}"), endpoints))
         if cluster.jolokia is not None:
             sources.append(JolokiaSource(cluster, transport(f"jolokia:{cluster.name}")))
-    endpoints = [endpoint_of(db) for db in config.databases]
     for db in config.databases:
         sources.append(MySQLSource(db, state_file, clock, endpoints))
     return sources
@@ -170,7 +171,10 @@ class App:
 
     def render_metrics(self) -> bytes:
         """The /metrics body: the catalogue's families, then the process and Python runtime ones."""
-        return render(self.store.current(), self.contributors) + self.runtime.render()
+        return (
+            render(self.store.current(), self.contributors, self.config.exporter.per_task_metrics)
+            + self.runtime.render()
+        )
 
     def _web_metrics(self, _snapshot: Snapshot, out: MetricsWriter) -> None:
         counters = self.web.http.counters

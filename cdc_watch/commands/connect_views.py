@@ -199,7 +199,13 @@ def trace_summary(trace: str | None) -> str:
 
 
 def task_view(task: TaskStatus) -> dict[str, Any]:
-    return {"id": task.id, "state": str(task.state), "worker_id": task.worker_id, "trace": task.trace}
+    return {
+        "id": task.id,
+        "state": str(task.state),
+        "worker_id": task.worker_id,
+        "trace": task.trace,
+        "trace_digest": task.failure.digest if task.failure else None,
+    }
 
 
 def connector_view(connector: ConnectorStatus) -> dict[str, Any]:
@@ -218,7 +224,24 @@ def connector_view(connector: ConnectorStatus) -> dict[str, Any]:
         ),
         "tasks": [task_view(t) for t in connector.tasks],
         "trace": connector.trace,
+        "trace_digest": connector.failure.digest if connector.failure else None,
     }
+
+
+def with_full_traces(view: dict[str, Any], status: Any, secrets: frozenset[str]) -> dict[str, Any]:
+    """A one-connector view with the whole traces of its `/status` reply, scrubbed: the polled
+    state keeps only an excerpt of each (issue 24), the status command shows all of it."""
+    if not isinstance(status, Mapping):
+        return view
+    connector = status.get("connector")
+    if isinstance(connector, Mapping) and isinstance(connector.get("trace"), str) and connector["trace"]:
+        view["trace"] = scrub(connector["trace"], secrets)
+    by_id = {t.get("id"): t.get("trace") for t in status.get("tasks") or () if isinstance(t, Mapping)}
+    for task in view["tasks"]:
+        trace = by_id.get(task["id"])
+        if isinstance(trace, str) and trace:
+            task["trace"] = scrub(trace, secrets)
+    return view
 
 
 def tasks_summary(tasks: Sequence[Mapping[str, Any]]) -> str:

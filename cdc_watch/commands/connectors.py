@@ -232,7 +232,8 @@ class Operations:
         if reply.status_code != 200:
             raise views.unexpected_reply(reply, f"status of {name}", connector=name)
         connector, _problems = build_connector(name, reply.body, config)
-        view = views.connector_view(connector)
+        secrets = secret_values(config) if config is not None else frozenset()
+        view = views.with_full_traces(views.connector_view(connector), reply.body, secrets)
         return view, views.render_status(view)
 
     def restart(self, name: str, failed_only: bool) -> tuple[Any, str]:

@@ -305,6 +305,8 @@ class ConnectCluster(HttpEndpoint):
     urls: tuple[str, ...] = Field(min_length=1)
     poll_interval: Duration = 15.0
     offsets_interval: Duration = 60.0
+    offsets_concurrency: int = Field(default=4, ge=1, le=32)  # offsets requests in flight at once
+    offsets_budget: Duration = 30.0  # one offsets cycle ends within this
     include: tuple[str, ...] = ("*",)
     exclude: tuple[str, ...] = ()
     jolokia: JolokiaSettings | None = None
@@ -547,6 +549,14 @@ class WebSettings(Section):
     admin_token: Secret | None = None
 
 
+class ExporterConfig(Section):
+    """What /metrics holds."""
+
+    # false: no series with a `task` label (Connect task states, Jolokia task figures);
+    # cdc_connector_tasks_by_state counts each connector's tasks by state instead.
+    per_task_metrics: bool = True
+
+
 class Config(Section):
     connect_clusters: tuple[ConnectCluster, ...] = Field(min_length=1)
     databases: tuple[Database, ...] = ()
@@ -555,6 +565,7 @@ class Config(Section):
     alerting: AlertingConfig = AlertingConfig()
     remediation: RemediationConfig = RemediationConfig()
     web: WebSettings = WebSettings()
+    exporter: ExporterConfig = ExporterConfig()
 
     @model_validator(mode="after")
     def _unique_cluster_names(self) -> Config:

@@ -213,6 +213,13 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "connect",
     ),
     MetricSpec(
+        "cdc_connector_tasks_by_state",
+        G,
+        ("connect_cluster", "connector", "state"),
+        "Tasks of the connector in each known state (UNASSIGNED, RUNNING, PAUSED, STOPPED, RESTARTING, FAILED); exported instead of the per-task series when exporter.per_task_metrics is false. Cached from the last background poll.",
+        "connect",
+    ),
+    MetricSpec(
         "cdc_task_state",
         G,
         ("connect_cluster", "connector", "task", "state"),
@@ -827,6 +834,12 @@ def render_markdown() -> str:
         "Every metric starts with `cdc_`. States are one-hot gauges over a closed list. Values marked",
         "*cached* come from the last background poll of their source, not from the scrape itself;",
         "`cdc_source_last_success_timestamp_seconds` says how old that poll is.",
+        "",
+        "Series per task are the metrics with a `task` label: "
+        + ", ".join(f"`{m.name}`" for m in CATALOGUE if "task" in m.labels and m.subsystem != "alerts")
+        + ". `exporter.per_task_metrics: false` leaves them out and exports `cdc_connector_tasks_by_state` "
+        "instead (docs/configuration.md#exporter). Metrics with a `connector` label and no `task` label "
+        "are per connector; the others per cluster, worker, endpoint or database.",
         "",
     ]
     subsystems: dict[str, list[MetricSpec]] = {}

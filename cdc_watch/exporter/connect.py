@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from cdc_watch.core.snapshot import Snapshot
-from cdc_watch.exporter.exposition import MetricsWriter, labels
+from cdc_watch.exporter.exposition import MetricsWriter, labels, one_hot_text
 from cdc_watch.exporter.exposition import escape_label_value as _esc
 from cdc_watch.sources.connect.model import KNOWN_STATES, ConnectClusterState
 from cdc_watch.sources.connect.parse import ConnectOffsets
@@ -32,6 +32,8 @@ def connect_metrics(snapshot: Snapshot, out: MetricsWriter) -> None:
 
 
 def _cluster_metrics(state: ConnectClusterState, cluster: str, out: MetricsWriter) -> None:
+    """Per connector and task: sample lines appended straight to the buckets (the bulk of a
+    large /metrics body), one-hot groups as one fragment each."""
     out.add(
         "cdc_connect_info",
         labels(
@@ -43,23 +45,32 @@ def _cluster_metrics(state: ConnectClusterState, cluster: str, out: MetricsWrite
     out.add("cdc_connect_connectors_incomplete", cluster, len(state.incomplete))
     tasks_per_worker: Counter[str] = Counter()
     connectors_per_worker: Counter[str] = Counter()
+    info, states, counts = (out.bucket(n) for n in ("cdc_connector_info", "cdc_connector_state", "cdc_connector_tasks"))
+    per_task = out.per_task
+    task_states, task_workers = out.bucket("cdc_task_state"), out.bucket("cdc_task_worker_info")
+    by_state = None if per_task else out.bucket("cdc_connector_tasks_by_state")
     for connector in state.connectors.values():
         base = f'{cluster},connector="{_esc(connector.name)}"'
-        out.add(
-            "cdc_connector_info",
-            f'{base},class="{_esc(connector.settings.connector_class if connector.settings else "")}",type="{_esc(connector.type)}"',
-            1,
-        )
-        out.one_hot("cdc_connector_state", base, "state", connector.state, _STATES)
-        out.add("cdc_connector_tasks", base, len(connector.tasks))
+        kind = connector.settings.connector_class if connector.settings else ""
+        info.append(f'cdc_connector_info{{{base},class="{_esc(kind)}",type="{_esc(connector.type)}"}} 1\n')
+        states.append(one_hot_text("cdc_connector_state", base, "state", connector.state, _STATES))
+        counts.append(f"cdc_connector_tasks{{{base}}} {len(connector.tasks)}\n")
         if connector.worker_id:
             connectors_per_worker[connector.worker_id] += 1
         for task in connector.tasks:
-            task_labels = f'{base},task="{task.id}"'
-            out.one_hot("cdc_task_state", task_labels, "state", task.state, _STATES)
             if task.worker_id:
-                out.add("cdc_task_worker_info", f'{task_labels},worker="{_esc(task.worker_id)}"', 1)
                 tasks_per_worker[task.worker_id] += 1
+        if not per_task:
+            assert by_state is not None
+            tally = Counter(str(task.state) for task in connector.tasks)
+            prefix = f'cdc_connector_tasks_by_state{{{base},state="'
+            by_state.append("".join(f'{prefix}{s}"}} {tally.get(s, 0)}\n' for s in _STATES))
+            continue
+        for task in connector.tasks:
+            task_labels = f'{base},task="{task.id}"'
+            task_states.append(one_hot_text("cdc_task_state", task_labels, "state", task.state, _STATES))
+            if task.worker_id:
+                task_workers.append(f'cdc_task_worker_info{{{task_labels},worker="{_esc(task.worker_id)}"}} 1\n')
     workers = state.workers
     out.add("cdc_connect_workers", cluster, len(workers))
     for worker in sorted(workers):

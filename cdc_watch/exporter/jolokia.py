@@ -113,7 +113,8 @@ def _export(state: JolokiaClusterState, cluster: str, polled_at: float, out: Met
             for attr, task_state in WORKER_TASK_STATES:
                 out.add("cdc_worker_connector_tasks", f'{base},state="{task_state}"', values.get(attr))
     out.add("cdc_jolokia_unjoined_mbeans", cluster, len(state.unjoined))
-    for (connector, task), groups in state.tasks.items():
+    tasks = state.tasks if out.per_task else {}  # per-task series left out: skip their loops
+    for (connector, task), groups in tasks.items():
         task_labels = f'{cluster},connector="{_esc(connector)}",task="{task}"'
         for a in TASK_METRICS:
             group_values = groups.get(a.group)
@@ -126,9 +127,9 @@ def _export(state: JolokiaClusterState, cluster: str, polled_at: float, out: Met
                 out.add("cdc_task_last_error_timestamp_seconds", task_labels, last * MS)
     for connector, _prefix in state.prefix_conflicts.items():
         out.add("cdc_debezium_topic_prefix_conflict", f'{cluster},connector="{_esc(connector)}"', 1)
-    for connector, tasks in state.streaming_present.items():
+    for connector, present_by_task in (state.streaming_present if out.per_task else {}).items():
         base = f'{cluster},connector="{_esc(connector)}"'
-        for task, present in tasks.items():
+        for task, present in present_by_task.items():
             out.add("cdc_debezium_streaming_mbean_present", f'{base},task="{task}"', _bool(present))
     for connector, streaming in state.streaming.items():
         _streaming(streaming, f'{cluster},connector="{_esc(connector)}"', polled_at, out)

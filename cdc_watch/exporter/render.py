@@ -86,8 +86,9 @@ def config_metrics(status: Callable[[], ConfigStatus]) -> Contributor:
     return contribute
 
 
-def render(snapshot: Snapshot, contributors: Sequence[Contributor]) -> bytes:
-    out = MetricsWriter()
+def render(snapshot: Snapshot, contributors: Sequence[Contributor], per_task: bool = True) -> bytes:
+    """The /metrics body; `per_task=False` leaves out the per-task series (`exporter.per_task_metrics`)."""
+    out = MetricsWriter(per_task)
     for contribute in contributors:
         contribute(snapshot, out)
     return out.render()

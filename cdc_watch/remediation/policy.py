@@ -267,10 +267,10 @@ def _streaming_connected(snapshot: Snapshot, cluster: str, connector: str) -> bo
 
 def _classify(connector: ConnectorStatus) -> Classification:
     """One verdict for the connector: any non-retriable failure wins, then any unknown one."""
-    traces = [t.trace for t in connector.tasks if t.state is State.FAILED]
+    kept = [t.failure for t in connector.tasks if t.state is State.FAILED]
     if connector.state is State.FAILED:
-        traces.append(connector.trace)
-    results = [failures.classify(trace) for trace in traces] or [failures.classify(None)]
+        kept.append(connector.failure)
+    results = [failures.classify_failure(failure) for failure in kept] or [failures.classify(None)]
     for category in (FailureCategory.NON_RETRIABLE, FailureCategory.UNKNOWN, FailureCategory.RETRIABLE):
         for result in results:
             if result.category is category:

@@ -20,7 +20,6 @@ Never crying wolf:
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -48,8 +47,6 @@ from cdc_watch.sources.connect.model import ConnectClusterState, ConnectorStatus
 from cdc_watch.sources.jolokia.model import Group, JolokiaClusterState
 from cdc_watch.sources.mysql.model import DatabaseState
 
-TRACE_LINE_LIMIT = 300
-TRACE_LINES = 4
 MEMORY_REFRESH_SECONDS = 60.0
 
 
@@ -88,31 +85,17 @@ class Rule:
 # --------------------------------------------------------------------------- helpers
 
 
-def trace_excerpt(trace: str | None) -> str | None:
-    """The top exception line and the `Caused by:` lines (root cause last), scrubbed, trimmed."""
-    if not trace:
-        return None
-    lines = [line.strip() for line in trace.splitlines() if line.strip()]
-    if not lines:
-        return None
-    picked = [lines[0]] + [line for line in lines[1:] if line.startswith("Caused by:")]
-    if len(picked) > TRACE_LINES:
-        picked = picked[:1] + picked[-(TRACE_LINES - 1) :]
-    trimmed = [line if len(line) <= TRACE_LINE_LIMIT else line[: TRACE_LINE_LIMIT - 1] + "…" for line in picked]
-    return redact.scrub("\n".join(trimmed))
-
-
-@functools.lru_cache(maxsize=4096)
-def _explain(trace: str | None) -> tuple[str | None, str | None, str | None, str]:
-    """(excerpt, why, hint, kind) of a trace. A pure memo: a failed task keeps the same trace
-    across polls, and classifying and scrubbing it is the costliest step of an evaluation."""
-    classification = failures.classify(trace)
-    return trace_excerpt(trace), classification.summary or None, classification.hint, classification.kind
-
-
-def failure_evidence(facts: tuple[tuple[str, str], ...], trace: str | None) -> Evidence:
-    excerpt, why, hint, kind = _explain(trace)
-    return Evidence(facts=facts, trace=excerpt, why=why, hint=hint, kind=kind)
+def failure_evidence(facts: tuple[tuple[str, str], ...], failure: failures.Failure | None) -> Evidence:
+    """Evidence of a failed connector or task from the failure its poll kept (classified at parse time)."""
+    classification = failures.classify_failure(failure)
+    excerpt = failure.excerpt if failure is not None else None
+    return Evidence(
+        facts=facts,
+        trace=excerpt,
+        why=classification.summary or None,
+        hint=classification.hint,
+        kind=classification.kind,
+    )
 
 
 def _cluster_of(source: str) -> str:
@@ -143,7 +126,7 @@ def _connector_failed(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now:
             labels = make_labels(connect_cluster=cluster, connector=connector.name)
             if connector.state is State.FAILED:
                 facts = (("state", "FAILED"), ("worker", connector.worker_id or "none"))
-                verdicts[labels] = failure_evidence(facts, connector.trace)
+                verdicts[labels] = failure_evidence(facts, connector.failure)
             else:
                 verdicts[labels] = None
     return Observation(verdicts, blind)
@@ -162,7 +145,7 @@ def _task_failed(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: floa
                         ("connector state", str(connector.state)),
                         ("worker", task.worker_id or "none"),
                     )
-                    verdicts[labels] = failure_evidence(facts, task.trace)
+                    verdicts[labels] = failure_evidence(facts, task.failure)
                 else:
                     verdicts[labels] = None
     return Observation(verdicts, blind)

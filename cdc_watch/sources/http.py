@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -303,12 +303,14 @@ def request_json(
     deadline: float | None = None,
     max_bytes: int = DEFAULT_MAX_REPLY_SIZE,
     scan_numbers: bool = False,
+    decode: Callable[[bytes | bytearray, str], Any] | None = None,
 ) -> Reply:
     """One request, done by `deadline` (monotonic; default: the client's timeout from now),
     its reply at most `max_bytes` (decoded). `scan_numbers` fills `Reply.absurd_numbers`.
 
     Transport errors, the deadline, the size cap and 401/403 raise; other statuses are returned
     to the caller.
+    `decode(body, where)` replaces the JSON decoding of a 2xx body (a source's own decoder).
     """
     timeout: Any = httpx.USE_CLIENT_DEFAULT
     if deadline is None:
@@ -340,6 +342,8 @@ def request_json(
         except SourceFailure:
             body = None
         return Reply(status, body)
+    if decode is not None and 200 <= status < 300:
+        return Reply(status, decode(content, where))
     absurd = may_hold_absurd_numbers(content) if scan_numbers else True
     return Reply(status, parse_json(content, status, where), absurd)
 

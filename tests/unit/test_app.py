@@ -301,7 +301,9 @@ def test_no_connector_password_reaches_metrics_the_landing_page_or_the_log(conne
         f"/connectors/{name}/offsets",
         Reply(500, {"error_code": 500, "message": f"cannot read offsets: password={SECRET}"}),
     )
-    app, polled = make_app(connect.url)
+    # Offsets are read for connectors of a configured database (nothing listens on port 9).
+    database = "databases:\n  - {name: db, host: 127.0.0.1, port: 9, user: u, connectors: ['*'], poll_interval: 1h}\n"
+    app, polled = make_app(connect.url, extra=database)
     with caplog.at_level(logging.DEBUG):
         app.start()
         polled.wait_for({"connect:prod", "connect_offsets:prod"})

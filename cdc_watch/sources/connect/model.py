@@ -12,6 +12,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from cdc_watch.core.snapshot import Snapshot
+from cdc_watch.sources.connect.failures import Failure, explain
 
 
 class State(StrEnum):
@@ -43,12 +44,29 @@ KNOWN_STATES: tuple[State, ...] = (
 )
 
 
+def _keep_failure(status: TaskStatus | ConnectorStatus) -> None:
+    """A status built from a full trace (tests, generators) keeps only its `Failure`."""
+    if status.failure is None and status.trace is not None:
+        failure = explain(status.trace)
+        object.__setattr__(status, "failure", failure)
+        object.__setattr__(status, "trace", failure.excerpt if failure is not None else None)
+
+
 @dataclass(frozen=True, slots=True)
 class TaskStatus:
+    """`trace` is the failure's bounded excerpt (scrubbed), never the whole trace; `failure` holds
+    it with its classification and digest. Given a whole trace and no failure, the status keeps
+    only the failure explained from it."""
+
     id: int
     state: State
     worker_id: str
-    trace: str | None = None  # scrubbed of connector secrets
+    trace: str | None = None
+    failure: Failure | None = None
+
+    def __post_init__(self) -> None:
+        if self.failure is None and self.trace is not None:
+            _keep_failure(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +101,12 @@ class ConnectorStatus:
     worker_id: str
     tasks: tuple[TaskStatus, ...]
     settings: ConnectorSettings | None  # None when the reply carried no `info`
-    trace: str | None = None
+    trace: str | None = None  # as TaskStatus.trace
+    failure: Failure | None = None
+
+    def __post_init__(self) -> None:
+        if self.failure is None and self.trace is not None:
+            _keep_failure(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,10 @@ first worker it did not reach. Committed offsets (`GET /connectors/{c}/offsets`,
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +29,8 @@ from cdc_watch.core.snapshot import Snapshot
 from cdc_watch.sources.connect import parse
 from cdc_watch.sources.connect.model import ConnectClusterState, connect_state
 from cdc_watch.sources.http import Reply, build_client, error_message, request_json
+from cdc_watch.sources.mysql.matching import DatabaseMatcher
+from cdc_watch.sources.mysql.model import Endpoint
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,7 @@ class ConnectClient:
         params: Sequence[tuple[str, str]] | None = None,
         json_body: Any = None,
         deadline: float | None = None,
+        decode: Callable[[bytes | bytearray, str], Any] | None = None,
     ) -> Reply:
         """Send to the preferred worker, falling over to the next on transport errors and 5xx.
 
@@ -95,6 +100,7 @@ class ConnectClient:
                     params=params,
                     deadline=attempt,
                     max_bytes=self.cluster.max_reply_size,
+                    decode=decode,
                 )
             except SourceFailure as failure:
                 if failure.reason is ErrorReason.AUTH or (not idempotent and failure.may_have_reached):
@@ -121,9 +127,15 @@ class ConnectClient:
             raise SourceFailure(last_failure.reason, f"all {len(urls)} workers failed; last: {last_failure.message}")
         raise last_failure
 
-    def get_ok(self, path: str, params: Sequence[tuple[str, str]] | None = None, deadline: float | None = None) -> Any:
+    def get_ok(
+        self,
+        path: str,
+        params: Sequence[tuple[str, str]] | None = None,
+        deadline: float | None = None,
+        decode: Callable[[bytes | bytearray, str], Any] | None = None,
+    ) -> Any:
         """GET that must answer 200; anything else raises a classified SourceFailure."""
-        reply = self.request("GET", path, params=params, deadline=deadline)
+        reply = self.request("GET", path, params=params, deadline=deadline, decode=decode)
         if reply.status_code == 200:
             return reply.body
         detail = error_message(reply)
@@ -147,6 +159,9 @@ class ConnectSource:
         self.name = f"connect:{cluster.name}"
         self.interval = cluster.poll_interval
         self.client = ConnectClient(cluster, transport)
+        self._failures = parse.FailureMemo()  # traces are explained once while they stay
+        everything = cluster.include == ("*",) and not cluster.exclude
+        self._selects = (lambda _name: True) if everything else cluster.selects
 
     def close(self) -> None:
         self.client.close()
@@ -155,13 +170,20 @@ class ConnectSource:
         deadline = poll_deadline(self.cluster, self.interval)
         root = parse.parse_root(self.client.get_ok("/", deadline=deadline))
         url = self.client.last_url
-        body = self.client.get_ok("/connectors", params=[("expand", "status"), ("expand", "info")], deadline=deadline)
+        body = self.client.get_ok(
+            "/connectors",
+            params=[("expand", "status"), ("expand", "info")],
+            deadline=deadline,
+            decode=parse.decode_expanded,
+        )
         previous = snapshot.last_good(self.name) if snapshot is not None else None
         if isinstance(body, list) or parse.version_tuple(root[0]) < EXPAND_SINCE:
             connectors, excluded, problems, no_status, no_info = self._poll_per_connector(body, deadline)
         else:
-            connectors, excluded, problems = parse.parse_expanded(body, self.cluster.selects)
-            no_status, no_info = parse.incomplete_entries(body, self.cluster.selects)
+            reply = parse.read_expanded(body, self._selects, self._failures)
+            del body  # the reply's bytes: only the model is kept
+            connectors, excluded, problems = reply.connectors, reply.excluded, reply.problems
+            no_status, no_info = reply.no_status, reply.no_info
             omitted = self._omitted(previous, connectors, deadline)
             no_status, no_info = no_status | omitted, no_info | omitted
         connectors, incomplete = parse.carry_incomplete(connectors, no_status, no_info, previous)
@@ -212,6 +234,7 @@ class ConnectSource:
         connectors = {}
         problems: list[str] = []
         excluded = 0
+        self._failures.next_reply()
         no_status: set[str] = set()
         no_info: set[str] = set()
         for name in body:
@@ -228,33 +251,60 @@ class ConnectSource:
                 no_status.add(name)
             if not isinstance(config, Mapping):
                 no_info.add(name)
-            connector, entry_problems = parse.build_connector(name, status, config)
+            connector, entry_problems = parse.build_connector(name, status, config, self._failures)
             connectors[name] = connector
             problems.extend(entry_problems)
         return dict(sorted(connectors.items())), excluded, problems, frozenset(no_status), frozenset(no_info)
 
 
-class ConnectOffsetsSource:
-    """Committed source offsets of the Debezium binlog connectors of one cluster.
+OFFSETS_EXAMPLES = 5  # connector names named in the offsets summary line
 
-    Runs at `offsets_interval` (slower than the status poll); one request per Debezium
-    connector, listed from the latest successful Connect poll. Returns a `ConnectOffsets`
-    ({connector: ((partition, offset), ...)}). Until the Connect source has polled once it is
-    not ready (no error). A connector whose request fails keeps its offsets from the last poll
-    that read them and is counted as stale; the poll fails only when no request got an answer.
-    Clusters older than 3.5 have no offsets API and yield an empty mapping.
+
+class ConnectOffsetsSource:
+    """Committed source offsets of the Debezium binlog connectors of one cluster that a check needs.
+
+    Runs at `offsets_interval` (slower than the status poll). It reads `GET /connectors/{c}/offsets`
+    of the Debezium binlog connectors of the latest successful Connect poll that read a
+    configured database (`databases`; the binlog checks are the only readers of committed
+    offsets; None = every Debezium binlog connector), `offsets_concurrency` at a time, and the
+    whole cycle ends within `offsets_budget`. Connectors the budget did not reach, and those
+    whose request failed, keep their offsets from the last poll that read them, are counted as
+    stale and are read first on the next cycle. The poll fails only when no request got an
+    answer. One summary line per cycle at most: a warning when connectors start failing, info
+    when they recover (so a Sentry that takes warnings gets one event, never one per connector).
+    Returns a `ConnectOffsets`; clusters older than 3.5 have no offsets API and yield an empty one.
+    Until the Connect source has polled once it is not ready (no error).
     """
 
     kind = "connect_offsets"
 
-    def __init__(self, cluster: ConnectCluster, transport: httpx.BaseTransport | None = None):
+    def __init__(
+        self,
+        cluster: ConnectCluster,
+        transport: httpx.BaseTransport | None = None,
+        databases: Sequence[Endpoint] | None = None,
+    ):
         self.cluster = cluster
         self.name = f"connect_offsets:{cluster.name}"
         self.interval = cluster.offsets_interval
         self.client = ConnectClient(cluster, transport)
+        self._matcher = DatabaseMatcher(databases) if databases is not None else None
 
     def close(self) -> None:
         self.client.close()
+
+    def wanted(self, state: ConnectClusterState, previous: Any) -> list[str]:
+        """Connectors whose offsets a check needs, those left stale by the last cycle first."""
+        names = []
+        for name, connector in state.connectors.items():
+            settings = connector.settings
+            if settings is None or not settings.is_debezium_mysql:
+                continue
+            if self._matcher is not None and self._matcher.assign(self.cluster.name, name, settings) is None:
+                continue
+            names.append(name)
+        stale = previous.stale if isinstance(previous, parse.ConnectOffsets) else frozenset()
+        return sorted(names, key=lambda n: n not in stale)  # stable: stale ones first
 
     def poll(self, snapshot: Snapshot | None) -> parse.ConnectOffsets:
         connect_source = f"connect:{self.cluster.name}"
@@ -262,28 +312,24 @@ class ConnectOffsetsSource:
         if snapshot is None or status is None or status.last is None:
             raise NotReady()  # the Connect source has not polled yet: wait for it
         # Connectors change rarely: after a failed Connect poll the last good list will do.
-        state: ConnectClusterState | None = connect_state(snapshot, self.cluster.name) or snapshot.last_good(
-            connect_source
-        )
-        if state is None:
+        state = connect_state(snapshot, self.cluster.name) or snapshot.last_good(connect_source)
+        if not isinstance(state, ConnectClusterState):
             raise SourceFailure(ErrorReason.CONNECT, "no successful Connect poll yet to list connectors from")
         if parse.version_tuple(state.version) < OFFSETS_API_SINCE:
             return parse.ConnectOffsets()
         previous = snapshot.last_good(self.name)
-        deadline = poll_deadline(self.cluster, self.interval)
+        names = self.wanted(state, previous)
+        deadline = time.monotonic() + self.cluster.offsets_budget
+        replies = self._read(names, deadline)
         read: dict[str, parse.OffsetEntries] = {}
         failures: dict[str, SourceFailure] = {}
         answered = False
-        for name, connector in state.connectors.items():
-            if connector.settings is None or not connector.settings.is_debezium_mysql:
-                continue
-            if time.monotonic() >= deadline:
-                failures[name] = SourceFailure(ErrorReason.TIMEOUT, "poll deadline reached before this connector")
-                continue
-            try:
-                reply = self.client.request("GET", connector_path(name, "/offsets"), deadline=deadline)
-            except SourceFailure as failure:
-                failures[name] = failure
+        for name in names:
+            reply = replies.get(name) or SourceFailure(
+                ErrorReason.TIMEOUT, "offsets budget spent before this connector"
+            )
+            if isinstance(reply, SourceFailure):
+                failures[name] = reply
                 continue
             answered = True
             try:
@@ -299,17 +345,69 @@ class ConnectOffsetsSource:
             first = next(iter(failures.values()))
             raise SourceFailure(first.reason, f"no offsets request of {len(failures)} answered; first: {first.message}")
         result = parse.merge_offsets(read, frozenset(failures), previous)
-        self._log_transitions(failures, previous)
+        self._log_summary(len(names), failures, previous)
         return result
 
-    def _log_transitions(self, failures: Mapping[str, SourceFailure], previous: Any) -> None:
-        """Log a connector once when its offsets start failing and once when they recover."""
+    def _read(self, names: Sequence[str], deadline: float) -> dict[str, Reply | SourceFailure]:
+        """GET each connector's offsets, `offsets_concurrency` at a time, all by `deadline`.
+
+        Daemon threads, not an executor: a stopping daemon never waits for them (each request
+        ends by the deadline anyway). A name missing from the result was not reached."""
+        pending = deque(names)
+        results: dict[str, Reply | SourceFailure] = {}
+        lock = threading.Lock()
+
+        def work() -> None:
+            while time.monotonic() < deadline:
+                with lock:
+                    if not pending:
+                        return
+                    name = pending.popleft()
+                try:
+                    reply: Reply | SourceFailure = self.client.request(
+                        "GET", connector_path(name, "/offsets"), deadline=deadline
+                    )
+                except SourceFailure as failure:
+                    reply = failure
+                with lock:
+                    results[name] = reply
+
+        workers = [
+            threading.Thread(target=work, name=f"{self.name}-{i}", daemon=True)
+            for i in range(min(self.cluster.offsets_concurrency, len(names)))
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()) + 1.0)
+        with lock:
+            return dict(results)
+
+    def _log_summary(self, asked: int, failures: Mapping[str, SourceFailure], previous: Any) -> None:
+        """At most one line per cycle: connectors that started failing (warning) or recovered (info)."""
         was_stale = previous.stale if isinstance(previous, parse.ConnectOffsets) else frozenset()
-        for name in sorted(set(failures) - was_stale):
-            failure = failures[name]
+        new = sorted(set(failures) - was_stale)
+        recovered = sorted(was_stale - set(failures))
+        reasons = Counter(str(f.reason) for f in failures.values())
+        fields = {
+            "source": self.name,
+            "asked": asked,
+            "stale": len(failures),
+            "reasons": ",".join(f"{r}={n}" for r, n in sorted(reasons.items())),
+        }
+        if new:
+            first = failures[new[0]]
             log.warning(
                 "offsets not read; keeping the previous ones",
-                extra={"source": self.name, "connector": name, "reason": str(failure.reason), "error": failure.message},
+                extra=fields
+                | {
+                    "new": len(new),
+                    "recovered": len(recovered),
+                    "connectors": ",".join(new[:OFFSETS_EXAMPLES]) + (",..." if len(new) > OFFSETS_EXAMPLES else ""),
+                    "error": first.message,
+                },
             )
-        for name in sorted(was_stale - set(failures)):
-            log.info("offsets read again", extra={"source": self.name, "connector": name})
+        elif recovered:
+            log.info("offsets read again", extra=fields | {"recovered": len(recovered)})
+        elif failures:
+            log.debug("offsets still stale", extra=fields)
