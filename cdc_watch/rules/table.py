@@ -30,7 +30,6 @@ from typing import Any
 from cdc_watch.analysis import failures
 from cdc_watch.analysis.binlog import ConnectorBinlog, PositionStatus, join
 from cdc_watch.config import RulesConfig
-from cdc_watch.core import redact
 from cdc_watch.core.snapshot import Snapshot
 from cdc_watch.rules.model import (
     AlertEntry,
@@ -89,7 +88,9 @@ class Rule:
 
 
 def trace_excerpt(trace: str | None) -> str | None:
-    """The top exception line and the `Caused by:` lines (root cause last), scrubbed, trimmed."""
+    """The top exception line and the `Caused by:` lines (root cause last), trimmed.
+
+    Traces are scrubbed where they enter (the Connect parser); scrubbing is not repeated here."""
     if not trace:
         return None
     lines = [line.strip() for line in trace.splitlines() if line.strip()]
@@ -99,7 +100,7 @@ def trace_excerpt(trace: str | None) -> str | None:
     if len(picked) > TRACE_LINES:
         picked = picked[:1] + picked[-(TRACE_LINES - 1) :]
     trimmed = [line if len(line) <= TRACE_LINE_LIMIT else line[: TRACE_LINE_LIMIT - 1] + "…" for line in picked]
-    return redact.scrub("\n".join(trimmed))
+    return "\n".join(trimmed)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -604,9 +605,7 @@ def _settings(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: float) 
                 blind.add(labels)
                 continue
             verdicts[labels] = (
-                None
-                if check.ok
-                else Evidence(facts=(("setting", check.setting), ("found", redact.scrub(check.detail))))
+                None if check.ok else Evidence(facts=(("setting", check.setting), ("found", check.detail)))
             )
     return Observation(verdicts, frozenset(blind))
 

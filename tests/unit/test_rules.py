@@ -10,6 +10,7 @@ from cdc_watch.config import RulesConfig
 from cdc_watch.core.clock import FakeClock
 from cdc_watch.rules import table as rules
 from cdc_watch.rules.model import AlertState, Change, Phase
+from cdc_watch.sources.connect import parse
 from generate.scenarios import SCENARIOS, Scenario, Step
 from generate.snapshots import cluster_state, full_snapshot, snapshot_for
 
@@ -51,7 +52,9 @@ def test_every_rule_has_a_scenario_that_fires_it() -> None:
 
 def test_task_failed_evidence_says_why_and_keeps_secrets_out() -> None:
     trace = "org.apache.kafka.connect.errors.ConnectException: Access denied for user 'cdc' password=hunter2secret\nCaused by: java.sql.SQLException: Access denied for user 'cdc'@'10.0.0.1' (using password: YES)\n"
-    state = cluster_state("prod", {"orders": ("RUNNING", {0: "FAILED@w1:8083"})}, trace=trace)
+    # scrubbed where it enters, as the Connect parser does; the rules never scrub again
+    entered = parse._parse_trace({"trace": trace}, frozenset(), None)
+    state = cluster_state("prod", {"orders": ("RUNNING", {0: "FAILED@w1:8083"})}, trace=entered)
     from types import MappingProxyType
 
     from cdc_watch.core.model import PollResult, SourceStatus
@@ -65,6 +68,7 @@ def test_task_failed_evidence_says_why_and_keeps_secrets_out() -> None:
     (transition,) = [t for t in transitions if t.entry.key.alert == "CdcTaskFailed"]
     evidence = transition.entry.evidence
     assert "hunter2secret" not in repr(evidence)
+    assert "(using password: YES)" in evidence.trace
     assert evidence.kind == "access_denied"
     assert evidence.trace.splitlines()[-1].startswith("Caused by: java.sql.SQLException: Access denied")
     assert ("task state", "FAILED") in evidence.facts
