@@ -34,6 +34,7 @@ from cdc_watch.exporter.render import (
 from cdc_watch.notify.wiring import build_alerting
 from cdc_watch.remediation.runner import RemediationRunner
 from cdc_watch.rules.table import ALERT_NAMES
+from cdc_watch.rules import table as rules
 from cdc_watch.sources.connect.poll import ConnectOffsetsSource, ConnectSource
 from cdc_watch.sources.jolokia.poll import JolokiaSource
 from cdc_watch.sources.mysql.poll import MySQLSource, endpoint_of
@@ -110,6 +111,7 @@ class App:
             notify=self.alerting.notify_remediation,
             transport_for=transport_for,
         )
+        self.alerting.remediation = self._remediation_view
         self.contributors: Sequence[Contributor] = (
             self_metrics,
             config_metrics(lambda: self._config_status),
@@ -129,6 +131,14 @@ class App:
                 enable_lifecycle=enable_lifecycle,
                 alerting=self.alerting,
             ),
+        )
+
+    def _remediation_view(self) -> rules.Remediation:
+        """What the failure rules need of remediation: its config and the restarts of each
+        connector's current failure streak (immutable values, read without a lock)."""
+        records = self.remediation.state.records
+        return rules.Remediation(
+            self.config.remediation, {key: (r.attempts, r.last_attempt) for key, r in records.items()}
         )
 
     def render_metrics(self) -> bytes:

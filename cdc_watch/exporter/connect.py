@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
+
+from cdc_watch.analysis import failures
 
 from cdc_watch.core.snapshot import Snapshot
 from cdc_watch.exporter.exposition import MetricsWriter, labels
 from cdc_watch.exporter.exposition import escape_label_value as _esc
-from cdc_watch.sources.connect.model import KNOWN_STATES, ConnectClusterState
+from cdc_watch.sources.connect.model import KNOWN_STATES, ConnectClusterState, State
 from cdc_watch.sources.connect.parse import ConnectOffsets
 
 _STATES = tuple(str(s) for s in KNOWN_STATES)
+
+
+@functools.lru_cache(maxsize=4096)
+def _retriable(trace: str | None) -> int | None:
+    """1 if a FAILED connector's or task's failure is classified retriable, 0 if no restart can
+    fix it, None when unknown (memoized: a failed task keeps its trace across scrapes)."""
+    category = failures.classify(trace).category
+    if category is failures.FailureCategory.UNKNOWN:
+        return None
+    return 1 if category is failures.FailureCategory.RETRIABLE else 0
 
 
 def connect_metrics(snapshot: Snapshot, out: MetricsWriter) -> None:
@@ -52,11 +65,15 @@ def _cluster_metrics(state: ConnectClusterState, cluster: str, out: MetricsWrite
         )
         out.one_hot("cdc_connector_state", base, "state", connector.state, _STATES)
         out.add("cdc_connector_tasks", base, len(connector.tasks))
+        if connector.state is State.FAILED and (retriable := _retriable(connector.trace)) is not None:
+            out.add("cdc_connector_failure_retriable", base, retriable)
         if connector.worker_id:
             connectors_per_worker[connector.worker_id] += 1
         for task in connector.tasks:
             task_labels = f'{base},task="{task.id}"'
             out.one_hot("cdc_task_state", task_labels, "state", task.state, _STATES)
+            if task.state is State.FAILED and (retriable := _retriable(task.trace)) is not None:
+                out.add("cdc_task_failure_retriable", task_labels, retriable)
             if task.worker_id:
                 out.add("cdc_task_worker_info", f'{task_labels},worker="{_esc(task.worker_id)}"', 1)
                 tasks_per_worker[task.worker_id] += 1

@@ -142,21 +142,21 @@ def test_a_database_poll_between_two_jolokia_polls_is_not_a_still_position() -> 
     cfg = RulesConfig()
     start = 1000.0
 
-    def observe(jolokia_at: float, mysql_at: float, written: int, memory):
-        step = db_step(0, db={**DB_OK, "written": written})
+    def observe(jolokia_at: float, mysql_at: float, head: int, memory):
+        step = db_step(0, db={**DB_OK, "head": ("mysql-bin.000005", head)})
         sources = dict(full_snapshot(step, ALL_SOURCES, mysql_at, start).sources)
         sources["jolokia:prod"] = full_snapshot(step, ALL_SOURCES, jolokia_at, start).sources["jolokia:prod"]
         from cdc_watch.core.snapshot import Snapshot
 
         return rules._not_streaming(Snapshot(MappingProxyType(sources)), cfg, memory, mysql_at)
 
-    first = observe(start, start, 0, None)
+    first = observe(start, start, 5000, None)
     labels = next(iter(first.verdicts))
     assert first.verdicts[labels] is None
     # The database polled again (head moved) but Jolokia did not: no verdict against the stream.
-    between = observe(start, start + 1, 5000, first.memory)
+    between = observe(start, start + 1, 10000, first.memory)
     assert between.verdicts[labels] is None
-    # A later Jolokia poll still shows the same position while the head moved: that is still.
-    later = observe(start + 2, start + 2, 9000, between.memory)
+    # A later Jolokia poll still shows the same position, behind that head: that is still.
+    later = observe(start + 2, start + 2, 14000, between.memory)
     assert later.verdicts[labels] is not None
-    assert dict(later.verdicts[labels].facts)["head moved"] == "9000 bytes"
+    assert dict(later.verdicts[labels].facts)["behind by"] == "9000 bytes"  # behind the newest head
