@@ -6,7 +6,6 @@ import functools
 from collections import Counter
 
 from cdc_watch.analysis import failures
-
 from cdc_watch.core.snapshot import Snapshot
 from cdc_watch.exporter.exposition import MetricsWriter, labels
 from cdc_watch.exporter.exposition import escape_label_value as _esc
