@@ -60,7 +60,7 @@ class FaultKind:
     expect: Callable[[ConnectorHandle, Names], tuple[Expectation, ...]]  # all must fire
     allow: Callable[[ConnectorHandle, Names], tuple[Expectation, ...]] = lambda _c, _n: ()
     bound: float = 30.0  # seconds from injection to every expected alert firing
-    hold: tuple[float, float] = (20.0, 40.0)  # how long the fault stays, at random in this range
+    hold: tuple[float, float] = (15.0, 30.0)  # how long the fault stays (at least `bound`), at random
 
 
 def _e(alert: str, **labels: str) -> Expectation:
@@ -133,14 +133,14 @@ CATALOGUE: dict[str, FaultKind] = {
             lambda s, c: s.faults.jolokia_unreachable(1),
             lambda s, c: s.faults.jolokia_reachable(1),
             lambda c, n: (_e("CdcSourceUnreadable", source=f"jolokia:{n.cluster}"),),
-            bound=30.0,
+            bound=25.0,
         ),
         FaultKind(
             "binlog_format_drift",
             lambda s, c: s.faults.set_binlog_format("STATEMENT"),
             lambda s, c: s.faults.restore_settings(),
             lambda c, n: (_e("CdcPrerequisiteDrift", database=n.database, setting="binlog_format"),),
-            bound=30.0,
+            bound=25.0,
         ),
         FaultKind(
             "retention_shortened",
@@ -154,7 +154,7 @@ CATALOGUE: dict[str, FaultKind] = {
             lambda s, c: s.faults.revoke_grant("REPLICATION SLAVE"),
             lambda s, c: s.faults.restore_grants(),
             lambda c, n: (_e("CdcPrivilegeMissing", database=n.database, privilege="replication_slave"),),
-            bound=30.0,
+            bound=25.0,
         ),
         FaultKind(
             "write_load",
@@ -255,13 +255,18 @@ class ChaosDriver:
         timeline.write({"start": timeline.started_at, "seed": timeline.seed})
         end = time.monotonic() + self.duration
         used: set[str] = set()
+        bag: list[FaultKind] = []
         while not self.stop.is_set():
             if self.stop.wait(self.rng.uniform(*self.gap)):
                 break
-            candidates = [k for k in self.kinds if k.name not in (used & NOT_REPEATABLE)]
-            kind = self.rng.choice(candidates)
+            if not bag:  # a seeded shuffle of the kinds, refilled when used up: each comes up
+                bag = [k for k in self.kinds if k.name not in (used & NOT_REPEATABLE)]
+                self.rng.shuffle(bag)
+                if not bag:
+                    break
+            kind = bag.pop()
             hold = self.rng.uniform(*kind.hold)
-            if time.monotonic() + hold + kind.bound > end:
+            if time.monotonic() + max(hold, kind.bound) > end:
                 break  # not enough time left to see it raised and healed
             used.add(kind.name)
             event = Event(kind.name, self.clock())
@@ -360,22 +365,22 @@ class ApiWatcher(threading.Thread):
         self.log = log
         self.interval = interval
         self.errors = 0
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         import httpx
 
         with httpx.Client(timeout=5) as client:
-            while not self._stop.is_set():
+            while not self._halt.is_set():
                 try:
                     reply = client.get(self.url)
                     self.log.observe_api(reply.json(), time.time())
                 except (httpx.HTTPError, ValueError):
                     self.errors += 1
-                self._stop.wait(self.interval)
+                self._halt.wait(self.interval)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(10)
 
 

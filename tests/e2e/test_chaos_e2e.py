@@ -1,4 +1,4 @@
-"""A short chaos run (fixed seed, about 5 minutes) on the real devstack: random faults from the
+"""A short chaos run (fixed seed, about 5.5 minutes, every kind below at least once) on the real devstack: random faults from the
 fault catalogue, healed, and the real daemon's alerts (its alert API and its Slack messages to
 the capture endpoint) judged against the timeline by devstack.chaos.Oracle. Fails on any false
 alert and on any fault that did not raise and then resolve its expected alerts.
@@ -28,7 +28,6 @@ SHORT_RUN = (
     "grant_revoked",
     "jolokia_down",
     "pause",
-    "stop",
     "db_stop",
     "write_load",
 )
@@ -37,7 +36,7 @@ SHORT_RUN = (
 def test_short_chaos_run_raises_every_expected_alert_and_nothing_else(
     stack, stack_env, connector, daemon_factory, capture, tmp_path
 ):
-    seconds = float(os.environ.get("CDC_CHAOS_SECONDS", "300"))
+    seconds = float(os.environ.get("CDC_CHAOS_SECONDS", "330"))
     seed = int(os.environ.get("CDC_CHAOS_SEED", "17"))
     daemon = daemon_factory(full_config(stack))
     c = {"connect_cluster": "devstack", "connector": connector.name}
