@@ -33,8 +33,8 @@ from cdc_watch.exporter.render import (
 )
 from cdc_watch.notify.wiring import build_alerting
 from cdc_watch.remediation.runner import RemediationRunner
-from cdc_watch.rules.table import ALERT_NAMES
 from cdc_watch.rules import table as rules
+from cdc_watch.rules.table import ALERT_NAMES
 from cdc_watch.sources.connect.poll import ConnectOffsetsSource, ConnectSource
 from cdc_watch.sources.jolokia.poll import JolokiaSource
 from cdc_watch.sources.mysql.poll import MySQLSource, endpoint_of

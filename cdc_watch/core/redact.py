@@ -11,7 +11,7 @@ reply and anything shaped like `password=...`; URLs put into a message go throug
 leaves prose alone:
 - a value already `[REDACTED]` is never redacted again, and a `)` closing a parenthesis the
   value did not open ends the value (`(using password: YES)` keeps its parenthesis);
-- `key=value`, quoted keys or values (`"password": "x"`) and dotted/underscored config keys
+- `key=value`, quoted keys or values (a JSON `"password"` key) and dotted/underscored config keys
   (`database.password: x`) are always assignments;
 - a bare English word followed by a colon (`password: YES`, `credentials: fix the password`)
   is prose unless the value has the shape of a secret (a digit or a symbol in it): a bare

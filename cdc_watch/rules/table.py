@@ -593,9 +593,14 @@ def _not_streaming(snapshot: Snapshot, _cfg: RulesConfig, memory: Any, now: floa
                     shown_end, ahead_end = float(prior[2]), float(prior[3])
                 else:
                     shown_end, ahead_end = (read[1] if read else now), -1.0
-                if ahead_end < 0 and db is not None and db_read is not None and db_read[0] >= shown_end:
-                    if (head_ahead(db, file, position) or 0) > 0:
-                        ahead_end = db_read[1]  # D: a head read after the position was, and past it
+                if (
+                    ahead_end < 0
+                    and db is not None
+                    and db_read is not None
+                    and db_read[0] >= shown_end
+                    and (head_ahead(db, file, position) or 0) > 0
+                ):
+                    ahead_end = db_read[1]  # D: a head read after the position was, and past it
                 new_memory[item] = [file, position, shown_end, ahead_end, 0]
                 if ahead_end >= 0 and read is not None and read[0] >= ahead_end and db is not None:
                     behind = head_ahead(db, file, position)

@@ -78,21 +78,9 @@ E2E_FOR = 10.0  # every rule's `for` in the e2e configs: shorter than production
 
 # Every rule that has a `for` worth shortening in a test.
 SHORTENED_RULES = (
-    "CdcTaskFailed",
-    "CdcConnectorFailed",
-    "CdcTaskUnassigned",
-    "CdcConnectUnreachable",
-    "CdcSourceUnreadable",
-    "CdcWorkerLost",
-    "CdcBinlogPositionLost",
-    "CdcFailoverLostBinlog",
-    "CdcBinlogPurgeRisk",
-    "CdcBinlogLagHigh",
-    "CdcStreamingLagHigh",
-    "CdcNotStreaming",
-    "CdcOffsetCommitsFailing",
-    "CdcPrerequisiteDrift",
-    "CdcPrivilegeMissing",
+    "CdcTaskFailed", "CdcConnectorFailed", "CdcTaskUnassigned", "CdcConnectUnreachable", "CdcSourceUnreadable",
+    "CdcWorkerLost", "CdcBinlogPositionLost", "CdcFailoverLostBinlog", "CdcBinlogPurgeRisk", "CdcBinlogLagHigh",
+    "CdcStreamingLagHigh", "CdcNotStreaming", "CdcOffsetCommitsFailing", "CdcPrerequisiteDrift", "CdcPrivilegeMissing",
 )
 
 

@@ -27,7 +27,6 @@ def streaming_reply(stack, prefix: str) -> dict:
 
 # ---------------------------------------------------------------------- the healthy stack
 
-
 def test_sample_connector_streams(stack):
     conn = stack.sample_connector
     status = stack.connector_status(conn.name)
@@ -60,7 +59,8 @@ def test_secrets_file_is_private_and_complete(stack):
     path = stack.secrets_path
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     text = path.read_text()
-    for key in ("CDC_DEVSTACK_MYSQL_ROOT_PASSWORD", "CDC_DEVSTACK_DEBEZIUM_PASSWORD", "CDC_DEVSTACK_MONITOR_PASSWORD"):
+    for key in ("CDC_DEVSTACK_MYSQL_ROOT_PASSWORD", "CDC_DEVSTACK_DEBEZIUM_PASSWORD",
+                "CDC_DEVSTACK_MONITOR_PASSWORD"):
         assert f"{key}=" in text
     env = stack.env()
     assert env["CDC_DEVSTACK_CONNECT_URL"] == stack.connect_url
@@ -73,12 +73,8 @@ def test_monitor_user_is_least_privilege(stack):
     assert "MariaDB" in as_monitor("SELECT VERSION() AS v")[0]["v"]
     assert as_monitor("SHOW BINARY LOGS")
     assert as_monitor("SHOW MASTER STATUS")[0]["File"].startswith("mysql-bin.")
-    variables = {
-        r["Variable_name"]: r["Value"]
-        for r in as_monitor(
-            "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin','binlog_format','binlog_row_image')"
-        )
-    }
+    variables = {r["Variable_name"]: r["Value"] for r in as_monitor(
+        "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin','binlog_format','binlog_row_image')")}
     assert variables == {"log_bin": "ON", "binlog_format": "ROW", "binlog_row_image": "FULL"}
     grants = " ".join(next(iter(r.values())) for r in as_monitor(f"SHOW GRANTS FOR '{db.debezium_user}'@'%'"))
     for priv in ("SELECT", "RELOAD", "SHOW DATABASES", "REPLICATION SLAVE", "BINLOG MONITOR"):
@@ -90,7 +86,6 @@ def test_monitor_user_is_least_privilege(stack):
 
 # ---------------------------------------------------------------------- task failures
 
-
 def test_task_failed_retriable(stack, connector):
     task = stack.faults.task_failed_retriable(connector)
     assert task["state"] == "FAILED"
@@ -98,9 +93,8 @@ def test_task_failed_retriable(stack, connector):
     assert stack.connector_status(connector.name)["connector"]["state"] == "RUNNING"
     # Retriable: once the database is back, a restart of the failed task brings it back.
     stack.faults.db_start()
-    reply = stack.rest(
-        "POST", f"/connectors/{connector.name}/restart", params={"includeTasks": "true", "onlyFailed": "true"}
-    )
+    reply = stack.rest("POST", f"/connectors/{connector.name}/restart",
+                       params={"includeTasks": "true", "onlyFailed": "true"})
     assert reply.status_code == 202
     restarting = task0(reply.json())
     assert restarting["state"] == "RESTARTING"
@@ -114,7 +108,8 @@ def test_task_failed_non_retriable(stack, connector):
     assert "Access denied" in task["trace"]
     assert stack.connector_status(connector.name)["connector"]["state"] == "RUNNING"
     stack.faults.restore_debezium_password()
-    stack.rest("POST", f"/connectors/{connector.name}/restart", params={"includeTasks": "true", "onlyFailed": "true"})
+    stack.rest("POST", f"/connectors/{connector.name}/restart",
+               params={"includeTasks": "true", "onlyFailed": "true"})
     stack.wait_streaming(connector)
 
 
@@ -128,7 +123,6 @@ def test_not_streaming(stack, connector):
 
 
 # ---------------------------------------------------------------------- connector states
-
 
 def test_pause_and_resume(stack, connector):
     status = stack.faults.pause_connector(connector)
@@ -148,7 +142,6 @@ def test_stop_connector(stack, connector):
 
 
 # ---------------------------------------------------------------------- the headline case
-
 
 def test_purge_binlog_past_hides_behind_running(stack, connector):
     seen = stack.faults.purge_binlog_past(connector)
@@ -170,7 +163,6 @@ def test_purge_binlog_past_hides_behind_running(stack, connector):
 
 
 # ---------------------------------------------------------------------- server settings and grants
-
 
 def test_binlog_format_not_row_fails_task_at_start(stack, connector):
     assert stack.faults.set_binlog_format("STATEMENT")["Value"] == "STATEMENT"
@@ -217,7 +209,6 @@ def test_monitor_user_without_binlog_monitor_is_denied(stack):
 
 # ---------------------------------------------------------------------- Jolokia and workers
 
-
 def test_jolokia_unreachable_while_rest_answers(stack):
     stack.faults.jolokia_unreachable()
     try:
@@ -252,7 +243,6 @@ def test_worker_loss_moves_its_tasks_to_the_other_worker(stack, connector):
     names = [connector.name, stack.sample_connector.name]
     stack.faults.start_worker(2)
     try:
-
         def task_on_worker2():
             for name in names:
                 status = stack.connector_status_or_none(name) or {}
@@ -291,17 +281,13 @@ def test_kill_and_start_worker1(stack):
 
 # ---------------------------------------------------------------------- load and heal
 
-
 def test_write_load_moves_the_stream(stack, connector):
     before = stack.streaming_metrics(connector.topic_prefix)["TotalNumberOfEventsSeen"]
     load = stack.faults.write_load(20, duration=3)
     load.join(10)
     assert load.rows >= 30 and load.errors == 0
-    wait_for(
-        lambda: stack.streaming_metrics(connector.topic_prefix)["TotalNumberOfEventsSeen"] >= before + 30,
-        30,
-        what="the streaming MBean to count the load's events",
-    )
+    wait_for(lambda: stack.streaming_metrics(connector.topic_prefix)["TotalNumberOfEventsSeen"] >= before + 30,
+             30, what="the streaming MBean to count the load's events")
 
 
 def test_heal_all_undoes_everything(stack, connector):
@@ -320,7 +306,6 @@ def test_heal_all_undoes_everything(stack, connector):
 
 # ---------------------------------------------------------------------- CLI and Prometheus
 
-
 def test_cli_status_and_env(stack):
     import json
     import subprocess
@@ -328,17 +313,11 @@ def test_cli_status_and_env(stack):
 
     from devstack.stack import REPO_ROOT
 
-    out = subprocess.run(
-        [sys.executable, "-m", "devstack", "status", "--json"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = subprocess.run([sys.executable, "-m", "devstack", "status", "--json"], cwd=REPO_ROOT,
+                         capture_output=True, text=True, check=True).stdout
     assert json.loads(out)["connect1"]["up"] is True
-    env = subprocess.run(
-        [sys.executable, "-m", "devstack", "env"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-    ).stdout
+    env = subprocess.run([sys.executable, "-m", "devstack", "env"], cwd=REPO_ROOT,
+                         capture_output=True, text=True, check=True).stdout
     assert f"export CDC_DEVSTACK_CONNECT_URL={stack.connect_url}" in env
     assert "export CDC_DEVSTACK_MONITOR_PASSWORD=" in env
 
@@ -363,23 +342,13 @@ def test_prometheus_rules_reach_alertmanager_webhook(stack, tmp_path):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     rules = tmp_path / "rules.yml"
-    rules.write_text(
-        "groups:\n  - name: devstack\n    rules:\n      - alert: DevstackAlwaysFiring\n"
-        "        expr: vector(1)\n        labels: {severity: info}\n"
-    )
+    rules.write_text("groups:\n  - name: devstack\n    rules:\n      - alert: DevstackAlwaysFiring\n"
+                     "        expr: vector(1)\n        labels: {severity: info}\n")
     try:
-        stack.start_prometheus(
-            [f"127.0.0.1:{stack.ports.prometheus}"],
-            rule_files=[rules],
-            alertmanager_webhook_url=f"http://127.0.0.1:{server.server_port}/hook",
-        )
-        wait_for(
-            lambda: httpx.get(stack.prometheus_url + "/api/v1/query", params={"query": "up"}, timeout=5).json()["data"][
-                "result"
-            ],
-            60,
-            what="a scrape",
-        )
+        stack.start_prometheus([f"127.0.0.1:{stack.ports.prometheus}"], rule_files=[rules],
+                               alertmanager_webhook_url=f"http://127.0.0.1:{server.server_port}/hook")
+        wait_for(lambda: httpx.get(stack.prometheus_url + "/api/v1/query", params={"query": "up"},
+                                   timeout=5).json()["data"]["result"], 60, what="a scrape")
         wait_for(lambda: received, 60, what="the webhook to receive the alert")
         assert received[0]["alerts"][0]["labels"]["alertname"] == "DevstackAlwaysFiring"
         assert stack.status()["prometheus"]["up"] and stack.status()["alertmanager"]["up"]

@@ -210,12 +210,12 @@ def test_a_retriable_failure_with_remediation_off_or_no_restart_waits_for_its_fo
 def test_a_restart_older_than_the_poll_only_counts_when_the_poll_started_after_it() -> None:
     cfg = RulesConfig()
     view = _remediation(restarts={("prod", "orders"): (1, 20.0)})
-    state, transitions = rules.evaluate(AlertState(), _connect_only(FAILED_ORDERS, 21.0, 19.0), 21.0, cfg, view)
+    _, transitions = rules.evaluate(AlertState(), _connect_only(FAILED_ORDERS, 21.0, 19.0), 21.0, cfg, view)
     assert transitions == []  # that poll began before the restart: it says nothing of its effect
 
 
 def test_a_non_retriable_failure_pages_at_the_first_poll_even_with_remediation_on() -> None:
-    from tests.scenarios.alerts import ACCESS_DENIED
+    from generate.scenarios import ACCESS_DENIED
 
     step = Step(0, FAILED_ORDERS.clusters, trace=ACCESS_DENIED)
     _, transitions = rules.evaluate(AlertState(), _connect_only(step, 0.0), 0.0, RulesConfig(), _remediation())
@@ -248,7 +248,7 @@ def test_a_confirmed_deletion_resolves_with_reason_deleted_and_the_notice_says_s
 def test_not_streaming_folded_into_task_failed_sends_one_firing_message_and_no_resolve() -> None:
     from cdc_watch.notify.plan import NotifyState, PlanSettings, plan
     from cdc_watch.rules.model import Resolution
-    from tests.scenarios.alerts import ALL_SOURCES, HEAD, db_step
+    from generate.scenarios import ALL_SOURCES, HEAD, db_step
 
     cfg = RulesConfig()
     settings = PlanSettings(cfg, 3600.0, "https://runbook")

@@ -23,7 +23,7 @@ from cdc_watch.config import RulesConfig
 from cdc_watch.core.model import PollResult, SourceStatus
 from cdc_watch.core.snapshot import Snapshot
 from cdc_watch.rules import table as rules
-from tests.support.snapshots import cluster_state, database_state, jolokia_state
+from generate.snapshots import cluster_state, database_state, jolokia_state
 
 FILE = "mysql-bin.000005"
 SOURCES = ("connect:prod", "jolokia:prod", "mysql:db1")
