@@ -13,7 +13,13 @@ Never crying wolf:
   them); the unreadable source raises its own alert instead (CdcConnectUnreachable,
   CdcSourceUnreadable);
 - a subject (connector, task) missing from one readable reply is not resolved at once: only
-  after `vanished_after` of absence;
+  after `vanished_after` of absence, unless Connect confirmed the connector deleted
+  (`ConnectClusterState.deleted`): then its alerts resolve at once with reason "deleted";
+- joined readings are compared in a known time order (docs/architecture.md): CdcNotStreaming
+  judges "behind" on a head read after the position and a position read after that head;
+- one failure, one page: an alert a more specific one supersedes (`Rule.supersedes`) is folded
+  into it; a failure no restart can fix pages at once, a retriable one once a restart failed
+  (`failure_hold`);
 - a pending alert whose condition clears is dropped silently (flapping never pages); a firing
   one resolves only after its condition stayed false for `keep_firing_for`.
 """
