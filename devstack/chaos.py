@@ -80,6 +80,16 @@ def _heal_all(stack: Stack, _conn: ConnectorHandle) -> None:
     stack.faults.heal_all()
 
 
+def _heal_purged(stack: Stack, conn: ConnectorHandle) -> None:
+    """A purged position cannot come back: stop the connector, drop its offsets (Connect 3.6+)
+    and resume it, so it snapshots anew and streams from the current head."""
+    stack.faults.stop_connector(conn)
+    reply = stack.rest("DELETE", f"/connectors/{conn.name}/offsets")
+    if reply.status_code not in (200, 204):
+        raise RuntimeError(f"DELETE offsets of {conn.name}: HTTP {reply.status_code} {reply.text[:200]}")
+    stack.faults.heal_all()
+
+
 def _load_on(stack: Stack, _conn: ConnectorHandle) -> Any:
     return stack.faults.write_load(rows_per_second=20)
 
@@ -165,7 +175,7 @@ CATALOGUE: dict[str, FaultKind] = {
         FaultKind(
             "purge_past_stopped",
             lambda s, c: s.faults.purge_binlog_past(c),
-            _heal_all,
+            _heal_purged,
             lambda c, n: (_e("CdcBinlogPositionLost", **_on(c, n)),),
             # the task resumes without a streaming MBean: not streaming is part of the picture
             allow=lambda c, n: (_e("CdcNotStreaming", **_on(c, n)), _e("CdcTaskFailed", **_on(c, n))),
@@ -284,7 +294,11 @@ class ChaosDriver:
             event.healed_at = self.clock()
             timeline.write({"heal": kind.name, "at": event.healed_at, "error": event.error})
             if self.settle is not None:
-                self.settle(self.stack, self.connector)
+                try:
+                    self.settle(self.stack, self.connector)
+                except Exception as exc:  # a stack that does not heal is a finding, not a crash
+                    event.error = (event.error or "") + f" settle: {exc}"[:500]
+                    timeline.write({"settle": kind.name, "error": event.error})
         timeline.ended_at = self.clock()
         timeline.write({"end": timeline.ended_at})
         return timeline
