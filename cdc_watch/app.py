@@ -39,6 +39,7 @@ from cdc_watch.exporter.render import (
 from cdc_watch.notify.service import config_secrets
 from cdc_watch.notify.wiring import build_alerting
 from cdc_watch.remediation.runner import RemediationRunner
+from cdc_watch.rules import table as rules
 from cdc_watch.rules.table import ALERT_NAMES
 from cdc_watch.sources.connect.poll import ConnectOffsetsSource, ConnectSource
 from cdc_watch.sources.jolokia.poll import JolokiaSource
@@ -125,6 +126,7 @@ class App:
             notify=self.alerting.notify_remediation,
             transport_for=transport_for,
         )
+        self.alerting.remediation = self._remediation_view
         self.contributors: Sequence[Contributor] = (
             self_metrics,
             config_metrics(lambda: self._config_status),
@@ -167,6 +169,14 @@ class App:
                 version=__version__,
                 extra={"config": {"file": str(self.config_path), "last_reload_ok": self._config_status.last_reload_ok}},
             )
+        )
+
+    def _remediation_view(self) -> rules.Remediation:
+        """What the failure rules need of remediation: its config and the restarts of each
+        connector's current failure streak (immutable values, read without a lock)."""
+        records = self.remediation.state.records
+        return rules.Remediation(
+            self.config.remediation, {key: (r.attempts, r.last_attempt) for key, r in records.items()}
         )
 
     def render_metrics(self) -> bytes:

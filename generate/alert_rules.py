@@ -117,17 +117,22 @@ def health_rules(cfg: RulesConfig, runbook_base: str) -> list[dict[str, Any]]:
     for rule in rules.RULES:
         if not rules.enabled(rule, cfg):
             continue
-        body = rules.prometheus_rule(rule, cfg, runbook_base)
-        shaped: dict[str, Any] = {
-            "alert": body["alert"],
-            "expr": _aggregated(body["expr"], rule.labels),
-            "for": body["for"],
-        }
-        if "keep_firing_for" in body:
-            shaped["keep_firing_for"] = body["keep_firing_for"]
-        shaped["labels"] = body["labels"]
-        shaped["annotations"] = body["annotations"]
-        out.append(shaped)
+        for body in (
+            rules.prometheus_rule(rule, cfg, runbook_base),
+            rules.prometheus_rule_now(rule, cfg, runbook_base),
+        ):
+            if body is None:
+                continue
+            shaped: dict[str, Any] = {
+                "alert": body["alert"],
+                "expr": _aggregated(body["expr"], rule.labels),
+                "for": body["for"],
+            }
+            if "keep_firing_for" in body:
+                shaped["keep_firing_for"] = body["keep_firing_for"]
+            shaped["labels"] = body["labels"]
+            shaped["annotations"] = body["annotations"]
+            out.append(shaped)
     return out
 
 

@@ -67,10 +67,20 @@ def used_thresholds() -> list[str]:
 
 
 def _health_rule(rule: rules.Rule) -> str:
+    """The rule, and its fast twin (same alert, `for: 0s`) when some of its subjects page at once."""
     labelled = {label: f"{{{{ $labels.{label} }}}}" for label in rule.labels}
     for_ = rules.format_duration(rule.default_for)
-    expr = alert_rules._aggregated(_template(rule.promql, {"for": for_}), rule.labels)
+    promql = _template(rule.promql, {"for": for_})
+    now = _template(rule.promql_now, {"for": for_}) if rule.promql_now is not None and rule.default_for > 0 else None
+    if now is not None:
+        promql = f"({promql}) unless on ({', '.join(rule.labels)}) ({now})"
     description = _template(rule.description, {**labelled, "for": for_})
+    bodies = [(promql, for_)] + ([(now, "0s")] if now is not None else [])
+    return "".join(_health_body(rule, expr, hold, description) for expr, hold in bodies)
+
+
+def _health_body(rule: rules.Rule, promql: str, for_: str, description: str) -> str:
+    expr = alert_rules._aggregated(promql, rule.labels)
     runbook = f"c.runbookURL + {_jsonnet_string('#' + rule.anchor)}"
     return (
         "      {\n"

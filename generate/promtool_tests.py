@@ -97,6 +97,17 @@ PROMETHEUS_DIFFERS: dict[str, tuple[str, dict[float, frozenset]]] = {
         "resolves CdcBinlogPositionLost keep_firing_for (1m) later; the daemon holds it.",
         {195: Firing({_DB_DOWN})},
     ),
+    "connector_deleted_while_firing_resolves_at_the_next_poll": (
+        "The daemon resolves the alerts of a connector Connect confirmed deleted at once; Prometheus "
+        "only sees the series vanish and resolves keep_firing_for (1m) later.",
+        {75: Firing({_TASK}), 90: Firing({_TASK})},
+    ),
+    "not_streaming_position_still_while_head_moves": (
+        "Prometheus starts the `for` at the first scrape showing the lag (30s); the daemon at the "
+        "first Jolokia reading taken after the database reading that showed the head past the "
+        "position (45s), so Prometheus fires 15s earlier.",
+        {164: Firing({_NOT_STREAMING})},
+    ),
     "jolokia_unreadable_holds_not_streaming": (
         "While Jolokia is unreadable the exporter emits no Debezium series, so Prometheus resolves "
         "CdcNotStreaming keep_firing_for (1m) later; the daemon holds it.",
@@ -198,7 +209,8 @@ def encode(values: Sequence[float | str | None]) -> str:
         token = "stale" if value == "stale" else "_" if value is None else _fmt(float(value))
         if token.endswith("Inf") and j > i:
             token += "+0"  # promtool reads "Infx3" as one identifier
-        parts.append(token if j == i else f"{token}x{j - i}")
+        # promtool: "axN" is N+1 samples, but "_xN" is N missing ones
+        parts.append(token if j == i else f"{token}x{j - i + 1}" if token == "_" else f"{token}x{j - i}")
         i = j + 1
     return " ".join(parts)
 

@@ -40,6 +40,9 @@ class Step:
     databases: dict[str, dict[str, Any]] = field(default_factory=dict)
     offsets: dict[str, tuple[str, int]] = field(default_factory=dict)  # committed offsets (connect_offsets:prod)
     jolokia: dict[str, dict[str, Any]] = field(default_factory=dict)  # per connector: Debezium MBeans (jolokia:prod)
+    deleted: tuple[str, ...] = ()  # connectors Connect confirmed deleted in this poll
+    trace: str | None = None  # the trace of every FAILED connector and task (default: a retriable one)
+    members: tuple[str, ...] = ()  # workers whose Jolokia endpoint answered (jolokia:prod)
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,12 @@ class Scenario:
     steps: tuple[Step, ...]
     sources: tuple[tuple[str, str], ...] = (("connect:prod", "connect"),)  # (name, kind)
     config: dict[str, Any] = field(default_factory=dict)  # alerting.rules overrides
+
+
+ACCESS_DENIED = (
+    "org.apache.kafka.connect.errors.ConnectException: Error while connecting: Access denied for user 'cdc'@'10.0.0.1' (using password: YES)\n"
+    "Caused by: java.sql.SQLException: Access denied for user 'cdc'@'10.0.0.1' (using password: YES)\n"
+)
 
 
 def _ok(
@@ -71,6 +80,24 @@ SCENARIOS: tuple[Scenario, ...] = (
             Step(90, _ok(), frozenset({TASK_ORDERS})),  # recovered, kept for keep_firing_for
             Step(149, _ok(), frozenset({TASK_ORDERS})),
             Step(150, _ok()),  # resolved
+        ),
+    ),
+    Scenario(
+        "task_failed_non_retriable_pages_at_the_first_poll",
+        (
+            Step(0, _ok()),
+            Step(15, _ok("FAILED"), frozenset({TASK_ORDERS}), trace=ACCESS_DENIED),  # no `for`: a restart cannot help
+            Step(30, _ok(), frozenset({TASK_ORDERS})),
+            Step(90, _ok()),
+        ),
+    ),
+    Scenario(
+        "connector_deleted_while_firing_resolves_at_the_next_poll",
+        (
+            Step(0, _ok("FAILED")),
+            Step(60, _ok("FAILED"), frozenset({TASK_ORDERS})),
+            Step(75, {"prod": {}}, deleted=("orders",)),  # confirmed deleted: resolved at once
+            Step(90, {"prod": {}}),
         ),
     ),
     Scenario(
@@ -181,6 +208,45 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
     ),
     Scenario(
+        "worker_lost_resolves_when_it_rejoins_without_tasks",
+        (
+            Step(
+                0,
+                {"prod": {"a": ("RUNNING", {0: "RUNNING@w1:8083"}), "b": ("RUNNING", {0: "RUNNING@w2:8083"})}},
+                members=("w1:8083", "w2:8083"),
+            ),
+            Step(
+                15,
+                {"prod": {"a": ("RUNNING", {0: "RUNNING@w1:8083"}), "b": ("RUNNING", {0: "RUNNING@w1:8083"})}},
+                members=("w1:8083",),
+            ),
+            Step(
+                75,
+                {"prod": {"a": ("RUNNING", {0: "RUNNING@w1:8083"}), "b": ("RUNNING", {0: "RUNNING@w1:8083"})}},
+                frozenset({key("CdcWorkerLost", connect_cluster="prod", worker="w2:8083")}),
+                members=("w1:8083",),
+            ),
+            # w2 rejoined: a member again, though it runs nothing yet
+            Step(
+                90,
+                {"prod": {"a": ("RUNNING", {0: "RUNNING@w1:8083"}), "b": ("RUNNING", {0: "RUNNING@w1:8083"})}},
+                frozenset({key("CdcWorkerLost", connect_cluster="prod", worker="w2:8083")}),
+                members=("w1:8083", "w2:8083"),
+            ),
+            Step(
+                150,
+                {"prod": {"a": ("RUNNING", {0: "RUNNING@w1:8083"}), "b": ("RUNNING", {0: "RUNNING@w1:8083"})}},
+                members=("w1:8083", "w2:8083"),
+            ),
+            Step(
+                1200,
+                {"prod": {"a": ("RUNNING", {0: "RUNNING@w1:8083"}), "b": ("RUNNING", {0: "RUNNING@w1:8083"})}},
+                members=("w1:8083", "w2:8083"),
+            ),
+        ),
+        sources=(("connect:prod", "connect"), ("jolokia:prod", "jolokia")),
+    ),
+    Scenario(
         "deleting_a_connector_is_not_a_lost_worker",
         (
             Step(0, {"prod": {"a": ("RUNNING", {0: "RUNNING@w1:8083"}), "b": ("RUNNING", {0: "RUNNING@w2:8083"})}}),
@@ -255,6 +321,8 @@ def db_step(
 
 
 LOST = key("CdcBinlogPositionLost", **ORDERS_DB)
+AHEAD = {**DB_OK, "head": ("mysql-bin.000005", 9000)}  # the head 4000 bytes past the connector
+_FAILED_TASK = {"orders": ("RUNNING", {0: "FAILED@w1:8083"})}
 NOT_STREAMING = key("CdcNotStreaming", **ORDERS)
 PURGED: dict[str, Any] = {"offsets": {"orders": ("mysql-bin.000002", 1681)}, "jolokia": {"orders": {"present": False}}}
 
@@ -401,9 +469,34 @@ SCENARIOS += (
         (
             db_step(0, db={**DB_OK, "written": 0}),
             db_step(15, db={**DB_OK, "written": 0}),  # idle database: position still, head still: fine
-            db_step(30, db={**DB_OK, "written": 4000}),  # head moved, position did not
-            db_step(149, db={**DB_OK, "written": 9000}),
-            db_step(150, frozenset({NOT_STREAMING}), db={**DB_OK, "written": 9000}),
+            db_step(30, db=AHEAD),  # head moved past the position: read after the position was
+            db_step(45, db=AHEAD),  # a Jolokia poll after that head reading: still there
+            db_step(164, db=AHEAD),
+            db_step(165, frozenset({NOT_STREAMING}), db=AHEAD),
+            db_step(180, frozenset({NOT_STREAMING}), db=AHEAD, jolokia={"orders": {"position": AHEAD["head"]}}),
+            db_step(240, db=AHEAD, jolokia={"orders": {"position": AHEAD["head"]}}),  # caught up: resolved
+        ),
+        sources=ALL_SOURCES,
+    ),
+    Scenario(
+        "not_streaming_never_at_the_head_of_an_idle_database",
+        (
+            # a write burst Debezium read between the database poll and the Jolokia poll
+            db_step(0, db=DB_OK),
+            db_step(15, db=DB_OK, jolokia={"orders": {"position": AHEAD["head"]}}),
+            *(db_step(t, db=AHEAD, jolokia={"orders": {"position": AHEAD["head"]}}) for t in range(30, 601, 15)),
+        ),
+        sources=ALL_SOURCES,
+    ),
+    Scenario(
+        "not_streaming_is_folded_into_task_failed",
+        (
+            db_step(0, jolokia={"orders": {"position": HEAD, "connected": False}}),
+            db_step(120, frozenset({NOT_STREAMING}), jolokia={"orders": {"position": HEAD, "connected": False}}),
+            # the task turns FAILED (retriable): CdcNotStreaming is held, not resolved nor re-sent
+            db_step(135, frozenset({NOT_STREAMING}), connectors=_FAILED_TASK, jolokia={}),
+            # CdcTaskFailed fires: CdcNotStreaming is folded into it at once
+            db_step(195, frozenset({TASK_ORDERS}), connectors=_FAILED_TASK, jolokia={}),
         ),
         sources=ALL_SOURCES,
     ),

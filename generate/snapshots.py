@@ -19,6 +19,7 @@ from cdc_watch.sources.connect.model import (
     TaskStatus,
 )
 from cdc_watch.sources.jolokia.model import (
+    EndpointReading,
     Group,
     JolokiaClusterState,
     SnapshotMetrics,
@@ -43,7 +44,9 @@ TRACE = (
 )
 
 
-def cluster_state(cluster: str, connectors: dict, trace: str | None = None) -> ConnectClusterState:
+def cluster_state(
+    cluster: str, connectors: dict, trace: str | None = None, deleted: tuple[str, ...] = ()
+) -> ConnectClusterState:
     """`trace`: the trace of every FAILED connector and task (default TRACE, read at call time)."""
     trace = TRACE if trace is None else trace
     statuses = {}
@@ -69,7 +72,9 @@ def cluster_state(cluster: str, connectors: dict, trace: str | None = None) -> C
             ),
             trace=trace if state == "FAILED" else None,
         )
-    return ConnectClusterState(cluster, "http://w1:8083", "3.9.0", "abc", "kc", MappingProxyType(statuses))
+    return ConnectClusterState(
+        cluster, "http://w1:8083", "3.9.0", "abc", "kc", MappingProxyType(statuses), deleted=frozenset(deleted)
+    )
 
 
 def snapshot_for(step, sources, at: float, trace: str | None = None) -> Snapshot:
@@ -83,7 +88,8 @@ def snapshot_for(step, sources, at: float, trace: str | None = None) -> Snapshot
                     name, kind, at, 0.1, error=SourceError(ErrorReason.CONNECT, "connection refused by 127.0.0.1:8083")
                 )
             else:
-                result = PollResult(name, kind, at, 0.1, data=cluster_state(cluster, connectors, trace))
+                state = cluster_state(cluster, connectors, trace or getattr(step, "trace", None), step.deleted)
+                result = PollResult(name, kind, at, 0.1, data=state)
         else:
             failing = name in step.down
             result = PollResult(
@@ -136,7 +142,7 @@ def database_state(name: str, spec: dict, at: float, start: float) -> DatabaseSt
     )
 
 
-def jolokia_state(cluster: str, per_connector: dict) -> JolokiaClusterState:
+def jolokia_state(cluster: str, per_connector: dict, members: tuple[str, ...] = ()) -> JolokiaClusterState:
     streaming, snapshots, present, tasks = {}, {}, {}, {}
     for name, spec in per_connector.items():
         present[name] = MappingProxyType({0: spec.get("present", True)})
@@ -164,7 +170,9 @@ def jolokia_state(cluster: str, per_connector: dict) -> JolokiaClusterState:
             )
     return JolokiaClusterState(
         cluster=cluster,
-        endpoints=MappingProxyType({}),
+        endpoints=MappingProxyType(
+            {w: EndpointReading(endpoint=w, worker_id=w, agent_version="2.1.0", protocol="7.2") for w in members}
+        ),
         tasks=MappingProxyType(tasks),
         streaming=MappingProxyType(streaming),
         snapshots=MappingProxyType(snapshots),
@@ -188,7 +196,8 @@ def full_snapshot(step, sources, at: float, start: float) -> Snapshot:
             )
             result = PollResult(name, kind, at, 0.1, data=data)
         elif kind == "jolokia":
-            result = PollResult(name, kind, at, 0.1, data=jolokia_state(name.split(":", 1)[1], step.jolokia))
+            state = jolokia_state(name.split(":", 1)[1], step.jolokia, step.members)
+            result = PollResult(name, kind, at, 0.1, data=state)
         elif kind == "mysql":
             db = name.split(":", 1)[1]
             result = PollResult(name, kind, at, 0.1, data=database_state(db, step.databases.get(db, {}), at, start))

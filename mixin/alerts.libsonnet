@@ -11,7 +11,7 @@ local fmt = import 'lib/format.libsonnet';
         rules: [
           {
             alert: "CdcConnectorFailed",
-            expr: "max by (connect_cluster, connector) (\n  cdc_connector_state{state=\"FAILED\"} == 1\n)" % t,
+            expr: "max by (connect_cluster, connector) (\n  (cdc_connector_state{state=\"FAILED\"} == 1) unless on (connect_cluster, connector) (cdc_connector_state{state=\"FAILED\"} == 1 and on (connect_cluster, connector) cdc_connector_failure_retriable == 0)\n)" % t,
             'for': "1m",
             [if c.rules.keep_firing_for > 0 then 'keep_firing_for']: fmt.duration(c.rules.keep_firing_for),
             labels: { severity: "critical" },
@@ -22,9 +22,33 @@ local fmt = import 'lib/format.libsonnet';
             },
           },
           {
+            alert: "CdcConnectorFailed",
+            expr: "max by (connect_cluster, connector) (\n  cdc_connector_state{state=\"FAILED\"} == 1 and on (connect_cluster, connector) cdc_connector_failure_retriable == 0\n)" % t,
+            'for': "0s",
+            [if c.rules.keep_firing_for > 0 then 'keep_firing_for']: fmt.duration(c.rules.keep_firing_for),
+            labels: { severity: "critical" },
+            annotations: {
+              summary: "A Kafka Connect connector is FAILED.",
+              description: "Connector {{ $labels.connector }} on Connect cluster {{ $labels.connect_cluster }} has been FAILED for 1m." % t,
+              runbook_url: c.runbookURL + "#cdcconnectorfailed",
+            },
+          },
+          {
             alert: "CdcTaskFailed",
-            expr: "max by (connect_cluster, connector, task) (\n  cdc_task_state{state=\"FAILED\"} == 1\n)" % t,
+            expr: "max by (connect_cluster, connector, task) (\n  (cdc_task_state{state=\"FAILED\"} == 1) unless on (connect_cluster, connector, task) (cdc_task_state{state=\"FAILED\"} == 1 and on (connect_cluster, connector, task) cdc_task_failure_retriable == 0)\n)" % t,
             'for': "1m",
+            [if c.rules.keep_firing_for > 0 then 'keep_firing_for']: fmt.duration(c.rules.keep_firing_for),
+            labels: { severity: "critical" },
+            annotations: {
+              summary: "A Kafka Connect task is FAILED.",
+              description: "Task {{ $labels.task }} of connector {{ $labels.connector }} on Connect cluster {{ $labels.connect_cluster }} has been FAILED for 1m." % t,
+              runbook_url: c.runbookURL + "#cdctaskfailed",
+            },
+          },
+          {
+            alert: "CdcTaskFailed",
+            expr: "max by (connect_cluster, connector, task) (\n  cdc_task_state{state=\"FAILED\"} == 1 and on (connect_cluster, connector, task) cdc_task_failure_retriable == 0\n)" % t,
+            'for': "0s",
             [if c.rules.keep_firing_for > 0 then 'keep_firing_for']: fmt.duration(c.rules.keep_firing_for),
             labels: { severity: "critical" },
             annotations: {
@@ -59,13 +83,13 @@ local fmt = import 'lib/format.libsonnet';
           },
           {
             alert: "CdcWorkerLost",
-            expr: "max by (connect_cluster, worker) (\n  count by (connect_cluster, worker) ((max_over_time(cdc_task_worker_info[%(worker_memory)s]) unless on (connect_cluster, connector, task, worker) cdc_task_worker_info) and on (connect_cluster, connector, task) (max by (connect_cluster, connector, task) (cdc_task_state) == 1)) unless on (connect_cluster, worker) cdc_connect_worker_tasks\n)" % t,
+            expr: "max by (connect_cluster, worker) (\n  count by (connect_cluster, worker) ((max_over_time(cdc_task_worker_info[%(worker_memory)s]) unless on (connect_cluster, connector, task, worker) cdc_task_worker_info) and on (connect_cluster, connector, task) (max by (connect_cluster, connector, task) (cdc_task_state) == 1)) unless on (connect_cluster, worker) (cdc_connect_worker_tasks or max by (connect_cluster, worker) (cdc_jolokia_info))\n)" % t,
             'for': "1m",
             [if c.rules.keep_firing_for > 0 then 'keep_firing_for']: fmt.duration(c.rules.keep_firing_for),
             labels: { severity: "warning" },
             annotations: {
               summary: "A Kafka Connect worker left the cluster while its tasks still exist.",
-              description: "Worker {{ $labels.worker }} of Connect cluster {{ $labels.connect_cluster }} ran tasks in the last %(worker_memory)s and runs none now; its tasks moved or wait for reassignment." % t,
+              description: "Worker {{ $labels.worker }} of Connect cluster {{ $labels.connect_cluster }} ran tasks in the last %(worker_memory)s and is no longer a member of the cluster; its tasks moved or wait for reassignment." % t,
               runbook_url: c.runbookURL + "#cdcworkerlost",
             },
           },
@@ -143,13 +167,13 @@ local fmt = import 'lib/format.libsonnet';
           },
           {
             alert: "CdcNotStreaming",
-            expr: "max by (connect_cluster, connector) (\n  ((max by (connect_cluster, connector) (cdc_debezium_streaming_mbean_present) == 0) or (cdc_debezium_streaming_connected == 0) or ((changes(cdc_debezium_streaming_binlog_position_bytes[2m]) == 0 and changes(cdc_debezium_streaming_binlog_file_number[2m]) == 0) and on (connect_cluster, connector) (max by (connect_cluster, connector) (max by (connect_cluster, connector, database) (cdc_connector_database_info) * on (database) group_left () (max by (database) (increase(cdc_binlog_written_bytes_total[2m])) > 0))))) and on (connect_cluster, connector) (cdc_connector_state{state=\"RUNNING\"} == 1)\n)" % t,
+            expr: "max by (connect_cluster, connector) (\n  ((max by (connect_cluster, connector) (cdc_debezium_streaming_mbean_present) == 0) or (cdc_debezium_streaming_connected == 0) or ((changes(cdc_debezium_streaming_binlog_position_bytes[1m]) == 0 and changes(cdc_debezium_streaming_binlog_file_number[1m]) == 0) and on (connect_cluster, connector) (cdc_connector_binlog_lag_bytes > 0))) and on (connect_cluster, connector) (cdc_connector_state{state=\"RUNNING\"} == 1) unless on (connect_cluster, connector) (max by (connect_cluster, connector) (cdc_task_state{state=\"FAILED\"}) == 1)\n)" % t,
             'for': "2m",
             [if c.rules.keep_firing_for > 0 then 'keep_firing_for']: fmt.duration(c.rules.keep_firing_for),
             labels: { severity: "critical" },
             annotations: {
               summary: "A RUNNING connector is not streaming the binlog.",
-              description: "Connector {{ $labels.connector }} on Connect cluster {{ $labels.connect_cluster }} is RUNNING but not streaming: its streaming MBean is missing, its binlog client is disconnected, or its position stands still while the database writes." % t,
+              description: "Connector {{ $labels.connector }} on Connect cluster {{ $labels.connect_cluster }} is RUNNING but not streaming: its streaming MBean is missing, its binlog client is disconnected, or it stands still behind the database's binlog head." % t,
               runbook_url: c.runbookURL + "#cdcnotstreaming",
             },
           },

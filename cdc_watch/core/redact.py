@@ -5,6 +5,18 @@ an allow-list of keys (see `SAFE_CONNECTOR_KEYS`); free text that may echo a sec
 traces, error bodies) goes through `scrub`, which removes the secret values seen in the same
 reply and anything shaped like `password=...`; URLs put into a message go through
 `strip_userinfo`.
+
+`scrub` runs once, where text enters (the source parsers and pollers); it is idempotent
+(scrubbing scrubbed text changes nothing, so a second pass further down is harmless) and it
+leaves prose alone:
+- a value already `[REDACTED]` is never redacted again, and a `)` closing a parenthesis the
+  value did not open ends the value (`(using password: YES)` keeps its parenthesis);
+- `key=value`, quoted keys or values (a JSON `"password"` key) and dotted/underscored config keys
+  (`database.password: x`) are always assignments;
+- a bare English word followed by a colon (`password: YES`, `credentials: fix the password`)
+  is prose unless the value has the shape of a secret (a digit or a symbol in it): a bare
+  all-letter word after "password:" cannot be told from prose by its shape. Known secret
+  values (the connector config's, the daemon config's) are removed whatever their shape.
 """
 
 from __future__ import annotations
@@ -94,21 +106,62 @@ def _assignments(text: str) -> str:
         start = hit
         while start > done and _is_key_char(text[start - 1]):
             start -= 1
-        match = _SECRET_ASSIGNMENT.match(text, start)
+        match = None
+        if start > done and text[start - 1] in "\"'":  # a quoted key, as the regex would start it
+            match = _SECRET_ASSIGNMENT.match(text, start - 1)
+        match = match or _SECRET_ASSIGNMENT.match(text, start)
         if match is None:
             skip = hit
             while skip < len(text) and _is_key_char(text[skip]):
                 skip += 1
             continue
-        parts.append(text[done : match.start("value")])
-        parts.append(REDACTED)
-        done = match.end()
+        replacement, end = _redacted(match)
+        parts.append(text[done : match.start()])
+        parts.append(replacement)
+        done = end
     parts.append(text[done:])
     return "".join(parts)
 
 
+def _value_end(match: re.Match[str]) -> int:
+    """Where the value really ends: trailing `)` the value did not open belong to the prose."""
+    value = match.group("value")
+    end = match.end("value")
+    if value[:1] in "\"'":
+        return end
+    opened = value.count("(")
+    while value.endswith(")") and value.count(")") > opened:
+        value = value[:-1]
+        end -= 1
+    return end
+
+
+def _is_secret_value(match: re.Match[str], end: int) -> bool:
+    """Whether the matched assignment's value (up to `end`) is a secret rather than prose."""
+    value = match.string[match.start("value") : end]
+    if not value or match.string.startswith(REDACTED, match.start("value")) or value.strip("\"'") == REDACTED:
+        return False  # already scrubbed (idempotence) or nothing left after the parenthesis
+    key = match.group("key").rstrip()
+    if key.endswith("="):
+        return True
+    name = key[:-1].rstrip()
+    if name[:1] in "\"'" or value[:1] in "\"'" or any(ch in name for ch in "._-"):
+        return True  # JSON, quoted values, config keys
+    word = value.strip("()[].,:!?")
+    return not word.isalpha()  # a bare word after "password:" is prose; "t0k3n-1" is not
+
+
+def _redacted(match: re.Match[str]) -> tuple[str, int]:
+    """(replacement text, end of what it replaces) for one assignment match."""
+    end = _value_end(match)
+    if not _is_secret_value(match, end):
+        return match.string[match.start() : end], end
+    return match.group("key") + REDACTED, end
+
+
 def _redact_value(match: re.Match[str]) -> str:
-    return match.group("key") + REDACTED
+    replacement, end = _redacted(match)
+    return replacement + match.string[end : match.end()]
 
 
 def _scrub_shapes(text: str) -> str:
@@ -127,7 +180,8 @@ def scrub(text: str, secrets: Iterable[str] = (), memo: dict[str, str] | None = 
     """
     for secret in sorted(secrets, key=len, reverse=True):
         if len(secret) >= _MIN_SECRET_LEN and secret in text:
-            text = text.replace(secret, REDACTED)
+            # never inside a marker a previous pass left: scrubbing twice changes nothing
+            text = REDACTED.join(part.replace(secret, REDACTED) for part in text.split(REDACTED))
     if memo is None:
         return _scrub_shapes(text)
     done = memo.get(text)

@@ -227,6 +227,20 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "connect",
     ),
     MetricSpec(
+        "cdc_connector_failure_retriable",
+        G,
+        CONNECTOR,
+        "For a FAILED connector: 1 if its failure is classified retriable (a restart may fix it), 0 if not (e.g. access denied, binlog purged); absent when not FAILED or the failure is not recognised. Cached from the last background poll.",
+        "connect",
+    ),
+    MetricSpec(
+        "cdc_task_failure_retriable",
+        G,
+        TASK,
+        "For a FAILED task: 1 if its failure is classified retriable (a restart may fix it), 0 if not (e.g. access denied, binlog purged); absent when not FAILED or the failure is not recognised. Cached from the last background poll.",
+        "connect",
+    ),
+    MetricSpec(
         "cdc_task_worker_info",
         G,
         ("connect_cluster", "connector", "task", "worker"),

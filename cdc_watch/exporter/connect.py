@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 
+from cdc_watch.analysis import failures
 from cdc_watch.core.snapshot import Snapshot
 from cdc_watch.exporter.exposition import MetricsWriter, labels, one_hot_text
 from cdc_watch.exporter.exposition import escape_label_value as _esc
-from cdc_watch.sources.connect.model import KNOWN_STATES, ConnectClusterState
+from cdc_watch.sources.connect.model import KNOWN_STATES, ConnectClusterState, State
 from cdc_watch.sources.connect.parse import ConnectOffsets
 
 _STATES = tuple(str(s) for s in KNOWN_STATES)
+
+
+@functools.lru_cache(maxsize=4096)
+def _retriable(failure: failures.Failure | None) -> int | None:
+    """1 if a FAILED connector's or task's failure is classified retriable, 0 if no restart can
+    fix it, None when unknown (classified once, when the poll read the trace)."""
+    category = failures.classify_failure(failure).category
+    if category is failures.FailureCategory.UNKNOWN:
+        return None
+    return 1 if category is failures.FailureCategory.RETRIABLE else 0
 
 
 def connect_metrics(snapshot: Snapshot, out: MetricsWriter) -> None:
@@ -55,6 +67,8 @@ def _cluster_metrics(state: ConnectClusterState, cluster: str, out: MetricsWrite
         info.append(f'cdc_connector_info{{{base},class="{_esc(kind)}",type="{_esc(connector.type)}"}} 1\n')
         states.append(one_hot_text("cdc_connector_state", base, "state", connector.state, _STATES))
         counts.append(f"cdc_connector_tasks{{{base}}} {len(connector.tasks)}\n")
+        if connector.state is State.FAILED and (retriable := _retriable(connector.failure)) is not None:
+            out.add("cdc_connector_failure_retriable", base, retriable)
         if connector.worker_id:
             connectors_per_worker[connector.worker_id] += 1
         for task in connector.tasks:
@@ -69,6 +83,8 @@ def _cluster_metrics(state: ConnectClusterState, cluster: str, out: MetricsWrite
         for task in connector.tasks:
             task_labels = f'{base},task="{task.id}"'
             task_states.append(one_hot_text("cdc_task_state", task_labels, "state", task.state, _STATES))
+            if task.state is State.FAILED and (retriable := _retriable(task.failure)) is not None:
+                out.add("cdc_task_failure_retriable", task_labels, retriable)
             if task.worker_id:
                 task_workers.append(f'cdc_task_worker_info{{{task_labels},worker="{_esc(task.worker_id)}"}} 1\n')
     workers = state.workers

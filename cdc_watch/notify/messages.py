@@ -33,6 +33,7 @@ class AlertView:
     evidence: Evidence
     active_since: float
     fired_at: float | None
+    resolution: str | None = None  # RESOLVED messages: why (rules.model.Resolution)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -45,6 +46,7 @@ class AlertView:
             "evidence": self.evidence.to_json(),
             "active_since": self.active_since,
             "fired_at": self.fired_at,
+            "resolution": self.resolution,
         }
 
     @classmethod
@@ -59,6 +61,7 @@ class AlertView:
             evidence=Evidence.from_json(raw.get("evidence") or {}),
             active_since=float(raw["active_since"]),
             fired_at=None if raw.get("fired_at") is None else float(raw["fired_at"]),
+            resolution=None if raw.get("resolution") is None else str(raw["resolution"]),
         )
 
 

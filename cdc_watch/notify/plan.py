@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -33,6 +33,7 @@ from cdc_watch.rules.model import (
     AlertState,
     Change,
     Labels,
+    Resolution,
     Severity,
     Transition,
     make_labels,
@@ -148,15 +149,21 @@ def plan(
             firing.setdefault(group_of(entry.key), []).append(entry)
 
     resolved: dict[Labels, list[AlertEntry]] = {}
+    why: dict[AlertKey, str] = {}
+    folded: set[AlertKey] = set()  # superseded: the superseding alert's message covers them
     for transition in transitions:
         if transition.change is Change.RESOLVED:
             resolved.setdefault(group_of(transition.entry.key), []).append(transition.entry)
+            if transition.reason is not None:
+                why[transition.entry.key] = str(transition.reason)
+            if transition.reason is Resolution.SUPERSEDED:
+                folded.add(transition.entry.key)
 
     for group, entries in resolved.items():
         gs = groups.get(group)
         if gs is None:
             continue
-        told = [e for e in entries if e.key in gs.notified]
+        told = [e for e in entries if e.key in gs.notified and e.key not in folded]
         remaining = gs.notified - {e.key for e in entries}
         if told:
             still = [e for e in firing.get(group, []) if e.key in remaining]
@@ -164,7 +171,7 @@ def plan(
                 Message(
                     MessageKind.RESOLVED,
                     group,
-                    tuple(view(e, settings) for e in _order(told)),
+                    tuple(replace(view(e, settings), resolution=why.get(e.key)) for e in _order(told)),
                     tuple(view(e, settings) for e in _order(still)),
                     now,
                 )

@@ -96,6 +96,9 @@ class AlertService:
             c.name: c for c in self.channels if c.queued and delivery is not None and c.name in delivery.channels
         }
         self._current = snapshot  # the store's newest snapshot, read under the lock
+        # What remediation does (set by the composition root): decides how soon a retriable
+        # failure pages (rules.failure_hold). None: remediation is not wired in.
+        self.remediation: Callable[[], rules.Remediation | None] | None = None
         self._lock = threading.RLock()  # re-entrant: a submit may evict an item (on_done) in-line
         self._saved = ""
         migrated = self._load(state_file.section(SECTION))
@@ -258,7 +261,8 @@ class AlertService:
                 assert self._current is not None
                 snapshot = self._current()
             now = self.clock.now()
-            self.alerts, transitions = rules.evaluate(self.alerts, snapshot, now, cfg.rules)
+            remediation = self.remediation() if self.remediation is not None else None
+            self.alerts, transitions = rules.evaluate(self.alerts, snapshot, now, cfg.rules, remediation)
             self.runtime_silences = prune(self.runtime_silences, now)
             for transition in transitions:
                 _log_transition(transition)
@@ -417,4 +421,5 @@ def _log_transition(transition: Transition) -> None:
             "alert firing", extra=extra
         )
     else:
-        log.info("alert resolved", extra=extra)
+        reason = {"reason": str(transition.reason)} if transition.reason else {}
+        log.info("alert resolved", extra={**extra, **reason, **({"by": transition.by} if transition.by else {})})

@@ -96,6 +96,8 @@ def _link(url: str, label: str, t: _Text) -> str:
 
 def _alert_section(alert: AlertView, resolved: bool, t: _Text) -> list[dict[str, Any]]:
     lines = [f"*{t(alert.key.alert)}* ({alert.severity}): {t(alert.description)}"]
+    if resolved and alert.resolution:
+        lines.append(f"*Resolved:* {t(alert.resolution)}")
     if not resolved:
         if alert.evidence.why:
             lines.append(f"*Why:* {t(alert.evidence.why)}")

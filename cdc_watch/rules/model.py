@@ -195,8 +195,21 @@ class AlertState:
         return problems
 
 
+class Resolution(StrEnum):
+    """Why a firing alert resolved (the `reason` of a RESOLVED transition)."""
+
+    CLEARED = "cleared"  # its condition stayed false for keep_firing_for
+    DELETED = "deleted"  # Connect confirmed the connector deleted
+    SUPERSEDED = "superseded"  # folded into a more specific alert of the same connector
+    VANISHED = "vanished"  # its subject was absent from readable replies for vanished_after
+    DISABLED = "disabled"  # its rule was disabled by configuration
+    REMOVED = "removed"  # this version no longer has its rule
+
+
 @dataclass(frozen=True, slots=True)
 class Transition:
     change: Change
     entry: AlertEntry  # for RESOLVED: the entry as it was while firing
     at: float
+    reason: Resolution | None = None  # RESOLVED only
+    by: str | None = None  # SUPERSEDED: the alert it was folded into

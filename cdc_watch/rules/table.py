@@ -13,7 +13,13 @@ Never crying wolf:
   them); the unreadable source raises its own alert instead (CdcConnectUnreachable,
   CdcSourceUnreadable);
 - a subject (connector, task) missing from one readable reply is not resolved at once: only
-  after `vanished_after` of absence;
+  after `vanished_after` of absence, unless Connect confirmed the connector deleted
+  (`ConnectClusterState.deleted`): then its alerts resolve at once with reason "deleted";
+- joined readings are compared in a known time order (docs/architecture.md): CdcNotStreaming
+  judges "behind" on a head read after the position and a position read after that head;
+- one failure, one page: an alert a more specific one supersedes (`Rule.supersedes`) is folded
+  into it; a failure no restart can fix pages at once, a retriable one once a restart failed
+  (`failure_hold`);
 - a pending alert whose condition clears is dropped silently (flapping never pages); a firing
   one resolves only after its condition stayed false for `keep_firing_for`.
 """
@@ -28,8 +34,7 @@ from typing import Any
 
 from cdc_watch.analysis import failures
 from cdc_watch.analysis.binlog import ConnectorBinlog, PositionStatus, join
-from cdc_watch.config import RulesConfig
-from cdc_watch.core import redact
+from cdc_watch.config import RemediationConfig, RulesConfig
 from cdc_watch.core.snapshot import Snapshot
 from cdc_watch.rules.model import (
     AlertEntry,
@@ -39,6 +44,7 @@ from cdc_watch.rules.model import (
     Evidence,
     Labels,
     Phase,
+    Resolution,
     Severity,
     Transition,
     make_labels,
@@ -46,6 +52,8 @@ from cdc_watch.rules.model import (
 from cdc_watch.sources.connect.model import ConnectClusterState, ConnectorStatus, State
 from cdc_watch.sources.jolokia.model import Group, JolokiaClusterState
 from cdc_watch.sources.mysql.model import DatabaseState
+from cdc_watch.sources.mysql.parse import binlog_base, binlog_seq
+from cdc_watch.sources.mysql.tracking import byte_distance
 
 MEMORY_REFRESH_SECONDS = 60.0
 
@@ -63,6 +71,7 @@ class Observation:
     verdicts: Mapping[Labels, Evidence | None] = field(default_factory=dict)
     blind: frozenset[Labels] = frozenset()
     memory: Any = None
+    hold: Mapping[Labels, float] = field(default_factory=dict)  # per-subject `for`, overriding the rule's
 
 
 Detector = Callable[[Snapshot, RulesConfig, Any, float], Observation]
@@ -80,6 +89,30 @@ class Rule:
     promql: str  # same condition over exported metrics; {thresholds} substituted
     detect: Detector
     thresholds: tuple[str, ...] = ()  # RulesConfig fields used by promql/description
+    # Alerts of the same connector this one is more specific than: while it fires they are
+    # folded into it (resolved with reason "superseded", never announced separately).
+    supersedes: tuple[str, ...] = ()
+    # PromQL of the subjects that page at once (`for: 0s`), e.g. non-retriable failures; the
+    # shipped rules carry it as a second rule of the same name.
+    promql_now: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Remediation:
+    """What the rules need to know of remediation: whether it restarts a connector's failures,
+    and the restarts it made in the current failure streak: (cluster, connector) -> (attempts,
+    time of the last restart)."""
+
+    config: RemediationConfig
+    restarts: Mapping[tuple[str, str], tuple[int, float | None]] = field(default_factory=dict)
+
+    def restarts_failures_of(self, cluster: str, connector: str, category: failures.FailureCategory) -> bool:
+        cfg = self.config
+        if not cfg.enabled or cfg.dry_run or cfg.excludes(cluster, connector):
+            return False
+        if category is failures.FailureCategory.NON_RETRIABLE:
+            return False
+        return category is failures.FailureCategory.RETRIABLE or cfg.unknown_failures == "restart"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -96,6 +129,27 @@ def failure_evidence(facts: tuple[tuple[str, str], ...], failure: failures.Failu
         hint=classification.hint,
         kind=classification.kind,
     )
+
+
+def failure_hold(snapshot: Snapshot, cluster: str, connector: str, failure: failures.Failure | None) -> float | None:
+    """The `for` of one FAILED connector or task (None: the rule's own).
+
+    - non-retriable (a restart cannot fix it): 0, it pages at the first poll that sees it;
+    - retriable, with remediation restarting this connector's failures: 0 once a Connect poll
+      that started after a restart of the current streak still shows it FAILED (the restart did
+      not bring it back); until then the rule's `for`, a safety net should no restart come;
+    - otherwise the rule's `for`.
+    """
+    category = failures.classify_failure(failure).category
+    if category is failures.FailureCategory.NON_RETRIABLE:
+        return 0.0
+    remediation = getattr(snapshot, "remediation", None)
+    if not isinstance(remediation, Remediation) or not remediation.restarts_failures_of(cluster, connector, category):
+        return None
+    attempts, last = remediation.restarts.get((cluster, connector), (0, None))
+    if attempts > 0 and last is not None and _polled_at(snapshot, f"connect:{cluster}", float("-inf")) > last:
+        return 0.0
+    return None
 
 
 def _cluster_of(source: str) -> str:
@@ -121,20 +175,25 @@ def _connect_states(snapshot: Snapshot) -> tuple[dict[str, ConnectClusterState],
 def _connector_failed(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: float) -> Observation:
     readable, blind = _connect_states(snapshot)
     verdicts: dict[Labels, Evidence | None] = {}
+    hold: dict[Labels, float] = {}
     for cluster, state in readable.items():
         for connector in state.connectors.values():
             labels = make_labels(connect_cluster=cluster, connector=connector.name)
             if connector.state is State.FAILED:
                 facts = (("state", "FAILED"), ("worker", connector.worker_id or "none"))
                 verdicts[labels] = failure_evidence(facts, connector.failure)
+                fast = failure_hold(snapshot, cluster, connector.name, connector.failure)
+                if fast is not None:
+                    hold[labels] = fast
             else:
                 verdicts[labels] = None
-    return Observation(verdicts, blind)
+    return Observation(verdicts, blind, hold=hold)
 
 
 def _task_failed(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: float) -> Observation:
     readable, blind = _connect_states(snapshot)
     verdicts: dict[Labels, Evidence | None] = {}
+    hold: dict[Labels, float] = {}
     for cluster, state in readable.items():
         for connector in state.connectors.values():
             for task in connector.tasks:
@@ -146,9 +205,12 @@ def _task_failed(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: floa
                         ("worker", task.worker_id or "none"),
                     )
                     verdicts[labels] = failure_evidence(facts, task.failure)
+                    fast = failure_hold(snapshot, cluster, connector.name, task.failure)
+                    if fast is not None:
+                        hold[labels] = fast
                 else:
                     verdicts[labels] = None
-    return Observation(verdicts, blind)
+    return Observation(verdicts, blind, hold=hold)
 
 
 def _task_unassigned(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: float) -> Observation:
@@ -197,9 +259,22 @@ def _source_unreadable(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now
     return Observation(verdicts, frozenset(blind))
 
 
-def _worker_lost(snapshot: Snapshot, cfg: RulesConfig, memory: Any, now: float) -> Observation:
-    """A worker that ran tasks within `worker_memory` runs none now, and its tasks still exist.
+def members(snapshot: Snapshot, cluster: str, state: ConnectClusterState) -> frozenset[str]:
+    """The workers the cluster itself shows alive: every worker Connect REST names as running a
+    connector or task, plus every worker whose Jolokia endpoint answered the last poll (a worker
+    that rejoined and owns nothing yet is alive too)."""
+    alive = set(state.workers)
+    jolokia = snapshot.data(f"jolokia:{cluster}")
+    if isinstance(jolokia, JolokiaClusterState):
+        alive |= {r.worker_id for r in jolokia.endpoints.values() if r.up and r.worker_id}
+    return frozenset(alive)
 
+
+def _worker_lost(snapshot: Snapshot, cfg: RulesConfig, memory: Any, now: float) -> Observation:
+    """A worker that ran tasks within `worker_memory` is no member of the cluster now, and its
+    tasks still exist.
+
+    Liveness is the cluster's membership (`members`), never whether a worker runs tasks.
     Memory: {cluster: {"connector|task|worker": last_seen}}. Tasks of a deleted connector do
     not count (they vanish rather than move), so deleting a connector never reads as a lost
     worker. A worker gone for longer than `worker_memory` is forgotten and its alert resolves.
@@ -214,7 +289,7 @@ def _worker_lost(snapshot: Snapshot, cfg: RulesConfig, memory: Any, now: float) 
         seen = new_memory.setdefault(cluster, {})
         before = {item.split("|", 2)[2] for item in seen}  # includes workers forgotten below: they resolve
         live_tasks = {(c.name, t.id) for c in state.connectors.values() for t in c.tasks}
-        workers_now = state.workers
+        workers_now = members(snapshot, cluster, state)
         lost: dict[str, list[str]] = {}
         remembered: set[str] = set()
         for item, last_seen in list(seen.items()):
@@ -425,13 +500,42 @@ def _polled_at(snapshot: Snapshot, source: str, default: float) -> float:
     return status.last.started_at if status is not None and status.last is not None else default
 
 
-def _not_streaming(snapshot: Snapshot, _cfg: RulesConfig, memory: Any, now: float) -> Observation:
-    """RUNNING but not streaming: MBean missing, Connected=false, or position still while the head moves.
+def _reading_times(snapshot: Snapshot, source: str) -> tuple[float, float] | None:
+    """(start, end) wall-clock times of the source's last successful poll, or None."""
+    status = snapshot.sources.get(source)
+    if status is None or not status.up or status.last is None:
+        return None
+    return status.last.started_at, status.last.started_at + max(0.0, status.last.duration)
 
-    Memory: {"cluster|connector": [file, position, since, database written_bytes at since]},
-    `since` being the start of the Jolokia poll that first showed the position. The position
-    counts as still only once a later Jolokia poll shows it again: between two Jolokia polls
-    the database poll alone sees the head move past a reading that is merely not yet renewed.
+
+def head_ahead(db: DatabaseState, file: str, position: int) -> int | None:
+    """Bytes the database's head is past (file, position), 0 if not past it, None if unknown."""
+    if db.head is None:
+        return None
+    if db.files:
+        distance = byte_distance(db.files, file, position, db.head)
+        if distance is not None:
+            return distance
+    seq, head_seq = binlog_seq(file), binlog_seq(db.head.file)
+    if seq is None or head_seq is None or binlog_base(file) != binlog_base(db.head.file):
+        return None
+    return 0 if (seq, position) >= (head_seq, db.head.position) else 1
+
+
+def _not_streaming(snapshot: Snapshot, _cfg: RulesConfig, memory: Any, now: float) -> Observation:
+    """RUNNING but not streaming: MBean missing, Connected=false, or behind the head and still.
+
+    "Behind and still" is judged on readings in a known time order (docs/architecture.md,
+    "Time order of joined readings"): a Jolokia reading R1 shows position P; a database
+    reading D that *started after R1 ended* shows the head past P; a Jolokia reading R2 that
+    *started after D ended* still shows P. Then Debezium had events to read at D and had not
+    read them by R2. A head read before the position (a write burst Debezium read between
+    the two polls) never counts, so a connector sitting at the head of an idle database is
+    never judged behind.
+
+    Memory: {"cluster|connector": [file, position, end of R1, end of D or -1, 0]}.
+    A connector whose task is FAILED is held (CdcTaskFailed supersedes this alert); one
+    paused or stopped is not streaming by choice (condition false).
     """
     both, blind = _jolokia_states(snapshot)
     databases, db_blind = _databases(snapshot)
@@ -440,6 +544,16 @@ def _not_streaming(snapshot: Snapshot, _cfg: RulesConfig, memory: Any, now: floa
     new_memory: dict[str, list[Any]] = {}
     verdicts: dict[Labels, Evidence | None] = {}
     for cluster, (connect, jolokia) in both.items():
+        running = {c.name for c in _running_debezium(connect)}
+        for connector in connect.connectors.values():
+            if connector.name in running or connector.settings is None or not connector.settings.is_debezium_mysql:
+                continue
+            labels = make_labels(connect_cluster=cluster, connector=connector.name)
+            if connector.state is State.FAILED or any(t.state is State.FAILED for t in connector.tasks):
+                blind.add(labels)  # hold: folded into CdcTaskFailed / CdcConnectorFailed
+            else:
+                verdicts[labels] = None
+        read = _reading_times(snapshot, f"jolokia:{cluster}")
         for connector in _running_debezium(connect):
             labels = make_labels(connect_cluster=cluster, connector=connector.name)
             present = jolokia.streaming_mbean_present(connector.name)
@@ -450,24 +564,32 @@ def _not_streaming(snapshot: Snapshot, _cfg: RulesConfig, memory: Any, now: floa
             elif streaming is not None and streaming.connected is False:
                 problem = (("binlog client connected", "false"),)
             elif streaming is not None and streaming.binlog_filename and streaming.binlog_position is not None:
+                item = f"{cluster}|{connector.name}"
+                file, position = streaming.binlog_filename, streaming.binlog_position
                 row = rows.get((cluster, connector.name))
                 db = databases.get(row.database) if row is not None else None
-                item = f"{cluster}|{connector.name}"
-                where = [streaming.binlog_filename, streaming.binlog_position]
-                read_at = _polled_at(snapshot, f"jolokia:{cluster}", now)
+                db_read = _reading_times(snapshot, f"mysql:{row.database}") if row is not None else None
                 prior = old.get(item)
-                if db is not None and isinstance(prior, list) and len(prior) == 4 and prior[:2] == where:
-                    new_memory[item] = prior
-                    if db.written_bytes > prior[3] and read_at > prior[2]:
-                        problem = (
-                            (
-                                "position",
-                                f"{where[0]}:{where[1]} unchanged since {format_duration(now - prior[2])} ago",
-                            ),
-                            ("head moved", f"{db.written_bytes - prior[3]} bytes"),
-                        )
-                elif db is not None:
-                    new_memory[item] = [*where, read_at, db.written_bytes]
+                if isinstance(prior, list) and len(prior) == 5 and prior[:2] == [file, position]:
+                    shown_end, ahead_end = float(prior[2]), float(prior[3])
+                else:
+                    shown_end, ahead_end = (read[1] if read else now), -1.0
+                if (
+                    ahead_end < 0
+                    and db is not None
+                    and db_read is not None
+                    and db_read[0] >= shown_end
+                    and (head_ahead(db, file, position) or 0) > 0
+                ):
+                    ahead_end = db_read[1]  # D: a head read after the position was, and past it
+                new_memory[item] = [file, position, shown_end, ahead_end, 0]
+                if ahead_end >= 0 and read is not None and read[0] >= ahead_end and db is not None:
+                    behind = head_ahead(db, file, position)
+                    problem = (
+                        ("position", f"{file}:{position}, unchanged since {format_duration(now - shown_end)} ago"),
+                        ("server head", f"{db.head.file}:{db.head.position}" if db.head else "unknown"),
+                        ("behind by", f"{behind} bytes" if behind is not None else "unknown"),
+                    )
             elif present is None and streaming is None:
                 blind.add(labels)  # cannot tell (endpoint failed, no data)
                 continue
@@ -587,9 +709,7 @@ def _settings(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: float) 
                 blind.add(labels)
                 continue
             verdicts[labels] = (
-                None
-                if check.ok
-                else Evidence(facts=(("setting", check.setting), ("found", redact.scrub(check.detail))))
+                None if check.ok else Evidence(facts=(("setting", check.setting), ("found", check.detail)))
             )
     return Observation(verdicts, frozenset(blind))
 
@@ -659,7 +779,9 @@ RULES: tuple[Rule, ...] = (
         anchor="cdcconnectorfailed",
         labels=("connect_cluster", "connector"),
         promql='cdc_connector_state{{state="FAILED"}} == 1',
+        promql_now='cdc_connector_state{{state="FAILED"}} == 1 and on (connect_cluster, connector) cdc_connector_failure_retriable == 0',
         detect=_connector_failed,
+        supersedes=("CdcNotStreaming",),
     ),
     Rule(
         name="CdcTaskFailed",
@@ -670,7 +792,9 @@ RULES: tuple[Rule, ...] = (
         anchor="cdctaskfailed",
         labels=("connect_cluster", "connector", "task"),
         promql='cdc_task_state{{state="FAILED"}} == 1',
+        promql_now='cdc_task_state{{state="FAILED"}} == 1 and on (connect_cluster, connector, task) cdc_task_failure_retriable == 0',
         detect=_task_failed,
+        supersedes=("CdcNotStreaming",),
     ),
     Rule(
         name="CdcTaskUnassigned",
@@ -701,7 +825,7 @@ RULES: tuple[Rule, ...] = (
         severity=Severity.WARNING,
         default_for=1 * _M,
         summary="A Kafka Connect worker left the cluster while its tasks still exist.",
-        description="Worker {worker} of Connect cluster {connect_cluster} ran tasks in the last {worker_memory} and runs none now; its tasks moved or wait for reassignment.",
+        description="Worker {worker} of Connect cluster {connect_cluster} ran tasks in the last {worker_memory} and is no longer a member of the cluster; its tasks moved or wait for reassignment.",
         anchor="cdcworkerlost",
         labels=("connect_cluster", "worker"),
         promql=(
@@ -709,7 +833,8 @@ RULES: tuple[Rule, ...] = (
             "(max_over_time(cdc_task_worker_info[{worker_memory}]) "
             "unless on (connect_cluster, connector, task, worker) cdc_task_worker_info) "
             "and on (connect_cluster, connector, task) (max by (connect_cluster, connector, task) (cdc_task_state) == 1)"
-            ") unless on (connect_cluster, worker) cdc_connect_worker_tasks"
+            ") unless on (connect_cluster, worker) (cdc_connect_worker_tasks"
+            " or max by (connect_cluster, worker) (cdc_jolokia_info))"
         ),
         detect=_worker_lost,
         thresholds=("worker_memory",),
@@ -801,19 +926,19 @@ RULES: tuple[Rule, ...] = (
         severity=Severity.CRITICAL,
         default_for=2 * _M,
         summary="A RUNNING connector is not streaming the binlog.",
-        description="Connector {connector} on Connect cluster {connect_cluster} is RUNNING but not streaming: its streaming MBean is missing, its binlog client is disconnected, or its position stands still while the database writes.",
+        description="Connector {connector} on Connect cluster {connect_cluster} is RUNNING but not streaming: its streaming MBean is missing, its binlog client is disconnected, or it stands still behind the database's binlog head.",
         anchor="cdcnotstreaming",
         labels=("connect_cluster", "connector"),
-        # The position clause approximates the daemon's "unchanged since it last moved while the
-        # head moved" over the rule's `for` window.
+        # "Behind and still": behind the head (the lag joins the newest head reading with the
+        # newest position; a scrape is a fresh pair) and the position unchanged over the last
+        # minute, so a head read before a burst the connector read at once never counts.
         promql=(
             "((max by (connect_cluster, connector) (cdc_debezium_streaming_mbean_present) == 0)"
             " or (cdc_debezium_streaming_connected == 0)"
-            " or ((changes(cdc_debezium_streaming_binlog_position_bytes[{for}]) == 0 and changes(cdc_debezium_streaming_binlog_file_number[{for}]) == 0)"
-            " and on (connect_cluster, connector) (max by (connect_cluster, connector) ("
-            + _DATABASE_OF
-            + " * on (database) group_left () (max by (database) (increase(cdc_binlog_written_bytes_total[{for}])) > 0)))))"
+            " or ((changes(cdc_debezium_streaming_binlog_position_bytes[1m]) == 0 and changes(cdc_debezium_streaming_binlog_file_number[1m]) == 0)"
+            " and on (connect_cluster, connector) (cdc_connector_binlog_lag_bytes > 0)))"
             ' and on (connect_cluster, connector) (cdc_connector_state{{state="RUNNING"}} == 1)'
+            ' unless on (connect_cluster, connector) (max by (connect_cluster, connector) (cdc_task_state{{state="FAILED"}}) == 1)'
         ),
         detect=_not_streaming,
     ),
@@ -965,9 +1090,13 @@ def prometheus_rule(rule: Rule, cfg: RulesConfig, runbook_base: str) -> dict[str
     """The rule as a Prometheus alerting rule (for the issue-8 generator and its tests)."""
     labelled = {label: f"{{{{ $labels.{label} }}}}" for label in rule.labels}
     description = rule.description.format_map(_Blank({**_thresholds(rule, cfg), **labelled}))
+    expr = promql(rule, cfg)
+    now_expr = promql_now(rule, cfg)
+    if now_expr is not None:  # those page at once through the rule's fast twin (`prometheus_rule_now`)
+        expr = f"({expr}) unless on ({', '.join(rule.labels)}) ({now_expr})"
     body: dict[str, Any] = {
         "alert": rule.name,
-        "expr": promql(rule, cfg),
+        "expr": expr,
         "for": format_duration(for_of(rule, cfg)),
         "labels": {"severity": str(severity_of(rule, cfg))},
         "annotations": {
@@ -981,15 +1110,34 @@ def prometheus_rule(rule: Rule, cfg: RulesConfig, runbook_base: str) -> dict[str
     return body
 
 
+def promql_now(rule: Rule, cfg: RulesConfig) -> str | None:
+    """The PromQL of the rule's subjects that page at once, or None (no such subjects, or the
+    rule's `for` is 0 anyway)."""
+    if rule.promql_now is None or for_of(rule, cfg) == 0:
+        return None
+    return rule.promql_now.format(**_thresholds(rule, cfg))
+
+
+def prometheus_rule_now(rule: Rule, cfg: RulesConfig, runbook_base: str) -> dict[str, Any] | None:
+    """The rule's fast twin for Prometheus (same alert, `for: 0s`), e.g. non-retriable failures."""
+    expr = promql_now(rule, cfg)
+    if expr is None:
+        return None
+    body = prometheus_rule(rule, cfg, runbook_base)
+    return {**body, "expr": expr, "for": "0s"}
+
+
 # --------------------------------------------------------------------------- evaluation
 
 
 class _Inputs:
-    """The snapshot plus a cache of joins several rules share, for one evaluation only."""
+    """The snapshot plus a cache of joins several rules share, for one evaluation only, and
+    what remediation is doing (read by the failure rules)."""
 
-    def __init__(self, snapshot: Snapshot):
+    def __init__(self, snapshot: Snapshot, remediation: Remediation | None = None):
         self.snapshot = snapshot
         self.cache: dict[str, Any] = {}
+        self.remediation = remediation
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.snapshot, name)
@@ -1000,8 +1148,8 @@ _MEMORY_ITEM_OK: dict[str, Callable[[Any, Any], bool]] = {
     "CdcWorkerLost": lambda _cluster, items: (
         isinstance(items, Mapping) and all(_worker_item_ok(i, t) for i, t in items.items())
     ),
-    "CdcNotStreaming": lambda _k, v: (
-        isinstance(v, list) and len(v) == 4 and isinstance(v[0], str) and all(_number(x) for x in v[1:])
+    "CdcNotStreaming": lambda _k, v: (  # 4 items: the form before time-ordered readings, ignored
+        isinstance(v, list) and len(v) in (4, 5) and isinstance(v[0], str) and all(_number(x) for x in v[1:])
     ),
     "CdcSnapshotStalled": lambda _k, v: isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and _number(v[1]),
     "CdcFailoverDetected": lambda _k, v: (
@@ -1037,13 +1185,83 @@ def _blind_for(labels: Labels, blind: frozenset[Labels]) -> bool:
     return any(set(scope) <= have for scope in blind)
 
 
+def _deleted(snapshot: Snapshot) -> frozenset[Labels]:
+    """(connect_cluster, connector) scopes Connect confirmed deleted in its latest poll."""
+    readable, _blind = _connect_states(snapshot)
+    return frozenset(
+        make_labels(connect_cluster=cluster, connector=name)
+        for cluster, state in readable.items()
+        for name in state.deleted
+    )
+
+
+def _connector_scope(key: AlertKey) -> Labels | None:
+    connector = key.label("connector")
+    return None if connector is None else make_labels(connect_cluster=key.label("connect_cluster"), connector=connector)
+
+
+def _fold_superseded(entries: dict[AlertKey, AlertEntry], transitions: list[Transition], now: float) -> None:
+    """One failure, one page: while an alert fires, the alerts it supersedes on the same
+    connector are folded into it. A superseded alert still pending is dropped; one firing is
+    resolved with reason "superseded" (the notifier sends no separate resolve for it), one that
+    would fire in this very evaluation never fires. A superseding alert still pending leaves a
+    firing one alone (its restart may yet heal the failure) but stops pending ones."""
+    by_scope: dict[Labels, list[AlertEntry]] = {}
+    for entry in entries.values():
+        scope = _connector_scope(entry.key)
+        if scope is not None:
+            by_scope.setdefault(scope, []).append(entry)
+    fired_now = {t.entry.key: t for t in transitions if t.change is Change.FIRED}
+    for group in by_scope.values():
+        for winner in sorted(group, key=lambda e: e.phase is not Phase.FIRING):
+            rule = BY_NAME.get(winner.key.alert)
+            if rule is None or not rule.supersedes or winner.key not in entries:
+                continue
+            for victim in group:
+                if victim.key.alert not in rule.supersedes or victim.key not in entries:
+                    continue
+                just_fired = fired_now.get(victim.key)
+                if victim.phase is Phase.PENDING or just_fired is not None:
+                    if winner.phase is Phase.FIRING or victim.phase is Phase.PENDING:
+                        del entries[victim.key]
+                        if just_fired is not None:
+                            transitions.remove(just_fired)
+                    continue
+                if winner.phase is Phase.FIRING:
+                    del entries[victim.key]
+                    transitions.append(
+                        Transition(Change.RESOLVED, victim, now, Resolution.SUPERSEDED, winner.key.alert)
+                    )
+                    _note_folded(entries, transitions, winner.key, victim.key.alert)
+
+
+def _note_folded(entries: dict[AlertKey, AlertEntry], transitions: list[Transition], key: AlertKey, alert: str) -> None:
+    """The superseding alert's evidence says what it took over (on its FIRED transition too)."""
+    entry = entries[key]
+    fact = ("supersedes", alert)
+    if fact in entry.evidence.facts:
+        return
+    updated = replace(entry, evidence=replace(entry.evidence, facts=(*entry.evidence.facts, fact)))
+    entries[key] = updated
+    for i, t in enumerate(transitions):
+        if t.change is Change.FIRED and t.entry.key == key:
+            transitions[i] = replace(t, entry=updated)
+
+
 def evaluate(
-    previous: AlertState, snapshot: Snapshot, now: float, cfg: RulesConfig
+    previous: AlertState,
+    snapshot: Snapshot,
+    now: float,
+    cfg: RulesConfig,
+    remediation: Remediation | None = None,
 ) -> tuple[AlertState, list[Transition]]:
+    """`remediation`: what the remediation runner does (None: it is off), which decides how soon
+    a retriable failure pages (see `failure_hold`)."""
     entries: dict[AlertKey, AlertEntry] = {}
     memory = dict(previous.memory)
     transitions: list[Transition] = []
-    inputs: Any = _Inputs(snapshot)
+    inputs: Any = _Inputs(snapshot, remediation)
+    deleted = _deleted(snapshot)
     by_rule: dict[str, list[AlertEntry]] = {}
     for previous_entry in previous.entries.values():
         by_rule.setdefault(previous_entry.key.alert, []).append(previous_entry)
@@ -1051,15 +1269,19 @@ def evaluate(
     for rule in RULES:
         old_entries = by_rule.pop(rule.name, [])
         if not enabled(rule, cfg):
-            transitions += [Transition(Change.RESOLVED, e, now) for e in old_entries if e.phase is Phase.FIRING]
+            transitions += [
+                Transition(Change.RESOLVED, e, now, Resolution.DISABLED) for e in old_entries if e.phase is Phase.FIRING
+            ]
             continue
         observation = rule.detect(inputs, cfg, previous.memory.get(rule.name), now)
         if observation.memory is not None:
             memory[rule.name] = observation.memory
-        hold_for = for_of(rule, cfg)
+        rule_for = for_of(rule, cfg)
         severity = severity_of(rule, cfg)
         old = {e.key: e for e in old_entries}
         for labels, evidence in observation.verdicts.items():
+            if deleted and _blind_for(labels, deleted):
+                continue  # its connector is gone: resolved below
             key = AlertKey(rule.name, labels)
             entry: AlertEntry | None = old.pop(key) if key in old else None
             if evidence is not None:
@@ -1069,6 +1291,7 @@ def evaluate(
                     )
                 else:
                     entry = replace(entry, evidence=evidence, severity=severity, cleared_since=None, unseen_since=None)
+                hold_for = min(rule_for, observation.hold.get(labels, rule_for))
                 if entry.phase is Phase.PENDING and now - entry.active_since >= hold_for:
                     entry = replace(entry, phase=Phase.FIRING, fired_at=now)
                     transitions.append(Transition(Change.FIRED, entry, now))
@@ -1076,23 +1299,30 @@ def evaluate(
             elif entry is not None and entry.phase is Phase.FIRING:
                 cleared = entry.cleared_since if entry.cleared_since is not None else now
                 if now - cleared >= cfg.keep_firing_for:
-                    transitions.append(Transition(Change.RESOLVED, entry, now))
+                    transitions.append(Transition(Change.RESOLVED, entry, now, Resolution.CLEARED))
                 else:
                     entries[key] = replace(entry, cleared_since=cleared, unseen_since=None)
             # a pending entry whose condition cleared is dropped without a word
         for key, entry in old.items():  # not judged this time
+            if deleted and _blind_for(key.labels, deleted):
+                if entry.phase is Phase.FIRING:  # confirmed deleted: no need to wait vanished_after
+                    transitions.append(Transition(Change.RESOLVED, entry, now, Resolution.DELETED))
+                continue
             if _blind_for(key.labels, observation.blind):
                 entries[key] = entry  # its input is unreadable: hold
                 continue
             unseen = entry.unseen_since if entry.unseen_since is not None else now
             if now - unseen >= cfg.vanished_after:
                 if entry.phase is Phase.FIRING:
-                    transitions.append(Transition(Change.RESOLVED, entry, now))
+                    transitions.append(Transition(Change.RESOLVED, entry, now, Resolution.VANISHED))
             else:
                 entries[key] = replace(entry, unseen_since=unseen)
 
     for leftovers in by_rule.values():  # rules this version no longer has
-        transitions += [Transition(Change.RESOLVED, e, now) for e in leftovers if e.phase is Phase.FIRING]
+        transitions += [
+            Transition(Change.RESOLVED, e, now, Resolution.REMOVED) for e in leftovers if e.phase is Phase.FIRING
+        ]
+    _fold_superseded(entries, transitions, now)
     return AlertState(MappingProxyType(entries), MappingProxyType(memory)), transitions
 
 

@@ -420,6 +420,22 @@ def test_an_omitted_entry_is_carried_while_listed_and_a_deleted_connector_vanish
     assert state.connectors[omitted] == before.connectors[omitted]
     assert deleted not in state.connectors
     assert dict(state.incomplete) == {omitted: 1}
+    assert state.deleted == {deleted}  # confirmed by the listing: the rules resolve at once
+
+
+def test_a_missing_connector_is_not_confirmed_deleted_when_the_listing_fails(fake):
+    serve_cluster(fake, "connectors_expand_two_workers")
+    store = SnapshotStore()
+    store.register([("connect:prod", "connect")])
+    source = ConnectSource(cluster(fake.url))
+    before = poll_with_previous(source, store)
+    gone = sorted(before.connectors)[0]
+    reply = body("connect", "connectors_expand_two_workers")
+    del reply[gone]
+    fake.route("GET", EXPAND, Reply(200, reply))
+    fake.route("GET", "/connectors", Reply(500, {"error_code": 500, "message": "boom"}))
+    state = poll_with_previous(source, store)
+    assert gone not in state.connectors and state.deleted == frozenset()  # vanished_after decides
 
 
 def states_of(state) -> dict[str, tuple[State, tuple[State, ...]]]:

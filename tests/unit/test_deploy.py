@@ -366,8 +366,15 @@ def test_compose_prometheus_config_passes_promtool_with_the_shipped_rules(tmp_pa
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
     done = subprocess.run([_tool("promtool"), "check", "config", str(path)], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS" in done.stdout + done.stderr and "rules found" in done.stdout + done.stderr
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "SUCCESS: 1 rule files found" in out, out
+    # The only remark allowed: the fast twins of CdcTaskFailed and CdcConnectorFailed (same
+    # name and labels, disjoint conditions: retriable or not) are reported by the duplicate-rules
+    # lint, which is not an error.
+    if "lint error" in out:
+        named = set(re.findall(r"Metric: (\w+)", out))
+        assert "duplicate rule(s) found" in out and named <= {"CdcTaskFailed", "CdcConnectorFailed"}, out
 
 
 def test_prometheusrule_generator_takes_a_config_and_a_job(tmp_path, monkeypatch):
@@ -378,7 +385,8 @@ def test_prometheusrule_generator_takes_a_config_and_a_job(tmp_path, monkeypatch
     )
     out = tmp_path / "rule.yaml"
     assert prometheus_rule.main(["--config", str(config), "--job", "cdc-prod", "--output", str(out)]) == 0
-    groups = {r["alert"]: r for g in yaml.safe_load(out.read_text())["spec"]["groups"] for r in g["rules"]}
+    rules = [r for g in yaml.safe_load(out.read_text())["spec"]["groups"] for r in g["rules"]]
+    groups = {r["alert"]: r for r in reversed(rules)}  # a name's first rule (its fast twin follows)
     assert groups["CdcTaskFailed"]["for"] == "3m"
     assert "> 600" in groups["CdcStreamingLagHigh"]["expr"]
     assert 'up{job="cdc-prod"}' in groups["CdcWatchDown"]["expr"]

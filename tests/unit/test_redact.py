@@ -6,6 +6,9 @@ import json
 import random
 import re
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cdc_watch.core import redact
 from cdc_watch.core.redact import REDACTED, excerpt, scrub, secret_values
 from tests.support.recorded import ROOT
@@ -36,12 +39,9 @@ def test_excerpt_is_short_single_line_and_scrubbed():
     assert "\n" not in out and "hunter22" not in out and len(out) <= 60
 
 
-# The pattern before it was anchored: the reference the fast path must agree with.
-_REFERENCE = re.compile(
-    r"""(?P<key>["']?[\w.\-]*(?:password|passwd|secret|token|credential|api[._-]?key)[\w.\-]*["']?\s*[=:]\s*)"""
-    r"""(?P<value>"[^"]*"|'[^']*'|[^\s,;&}\]]+)""",
-    re.I,
-)
+# The plain regex substitution over the whole text: the reference the keyword-hit fast path
+# must agree with.
+_REFERENCE = redact._SECRET_ASSIGNMENT
 _PIECES = (
     "password",
     "Passwd",
@@ -81,7 +81,7 @@ _PIECES = (
 
 
 def _reference_scrub(text: str) -> str:
-    text = _REFERENCE.sub(lambda m: m.group("key") + REDACTED, text)
+    text = _REFERENCE.sub(redact._redact_value, text)
     return redact._URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{REDACTED}@", text)
 
 
@@ -136,3 +136,95 @@ def test_a_memo_scrubs_identical_traces_once_and_shares_the_result():
     assert first == second == scrub(trace) and first is second
     # A known secret is replaced before the memo is consulted, so it never leaks through it.
     assert scrub(trace + " pw-one", {"pw-one"}, memo).endswith(REDACTED)
+
+
+# --------------------------------------------------------------------------- idempotent, prose-safe
+
+
+def test_mysql_access_denied_keeps_its_parenthesis_through_any_number_of_passes():
+    text = "Access denied for user 'cdc'@'10.0.0.1' (using password: YES)"
+    assert scrub(text) == text
+    assert scrub(scrub(scrub(text))) == text
+    assert scrub("password=hunter22)") == f"password={REDACTED})"
+    assert scrub(scrub("password=hunter22)")) == f"password={REDACTED})"
+
+
+def test_hints_and_prose_with_secret_words_are_left_alone():
+    for prose in (
+        "The database refused the connector's credentials: fix the password or user in the connector config",
+        "token: expired, secret: rotated",
+        "Check the password: it may have changed",
+    ):
+        assert scrub(prose) == prose
+
+
+def test_assignments_that_are_not_prose_are_still_scrubbed():
+    out = scrub('x "password": "abc" database.password: hunter y password: t0k3n-1 api_key=word')
+    assert out == f'x "password": {REDACTED} database.password: {REDACTED} y password: {REDACTED} api_key={REDACTED}'
+
+
+def test_a_known_secret_inside_a_marker_is_not_scrubbed_again():
+    once = scrub("a DACT b", {"DACT"})
+    assert once == f"a {REDACTED} b" and scrub(once, {"DACT"}) == once
+
+
+_WORDS = st.from_regex(r"[A-Za-z]{1,9}", fullmatch=True)
+_PROSE = st.sampled_from(
+    [
+        "(using password: YES)",
+        "credentials: fix the password",
+        "Access denied for user 'cdc'@'db'",
+        "password",
+        "at io.debezium.connector.Foo.bar(Foo.java:12)",
+        "token:",
+    ]
+)
+# Secrets with a digit (a bare "password: word" is prose by design, see the module docstring);
+# no whitespace or separators, which end a value in free text.
+_SECRETS = st.from_regex(r"[A-Za-z!#%*+?^~]{2,10}[0-9][A-Za-z0-9!#%*+?^~-]{1,10}", fullmatch=True)
+_FORMS = (
+    "password={}",
+    '"database.password":"{}"',
+    "database.password = {}",
+    "token: {}",
+    "jdbc:mysql://cdc:{}@db:3306/shop",
+    "Api-Key='{}'",
+    "{}",  # a known secret value on its own
+)
+
+
+@st.composite
+def _texts(draw):
+    pieces: list[str] = []
+    words: list[str] = []
+    secrets: list[str] = []
+    for _ in range(draw(st.integers(1, 12))):
+        choice = draw(st.integers(0, 2))
+        if choice == 0:
+            word = draw(_WORDS)
+            words.append(word)
+            pieces.append(word)
+        elif choice == 1:
+            pieces.append(draw(_PROSE))
+        else:
+            secret = draw(_SECRETS)
+            secrets.append(secret)
+            pieces.append(draw(st.sampled_from(_FORMS)).format(secret))
+    separators = draw(st.lists(st.sampled_from([" ", "\n", "; ", ", ", "\n\tat "]), min_size=len(pieces)))
+    text = "".join(p + s for p, s in zip(pieces, separators, strict=False))
+    return text, words, secrets
+
+
+@settings(max_examples=300, deadline=None)
+@given(_texts())
+def test_property_no_secret_survives_no_word_is_lost_and_twice_is_once(case):
+    text, words, secrets = case
+    once = scrub(text, secrets)
+    for secret in secrets:
+        assert secret not in once
+    kept = once.split()
+    for word in words:  # every non-secret word survives (as a whole token or inside one)
+        assert any(word in token for token in kept), (word, once)
+    for prose in ("(using password: YES)", "credentials: fix the password"):
+        assert text.count(prose) == once.count(prose)
+    assert scrub(once, secrets) == once

@@ -124,6 +124,9 @@ class ConnectClusterState:
     # connector -> consecutive polls whose reply left out its entry, status or info (its last
     # known status/info is shown meanwhile, for a few polls)
     incomplete: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    # connectors of the previous poll that Connect confirmed deleted in this one (absent from a
+    # complete listing, or 404 on their status); the rules resolve their alerts at once
+    deleted: frozenset[str] = frozenset()
 
     @property
     def workers(self) -> frozenset[str]:

@@ -512,6 +512,7 @@ def build_cluster_state(
     excluded: int,
     problems: list[str],
     incomplete: Mapping[str, int] | None = None,
+    deleted: frozenset[str] = frozenset(),
 ) -> ConnectClusterState:
     version, commit, kafka_cluster_id = root
     return ConnectClusterState(
@@ -524,6 +525,7 @@ def build_cluster_state(
         excluded=excluded,
         problems=tuple(problems),
         incomplete=MappingProxyType(dict(incomplete or {})),
+        deleted=deleted,
     )
 
 

@@ -178,29 +178,39 @@ class ConnectSource:
         )
         previous = snapshot.last_good(self.name) if snapshot is not None else None
         if isinstance(body, list) or parse.version_tuple(root[0]) < EXPAND_SINCE:
-            connectors, excluded, problems, no_status, no_info = self._poll_per_connector(body, deadline)
+            connectors, excluded, problems, no_status, no_info, _gone = self._poll_per_connector(body, deadline)
+            # the list is complete here: a known connector not in it, or 404 on its status, is deleted
+            before = previous.connectors if isinstance(previous, ConnectClusterState) else {}
+            deleted = frozenset(n for n in before if n not in connectors and self.cluster.selects(n))
         else:
             reply = parse.read_expanded(body, self._selects, self._failures)
             del body  # the reply's bytes: only the model is kept
             connectors, excluded, problems = reply.connectors, reply.excluded, reply.problems
             no_status, no_info = reply.no_status, reply.no_info
-            omitted = self._omitted(previous, connectors, deadline)
+            omitted, deleted = self._omitted(previous, connectors, deadline)
             no_status, no_info = no_status | omitted, no_info | omitted
         connectors, incomplete = parse.carry_incomplete(connectors, no_status, no_info, previous)
         self._log_incomplete(incomplete, previous)
         for problem in problems:
             log.debug("odd entry in Connect reply", extra={"source": self.name, "problem": problem})
-        return parse.build_cluster_state(self.cluster.name, url, root, connectors, excluded, problems, incomplete)
+        for name in sorted(deleted):
+            log.info("connector deleted", extra={"source": self.name, "connector": name})
+        return parse.build_cluster_state(
+            self.cluster.name, url, root, connectors, excluded, problems, incomplete, deleted
+        )
 
-    def _omitted(self, previous: Any, connectors: Mapping[str, Any], deadline: float) -> frozenset[str]:
-        """Connectors of the previous poll left out of this expanded reply but still listed by
-        `GET /connectors` (Connect omits an entry whose status lookup failed); the others were
-        deleted. One extra request, made only when a connector went missing."""
+    def _omitted(
+        self, previous: Any, connectors: Mapping[str, Any], deadline: float
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """(omitted, deleted): connectors of the previous poll left out of this expanded reply but
+        still listed by `GET /connectors` (Connect omits an entry whose status lookup failed), and
+        those the listing confirms deleted. One extra request, made only when a connector went
+        missing; if it fails, neither is known (the rules then wait `vanished_after`)."""
         if not isinstance(previous, ConnectClusterState):
-            return frozenset()
+            return frozenset(), frozenset()
         missing = [name for name in previous.connectors if name not in connectors]
         if not missing:
-            return frozenset()
+            return frozenset(), frozenset()
         try:
             names = self.client.get_ok("/connectors", deadline=deadline)
         except SourceFailure as failure:
@@ -208,9 +218,12 @@ class ConnectSource:
                 "cannot tell deleted connectors from omitted ones",
                 extra={"source": self.name, "error": failure.message},
             )
-            return frozenset()
-        listed = set(names) if isinstance(names, list) else set()
-        return frozenset(name for name in missing if name in listed)
+            return frozenset(), frozenset()
+        if not isinstance(names, list):
+            return frozenset(), frozenset()
+        listed = set(names)
+        omitted = frozenset(name for name in missing if name in listed)
+        return omitted, frozenset(name for name in missing if name not in listed and self.cluster.selects(name))
 
     def _log_incomplete(self, incomplete: Mapping[str, int], previous: Any) -> None:
         """Once per connector when the reply starts leaving it incomplete, once when it stops."""
@@ -225,8 +238,9 @@ class ConnectSource:
 
     def _poll_per_connector(
         self, body: Any, deadline: float
-    ) -> tuple[dict, int, list[str], frozenset[str], frozenset[str]]:
-        """Connect < 2.3: a list of names, then status and config per connector."""
+    ) -> tuple[dict, int, list[str], frozenset[str], frozenset[str], frozenset[str]]:
+        """Connect < 2.3: a list of names, then status and config per connector; the last set
+        holds the names whose status answered 404 (deleted between the list and the lookup)."""
         if not isinstance(body, list):
             body = self.client.get_ok("/connectors", deadline=deadline)
         if not isinstance(body, list) or not all(isinstance(name, str) for name in body):
@@ -237,6 +251,7 @@ class ConnectSource:
         self._failures.next_reply()
         no_status: set[str] = set()
         no_info: set[str] = set()
+        gone: set[str] = set()
         for name in body:
             if not self.cluster.selects(name):
                 excluded += 1
@@ -244,7 +259,8 @@ class ConnectSource:
             status_reply = self.client.request("GET", connector_path(name, "/status"), deadline=deadline)
             config_reply = self.client.request("GET", connector_path(name, "/config"), deadline=deadline)
             if status_reply.status_code == 404:
-                continue  # deleted between the list and the lookup
+                gone.add(name)  # deleted between the list and the lookup
+                continue
             status = status_reply.body if status_reply.status_code == 200 else None
             config = config_reply.body if config_reply.status_code == 200 else None
             if not isinstance(status, Mapping):
@@ -254,7 +270,14 @@ class ConnectSource:
             connector, entry_problems = parse.build_connector(name, status, config, self._failures)
             connectors[name] = connector
             problems.extend(entry_problems)
-        return dict(sorted(connectors.items())), excluded, problems, frozenset(no_status), frozenset(no_info)
+        return (
+            dict(sorted(connectors.items())),
+            excluded,
+            problems,
+            frozenset(no_status),
+            frozenset(no_info),
+            frozenset(gone),
+        )
 
 
 OFFSETS_EXAMPLES = 5  # connector names named in the offsets summary line
