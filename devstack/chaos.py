@@ -157,6 +157,8 @@ CATALOGUE: dict[str, FaultKind] = {
             lambda s, c: s.faults.set_binlog_retention(3600),
             lambda s, c: s.faults.restore_settings(),
             lambda c, n: (_e("CdcBinlogPurgeRisk", **_on(c, n)),),
+            # a server setting: every connector reading that database is at risk
+            allow=lambda c, n: (_e("CdcBinlogPurgeRisk", connect_cluster=n.cluster, database=n.database),),
             bound=30.0,
         ),
         FaultKind(
