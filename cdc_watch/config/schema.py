@@ -35,9 +35,10 @@ from cdc_watch.core.redact import strip_userinfo
 
 DEFAULT_LISTEN_ADDRESS = ":10108"
 # Upstream reply caps (`max_reply_size`). Recorded on the devstack: Connect's
-# `?expand=status&expand=info` reply takes about 0.9 KiB per healthy connector plus a few KiB per
-# failed task's trace, so 64 MiB holds 20,000 connectors with room to spare; a Jolokia bulk
-# reply of a worker with one Debezium task is 11 KiB.
+# `?expand=status&expand=info` reply takes about 0.9 KiB per healthy connector and about 12 KiB
+# per connector whose 4 tasks all FAILED with a trace, so 64 MiB holds 20,000 healthy connectors
+# but a mass failure of only about 5,000 (a fleet past that sets a larger cap: 256MiB for 20,000,
+# docs/configuration.md); a Jolokia bulk reply of a worker with one Debezium task is 11 KiB.
 DEFAULT_MAX_REPLY_SIZE = 64 << 20
 DEFAULT_JOLOKIA_MAX_REPLY_SIZE = 16 << 20
 MAX_REPLY_SIZE_LIMIT = 1 << 30

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 
 from cdc_watch.analysis import failures
@@ -15,11 +14,14 @@ from cdc_watch.sources.connect.parse import ConnectOffsets
 _STATES = tuple(str(s) for s in KNOWN_STATES)
 
 
-@functools.lru_cache(maxsize=4096)
 def _retriable(failure: failures.Failure | None) -> int | None:
     """1 if a FAILED connector's or task's failure is classified retriable, 0 if no restart can
-    fix it, None when unknown (classified once, when the poll read the trace)."""
-    category = failures.classify_failure(failure).category
+    fix it, None when unknown. The poll classified it when it read the trace; this only reads
+    the category (no cache: hashing a `Failure` per task allocated more than the lookup saved,
+    and at 20,000 connectors those allocations set off full garbage collections mid-render)."""
+    if failure is None:
+        return None
+    category = failure.classification.category
     if category is failures.FailureCategory.UNKNOWN:
         return None
     return 1 if category is failures.FailureCategory.RETRIABLE else 0

@@ -22,6 +22,7 @@ from urllib.parse import quote
 import httpx
 
 from cdc_watch.config import ConnectCluster
+from cdc_watch.core.gcpause import gc_paused
 from cdc_watch.core.model import ErrorReason, SourceFailure
 from cdc_watch.core.poller import NotReady
 from cdc_watch.core.redact import strip_userinfo
@@ -36,6 +37,11 @@ log = logging.getLogger(__name__)
 
 OFFSETS_API_SINCE = (3, 5)
 EXPAND_SINCE = (2, 3)
+
+
+def _decode_expanded(content: bytes | bytearray, where: str) -> Any:
+    with gc_paused():
+        return parse.decode_expanded(content, where)
 
 
 def poll_deadline(cluster: ConnectCluster, interval: float) -> float:
@@ -174,7 +180,7 @@ class ConnectSource:
             "/connectors",
             params=[("expand", "status"), ("expand", "info")],
             deadline=deadline,
-            decode=parse.decode_expanded,
+            decode=_decode_expanded,
         )
         previous = snapshot.last_good(self.name) if snapshot is not None else None
         if isinstance(body, list) or parse.version_tuple(root[0]) < EXPAND_SINCE:
@@ -183,7 +189,8 @@ class ConnectSource:
             before = previous.connectors if isinstance(previous, ConnectClusterState) else {}
             deleted = frozenset(n for n in before if n not in connectors and self.cluster.selects(n))
         else:
-            reply = parse.read_expanded(body, self._selects, self._failures)
+            with gc_paused():
+                reply = parse.read_expanded(body, self._selects, self._failures)
             del body  # the reply's bytes: only the model is kept
             connectors, excluded, problems = reply.connectors, reply.excluded, reply.problems
             no_status, no_info = reply.no_status, reply.no_info
@@ -195,9 +202,10 @@ class ConnectSource:
             log.debug("odd entry in Connect reply", extra={"source": self.name, "problem": problem})
         for name in sorted(deleted):
             log.info("connector deleted", extra={"source": self.name, "connector": name})
-        return parse.build_cluster_state(
-            self.cluster.name, url, root, connectors, excluded, problems, incomplete, deleted
-        )
+        with gc_paused():
+            return parse.build_cluster_state(
+                self.cluster.name, url, root, connectors, excluded, problems, incomplete, deleted
+            )
 
     def _omitted(
         self, previous: Any, connectors: Mapping[str, Any], deadline: float
