@@ -882,6 +882,32 @@ logger.reflections.level = ERROR
         r.raise_for_status()
         return r.json()
 
+    REBALANCE_MBEAN = "kafka.connect:type=connect-worker-rebalance-metrics"
+
+    def wait_group_settled(self, quiet: float = 12.0, timeout: float = 120) -> dict[int, float]:
+        """Wait until the Connect group stopped moving work: every running worker reports no
+        rebalance in progress, the same epoch, and none for `quiet` seconds (Connect's own
+        rebalance metrics). A rejoining worker takes tasks back in a follow-up rebalance a few
+        seconds after it answers REST, and a lost one's tasks move after
+        scheduled.rebalance.max.delay.ms (10 s here), hence the default. -> {worker: epoch}."""
+        request = {"type": "read", "mbean": self.REBALANCE_MBEAN}
+
+        def settled() -> dict[int, float] | None:
+            epochs: dict[int, float] = {}
+            for n in (1, 2):
+                if not self.worker_running(n):
+                    continue
+                value = self.jolokia(request, worker=n, timeout=5).get("value") or {}
+                if value.get("rebalancing") or value.get("time-since-last-rebalance-ms", 0) < quiet * 1000:
+                    return None
+                epochs[n] = float(value.get("epoch", -1))
+            return epochs if epochs and len(set(epochs.values())) == 1 else None
+
+        try:
+            return wait_for(settled, timeout, interval=1.0, what=f"the Connect group to be quiet for {quiet:g} s")
+        except TimeoutError as exc:
+            raise StackError("connect1", str(exc), self.log_path("connect1")) from None
+
     @staticmethod
     def streaming_mbean(topic_prefix: str) -> str:
         return f"debezium.mysql:type=connector-metrics,context=streaming,server={topic_prefix}"
