@@ -62,6 +62,7 @@ def _cluster_metrics(state: ConnectClusterState, cluster: str, out: MetricsWrite
     info, states, counts = (out.bucket(n) for n in ("cdc_connector_info", "cdc_connector_state", "cdc_connector_tasks"))
     per_task = out.per_task
     task_states, task_workers = out.bucket("cdc_task_state"), out.bucket("cdc_task_worker_info")
+    task_retriable = out.bucket("cdc_task_failure_retriable")
     by_state = None if per_task else out.bucket("cdc_connector_tasks_by_state")
     for connector in state.connectors.values():
         base = f'{cluster},connector="{_esc(connector.name)}"'
@@ -86,7 +87,7 @@ def _cluster_metrics(state: ConnectClusterState, cluster: str, out: MetricsWrite
             task_labels = f'{base},task="{task.id}"'
             task_states.append(one_hot_text("cdc_task_state", task_labels, "state", task.state, _STATES))
             if task.state is State.FAILED and (retriable := _retriable(task.failure)) is not None:
-                out.add("cdc_task_failure_retriable", task_labels, retriable)
+                task_retriable.append(f"cdc_task_failure_retriable{{{task_labels}}} {retriable}\n")
             if task.worker_id:
                 task_workers.append(f'cdc_task_worker_info{{{task_labels},worker="{_esc(task.worker_id)}"}} 1\n')
     workers = state.workers
