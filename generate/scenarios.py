@@ -43,6 +43,7 @@ class Step:
     deleted: tuple[str, ...] = ()  # connectors Connect confirmed deleted in this poll
     trace: str | None = None  # the trace of every FAILED connector and task (default: a retriable one)
     members: tuple[str, ...] = ()  # workers whose Jolokia endpoint answered (jolokia:prod)
+    silent: tuple[str, ...] = ()  # workers whose Jolokia endpoint failed in a poll others answered
 
 
 @dataclass(frozen=True)
@@ -263,6 +264,30 @@ SCENARIOS: tuple[Scenario, ...] = (
             Step(135, _ok(), frozenset({key("CdcSourceUnreadable", source="jolokia:prod")}), down=("jolokia:prod",)),
             Step(150, _ok(), frozenset({key("CdcSourceUnreadable", source="jolokia:prod")})),
             Step(210, _ok()),
+        ),
+        sources=(("connect:prod", "connect"), ("jolokia:prod", "jolokia")),
+    ),
+    Scenario(
+        # one worker's Jolokia fails while the other answers: the tasks there are unseen
+        "source_unreadable_when_one_jolokia_endpoint_fails",
+        (
+            Step(0, _ok(), members=("w1:8083", "w2:8083")),
+            Step(15, _ok(), members=("w1:8083",), silent=("w2:8083",)),
+            Step(134, _ok(), members=("w1:8083",), silent=("w2:8083",)),
+            Step(
+                135,
+                _ok(),
+                frozenset({key("CdcSourceUnreadable", source="jolokia:prod")}),
+                members=("w1:8083",),
+                silent=("w2:8083",),
+            ),
+            Step(
+                150,
+                _ok(),
+                frozenset({key("CdcSourceUnreadable", source="jolokia:prod")}),
+                members=("w1:8083", "w2:8083"),
+            ),
+            Step(210, _ok(), members=("w1:8083", "w2:8083")),
         ),
         sources=(("connect:prod", "connect"), ("jolokia:prod", "jolokia")),
     ),

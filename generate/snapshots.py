@@ -142,7 +142,9 @@ def database_state(name: str, spec: dict, at: float, start: float) -> DatabaseSt
     )
 
 
-def jolokia_state(cluster: str, per_connector: dict, members: tuple[str, ...] = ()) -> JolokiaClusterState:
+def jolokia_state(
+    cluster: str, per_connector: dict, members: tuple[str, ...] = (), silent: tuple[str, ...] = ()
+) -> JolokiaClusterState:
     streaming, snapshots, present, tasks = {}, {}, {}, {}
     for name, spec in per_connector.items():
         present[name] = MappingProxyType({0: spec.get("present", True)})
@@ -172,6 +174,12 @@ def jolokia_state(cluster: str, per_connector: dict, members: tuple[str, ...] = 
         cluster=cluster,
         endpoints=MappingProxyType(
             {w: EndpointReading(endpoint=w, worker_id=w, agent_version="2.1.0", protocol="7.2") for w in members}
+            | {
+                w: EndpointReading(
+                    endpoint=w, worker_id=w, error=SourceError(ErrorReason.CONNECT, "connection refused")
+                )
+                for w in silent
+            }
         ),
         tasks=MappingProxyType(tasks),
         streaming=MappingProxyType(streaming),
@@ -196,7 +204,7 @@ def full_snapshot(step, sources, at: float, start: float) -> Snapshot:
             )
             result = PollResult(name, kind, at, 0.1, data=data)
         elif kind == "jolokia":
-            state = jolokia_state(name.split(":", 1)[1], step.jolokia, step.members)
+            state = jolokia_state(name.split(":", 1)[1], step.jolokia, step.members, step.silent)
             result = PollResult(name, kind, at, 0.1, data=state)
         elif kind == "mysql":
             db = name.split(":", 1)[1]

@@ -95,13 +95,13 @@ local fmt = import 'lib/format.libsonnet';
           },
           {
             alert: "CdcSourceUnreadable",
-            expr: "max by (source) (\n  cdc_source_up{source!~\"connect:.*\"} == 0\n)" % t,
+            expr: "max by (source) (\n  cdc_source_up{source!~\"connect:.*\"} == 0 or label_replace(max by (connect_cluster) (cdc_jolokia_up == 0), \"source\", \"jolokia:$1\", \"connect_cluster\", \"(.*)\")\n)" % t,
             'for': "2m",
             [if c.rules.keep_firing_for > 0 then 'keep_firing_for']: fmt.duration(c.rules.keep_firing_for),
             labels: { severity: "warning" },
             annotations: {
               summary: "cdc_watch cannot read one of its sources.",
-              description: "cdc_watch has not been able to poll source {{ $labels.source }} for 2m; alerts that depend on it are held at their last state." % t,
+              description: "cdc_watch has not been able to read source {{ $labels.source }}, or some of its endpoints, for 2m; alerts that depend on it are held at their last state." % t,
               runbook_url: c.runbookURL + "#cdcsourceunreadable",
             },
           },

@@ -253,10 +253,32 @@ def _source_unreadable(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now
             blind.add(make_labels(source=name))  # same REST API: CdcConnectUnreachable covers it
             continue
         error = status.last.error
-        verdicts[make_labels(source=name)] = (
-            None if error is None else Evidence(facts=(("reason", str(error.reason)), ("error", error.message)))
-        )
+        if error is not None:
+            verdicts[make_labels(source=name)] = Evidence(
+                facts=(("reason", str(error.reason)), ("error", error.message))
+            )
+        else:
+            verdicts[make_labels(source=name)] = _endpoints_failed(status.last.data)
     return Observation(verdicts, frozenset(blind))
+
+
+def _endpoints_failed(data: object) -> Evidence | None:
+    """A Jolokia poll that some endpoints answered and others did not: the tasks on the silent
+    workers are unseen, so the source counts as unreadable (naming the endpoints)."""
+    if not isinstance(data, JolokiaClusterState):
+        return None
+    failed = [r for r in data.endpoints.values() if r.error is not None]
+    if not failed:
+        return None
+    first = failed[0].error
+    assert first is not None
+    return Evidence(
+        facts=(
+            ("endpoints failed", f"{', '.join(r.endpoint for r in failed)} ({len(failed)} of {len(data.endpoints)})"),
+            ("reason", str(first.reason)),
+            ("error", first.message),
+        )
+    )
 
 
 def members(snapshot: Snapshot, cluster: str, state: ConnectClusterState) -> frozenset[str]:
@@ -844,10 +866,14 @@ RULES: tuple[Rule, ...] = (
         severity=Severity.WARNING,
         default_for=2 * _M,
         summary="cdc_watch cannot read one of its sources.",
-        description="cdc_watch has not been able to poll source {source} for {for}; alerts that depend on it are held at their last state.",
+        description="cdc_watch has not been able to read source {source}, or some of its endpoints, for {for}; alerts that depend on it are held at their last state.",
         anchor="cdcsourceunreadable",
         labels=("source",),
-        promql='cdc_source_up{{source!~"connect:.*"}} == 0',
+        # a Jolokia source is also unreadable while one of its endpoints fails (cdc_jolokia_up)
+        promql=(
+            'cdc_source_up{{source!~"connect:.*"}} == 0 or label_replace('
+            'max by (connect_cluster) (cdc_jolokia_up == 0), "source", "jolokia:$1", "connect_cluster", "(.*)")'
+        ),
         detect=_source_unreadable,
     ),
     Rule(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from cdc_watch.config import parse_config
 from cdc_watch.core.model import ErrorReason, SourceFailure
 from cdc_watch.sources.jolokia.poll import JolokiaSource
-from tests.e2e.conftest import stack_config_yaml
+from tests.e2e.conftest import alerting_yaml, stack_config_yaml
 
 pytestmark = pytest.mark.stack
 
@@ -79,6 +81,34 @@ def test_jolokia_unreachable_keeps_rest_metrics_and_reports_down(stack, stack_en
     )
     stack.faults.jolokia_reachable(1)
     daemon.wait_for(lambda: daemon.value("cdc_jolokia_up", **ep) == 1, 30, "Jolokia back up")
+
+
+def test_one_silent_endpoint_of_two_makes_the_source_unreadable(stack, stack_env, connector, daemon_factory, capture):
+    """A second worker whose Jolokia refuses connections: the poll still succeeds on the first,
+    but the tasks on the silent one are unseen, and CdcSourceUnreadable names that endpoint."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        silent = f"http://127.0.0.1:{probe.getsockname()[1]}/jolokia"
+    extra = f"""    jolokia:
+      urls: [{stack.jolokia_url}, {silent}]
+      poll_interval: 2s
+      timeout: 3s
+"""
+    daemon = daemon_factory(stack_config_yaml(stack, extra_cluster=extra, extra=alerting_yaml()))
+    source = {"source": "jolokia:devstack"}
+    daemon.wait_for(
+        lambda: daemon.value("cdc_alert_firing", alert="CdcSourceUnreadable", **source) == 1,
+        45,
+        "CdcSourceUnreadable for the Jolokia source",
+    )
+    assert daemon.value("cdc_source_up", **source) == 1
+    assert daemon.value("cdc_jolokia_up", connect_cluster="devstack", endpoint=stack.jolokia_url) == 1
+    assert daemon.value("cdc_jolokia_up", connect_cluster="devstack", endpoint=silent) == 0
+    [entry] = [e for e in daemon.app.alerting.alerts.firing() if e.key.alert == "CdcSourceUnreadable"]
+    facts = dict(entry.evidence.facts)
+    assert facts["endpoints failed"] == f"{silent} (1 of 2)" and facts["reason"] == "connect"
+    [page] = capture.wait_for("/slack/webhook/alerts", 1, 15)
+    assert "CdcSourceUnreadable" in page.json()["text"]
 
 
 def test_the_reply_cap_holds_on_the_real_agent(stack, stack_env, connector):
