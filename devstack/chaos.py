@@ -217,10 +217,22 @@ class Event:
     kind: str
     injected_at: float  # wall clock
     healed_at: float | None = None
+    settled_at: float | None = None  # the stack was healthy again (the connector streams)
     error: str | None = None
 
+    @property
+    def recovered_at(self) -> float | None:
+        """When the truth stopped being faulty: the settle after the heal, else the heal."""
+        return self.settled_at if self.settled_at is not None else self.healed_at
+
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "injected_at": self.injected_at, "healed_at": self.healed_at, "error": self.error}
+        return {
+            "kind": self.kind,
+            "injected_at": self.injected_at,
+            "healed_at": self.healed_at,
+            "settled_at": self.settled_at,
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -306,9 +318,10 @@ class ChaosDriver:
             if self.settle is not None:
                 try:
                     self.settle(self.stack, self.connector)
+                    event.settled_at = self.clock()
                 except Exception as exc:  # a stack that does not heal is a finding, not a crash
                     event.error = (event.error or "") + f" settle: {exc}"[:500]
-                    timeline.write({"settle": kind.name, "error": event.error})
+                timeline.write({"settle": kind.name, "at": event.settled_at, "error": event.error})
         timeline.ended_at = self.clock()
         timeline.write({"end": timeline.ended_at})
         return timeline
@@ -455,10 +468,13 @@ class Report:
 class Oracle:
     """Judges an AlertLog against a Timeline.
 
-    `resolve_bound`: seconds after a heal by which every alert the fault raised must have
-    resolved (the monitor's `keep_firing_for` plus a few polls and the settle time). An alert
-    is explained by a fault when it is one of the fault's `expect` or `allow` alerts and it
-    fired between the injection and the heal plus `resolve_bound`.
+    `resolve_bound`: seconds after the recovery by which every alert the fault raised must have
+    resolved (the monitor's `keep_firing_for` plus a few polls). The recovery is when the stack
+    was healthy again (the settle after the heal: the connector streams), not the heal itself:
+    a connector may take a keep-alive interval to reconnect to a restarted database, and an
+    alert that says so meanwhile is true. An alert is explained by a fault when it is one of
+    the fault's `expect` or `allow` alerts and it fired between the injection and the recovery
+    plus `resolve_bound`.
     """
 
     def __init__(self, connector: ConnectorHandle, names: Names, resolve_bound: float = 60.0):
@@ -474,8 +490,10 @@ class Oracle:
             kind = CATALOGUE[event.kind]
             report = kinds.setdefault(event.kind, KindReport())
             report.injected += 1
-            healed = event.healed_at if event.healed_at is not None else timeline.ended_at or time.time()
-            window_end = healed + self.resolve_bound
+            recovered = event.recovered_at
+            if recovered is None:
+                recovered = timeline.ended_at or time.time()
+            window_end = recovered + self.resolve_bound
             expected = kind.expect(self.connector, self.names)
             allowed = expected + kind.allow(self.connector, self.names)
             for i, seen in enumerate(alerts):

@@ -51,3 +51,29 @@ def test_a_fault_that_expects_nothing_only_counts_for_precision():
     report = Oracle(CONN, NAMES).judge(_timeline(Event("write_load", 10.0, 40.0)), log)
     assert report.recall == 1.0 and report.precision == 1.0 and report.kinds["write_load"].expected == 0
     assert "write_load" in report.table()
+
+
+NOT_STREAMING = ("CdcNotStreaming", {"connect_cluster": "devstack", "connector": "t-1"})
+DB_DOWN = ("CdcSourceUnreadable", {"source": "mysql:devdb"})
+
+
+def test_resolves_are_judged_from_the_recovery_not_the_heal():
+    """After a database restart the connector may take its keep-alive interval to reconnect:
+    CdcNotStreaming firing until it streams again is true, and is judged from then."""
+
+    def log_resolving_at(resolved: float) -> AlertLog:
+        log = AlertLog()
+        _api(log, 120.0, (*NOT_STREAMING, 118.0), (*DB_DOWN, 115.0))
+        _api(log, 150.0, (*NOT_STREAMING, 118.0))  # database back at 145, connector not yet
+        _api(log, resolved)
+        return log
+
+    slow_reconnect = Event("db_stop", 100.0, 145.0, settled_at=212.0)
+    report = Oracle(CONN, NAMES, resolve_bound=60.0).judge(_timeline(slow_reconnect), log_resolving_at(240.0))
+    assert report.missed == [] and report.recall == 1.0 and report.precision == 1.0
+
+    late = Oracle(CONN, NAMES, resolve_bound=60.0).judge(_timeline(slow_reconnect), log_resolving_at(290.0))
+    assert [m.split(": ", 1)[1] for m in late.missed] == ["CdcNotStreaming did not resolve after the heal"]
+
+    unsettled = Event("db_stop", 100.0, 145.0)  # no settle recorded: the heal is the recovery
+    assert Oracle(CONN, NAMES, resolve_bound=60.0).judge(_timeline(unsettled), log_resolving_at(240.0)).recall == 0.0
