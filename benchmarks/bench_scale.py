@@ -40,6 +40,7 @@ import json
 import logging
 import os
 import resource
+import secrets
 import statistics
 import subprocess
 import sys
@@ -104,7 +105,7 @@ def build_reply(n: int, case: str = "healthy") -> dict:
             **{
                 "topic.prefix": f"db{i}",
                 "tasks.max": str(TASKS),
-                "database.password": f"bench-pw-{i:05d}",
+                "database.password": secrets.token_urlsafe(12),
                 "database.hostname": DB_HOST,
                 "database.port": str(DB_PORT),
             },

@@ -264,21 +264,26 @@ def _source_unreadable(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now
 
 def _endpoints_failed(data: object) -> Evidence | None:
     """A Jolokia poll that some endpoints answered and others did not: the tasks on the silent
-    workers are unseen, so the source counts as unreadable (naming the endpoints)."""
+    workers are unseen, so the source counts as unreadable. Names at most
+    FAILED_ENDPOINTS_NAMED endpoints (a page stays short on a large cluster)."""
     if not isinstance(data, JolokiaClusterState):
         return None
-    failed = [r for r in data.endpoints.values() if r.error is not None]
+    failed = [(r.endpoint, r.error) for r in data.endpoints.values() if r.error is not None]
     if not failed:
         return None
-    first = failed[0].error
-    assert first is not None
+    named = ", ".join(endpoint for endpoint, _ in failed[:FAILED_ENDPOINTS_NAMED])
+    more = f" and {len(failed) - FAILED_ENDPOINTS_NAMED} more" if len(failed) > FAILED_ENDPOINTS_NAMED else ""
+    first = failed[0][1]
     return Evidence(
         facts=(
-            ("endpoints failed", f"{', '.join(r.endpoint for r in failed)} ({len(failed)} of {len(data.endpoints)})"),
+            ("endpoints failed", f"{named}{more} ({len(failed)} of {len(data.endpoints)})"),
             ("reason", str(first.reason)),
             ("error", first.message),
         )
     )
+
+
+FAILED_ENDPOINTS_NAMED = 5
 
 
 def members(snapshot: Snapshot, cluster: str, state: ConnectClusterState) -> frozenset[str]:

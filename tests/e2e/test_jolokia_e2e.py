@@ -83,7 +83,7 @@ def test_jolokia_unreachable_keeps_rest_metrics_and_reports_down(stack, stack_en
     daemon.wait_for(lambda: daemon.value("cdc_jolokia_up", **ep) == 1, 30, "Jolokia back up")
 
 
-def test_one_silent_endpoint_of_two_makes_the_source_unreadable(stack, stack_env, connector, daemon_factory, capture):
+def test_one_silent_endpoint_of_two_makes_the_source_unreadable(stack, stack_env, daemon_factory, capture):
     """A second worker whose Jolokia refuses connections: the poll still succeeds on the first,
     but the tasks on the silent one are unseen, and CdcSourceUnreadable names that endpoint."""
     with socket.socket() as probe:  # a port nothing listens on

@@ -11,7 +11,7 @@ from cdc_watch.core.clock import FakeClock
 from cdc_watch.rules import table as rules
 from cdc_watch.rules.model import AlertState, Change, Phase
 from generate.scenarios import SCENARIOS, Scenario, Step
-from generate.snapshots import cluster_state, full_snapshot, snapshot_for
+from generate.snapshots import cluster_state, full_snapshot, jolokia_state, snapshot_for
 
 
 def _firing(state: AlertState) -> frozenset:
@@ -270,3 +270,14 @@ def test_not_streaming_folded_into_task_failed_sends_one_firing_message_and_no_r
             (task,) = state.firing()
             assert ("supersedes", "CdcNotStreaming") in task.evidence.facts
     assert sent == [("firing", ["CdcNotStreaming"]), ("firing", ["CdcTaskFailed"])]
+
+
+def test_a_page_names_a_bounded_number_of_failed_jolokia_endpoints():
+    workers = tuple(f"w{i}:8083" for i in range(8))
+    state = jolokia_state("prod", {}, members=workers[:1], silent=workers[1:])
+    evidence = rules._endpoints_failed(state)
+    assert evidence is not None
+    facts = dict(evidence.facts)
+    assert facts["endpoints failed"] == "w1:8083, w2:8083, w3:8083, w4:8083, w5:8083 and 2 more (7 of 8)"
+    assert facts["reason"] == "connect"
+    assert rules._endpoints_failed(jolokia_state("prod", {}, members=workers)) is None
