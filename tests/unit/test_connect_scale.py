@@ -162,6 +162,39 @@ def test_a_trace_is_explained_once_while_it_stays_in_the_replies(monkeypatch):
     assert len(calls) == 9  # the memo keeps only the last reply's failures
 
 
+def test_an_unchanged_config_is_decoded_once_and_a_new_trace_is_still_scrubbed_of_its_secret(monkeypatch):
+    decoded = []
+    real = parse.secret_values
+
+    def spy(config):
+        decoded.append(config)
+        return real(config)
+
+    monkeypatch.setattr(parse, "secret_values", spy)
+    memo = parse.FailureMemo()
+    healthy = copies(3)
+    for connector in healthy.values():
+        for task in connector["status"]["tasks"]:
+            task.pop("trace", None)
+    first = parse.read_expanded(parse.decode_expanded(encoded(healthy), "GET x"), memo=memo)
+    assert len(decoded) == 3  # one per connector
+    parse.read_expanded(parse.decode_expanded(encoded(healthy), "GET x"), memo=memo)
+    assert len(decoded) == 3  # unchanged: hashed, not decoded
+    name = sorted(healthy)[0]
+    changed = copy.deepcopy(healthy)
+    changed[name]["info"]["config"]["database.hostname"] = "moved.example"
+    changed[name]["status"]["tasks"][0]["trace"] = "java.sql.SQLException: pw-of-connector-0 was refused"
+    after = parse.read_expanded(parse.decode_expanded(encoded(changed), "GET x"), memo=memo)
+    assert (
+        after.connectors[name].settings.database_hostname
+        == "moved.example"
+        != first.connectors[name].settings.database_hostname
+    )
+    assert len(decoded) == 5  # the changed config, and its secrets again for the new trace
+    assert "pw-of-connector-0" not in after.connectors[name].tasks[0].trace
+    assert "was refused" in after.connectors[name].tasks[0].trace
+
+
 def test_the_same_trace_is_scrubbed_of_each_connectors_own_secret():
     _name, entry = failed_entry()
     reply = {}
