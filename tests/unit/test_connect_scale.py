@@ -178,8 +178,9 @@ def test_an_unchanged_config_is_decoded_once_and_a_new_trace_is_still_scrubbed_o
             task.pop("trace", None)
     first = parse.read_expanded(parse.decode_expanded(encoded(healthy), "GET x"), memo=memo)
     assert len(decoded) == 3  # one per connector
-    parse.read_expanded(parse.decode_expanded(encoded(healthy), "GET x"), memo=memo)
+    second = parse.read_expanded(parse.decode_expanded(encoded(healthy), "GET x"), memo=memo)
     assert len(decoded) == 3  # unchanged: hashed, not decoded
+    assert all(second.connectors[n] is first.connectors[n] for n in healthy)  # the same records
     name = sorted(healthy)[0]
     changed = copy.deepcopy(healthy)
     changed[name]["info"]["config"]["database.hostname"] = "moved.example"
@@ -193,6 +194,7 @@ def test_an_unchanged_config_is_decoded_once_and_a_new_trace_is_still_scrubbed_o
     assert len(decoded) == 5  # the changed config, and its secrets again for the new trace
     assert "pw-of-connector-0" not in after.connectors[name].tasks[0].trace
     assert "was refused" in after.connectors[name].tasks[0].trace
+    assert all(after.connectors[n] is first.connectors[n] for n in healthy if n != name)
 
 
 def test_the_same_trace_is_scrubbed_of_each_connectors_own_secret():

@@ -258,8 +258,11 @@ def _decode_config(raw: Any) -> Any:
 class FailureMemo:
     """What the previous reply and the one being parsed made of their traces and configs.
 
-    Traces are keyed by (hash and length of the trace, keyed digest of the connector's secret
-    values), so a trace is explained once while it stays in the replies. Configs are keyed by
+    A connector whose undecoded entry is byte for byte the one of the last reply is not decoded
+    again: its `ConnectorStatus` is reused (keyed by name, hash and length of the entry; at
+    20,000 connectors with four FAILED tasks a steady poll mostly hashes). Traces are keyed by
+    (hash and length of the trace, keyed digest of the connector's secret values), so a trace
+    is explained once while it stays in the replies. Configs are keyed by
     the hash and length of their undecoded JSON and give the allow-listed settings and that
     keyed digest, so an unchanged config is not decoded again (at 8,000 connectors this saved
     about a third of a steady poll's CPU). Neither traces, configs nor secrets are held.
@@ -270,9 +273,11 @@ class FailureMemo:
         "_by_digest",
         "_configs",
         "_current",
+        "_entries",
         "_key",
         "_previous",
         "_previous_configs",
+        "_previous_entries",
         "_previous_tasks",
         "_tasks",
     )
@@ -285,12 +290,26 @@ class FailureMemo:
         self._configs: dict[tuple[int, int], tuple[ConnectorSettings, bytes]] = {}
         self._previous_tasks: dict[tuple[Any, ...], TaskStatus] = {}
         self._tasks: dict[tuple[Any, ...], TaskStatus] = {}
+        self._previous_entries: dict[tuple[str, int, int], ConnectorStatus] = {}
+        self._entries: dict[tuple[str, int, int], ConnectorStatus] = {}
         self._key = os.urandom(16)
 
     def next_reply(self) -> None:
         self._previous, self._current, self._by_digest = self._current, {}, {}
         self._previous_configs, self._configs = self._configs, {}
         self._previous_tasks, self._tasks = self._tasks, {}
+        self._previous_entries, self._entries = self._entries, {}
+
+    def entry(self, key: tuple[str, int, int]) -> ConnectorStatus | None:
+        """What the fast path made of a byte-identical entry of the same connector in this or
+        the last reply (`key`: name, hash and length of the undecoded entry)."""
+        found = self._entries.get(key) or self._previous_entries.get(key)
+        if found is not None:
+            self._entries[key] = found
+        return found
+
+    def keep_entry(self, key: tuple[str, int, int], connector: ConnectorStatus) -> None:
+        self._entries[key] = connector
 
     def config(self, raw: msgspec.Raw) -> tuple[ConnectorSettings, bytes] | None:
         """(settings, keyed digest of the secret values) of an undecoded config; None when it
@@ -310,7 +329,7 @@ class FailureMemo:
     def task(self, task_id: int, state: State, worker: str, failure: Failure | None) -> TaskStatus:
         """An equal `TaskStatus` of this or the last reply, else a new one (a lookup costs a
         quarter of building the frozen record)."""
-        key = (task_id, state, worker, failure)
+        key = (task_id, state, worker, id(failure))  # the record kept holds the failure, so its id stays its own
         found = self._tasks.get(key) or self._previous_tasks.get(key)
         if found is None:
             found = TaskStatus(task_id, state, worker, failure.excerpt if failure else None, failure)
@@ -474,11 +493,21 @@ def read_expanded(
         if not selects(name):
             excluded += 1
             continue
+        key = None
+        if isinstance(value, msgspec.Raw):
+            data = bytes(value)
+            key = (name, hash(data), len(data))
+            known = memo.entry(key)
+            if known is not None:  # unchanged since the last reply: not decoded again
+                connectors[name] = known
+                continue
         entry = _decode_entry(value) if isinstance(value, msgspec.Raw) else value
         if isinstance(entry, _ExpandedEntry):
             fast = _fast_connector(name, entry, memo)
             if fast is not None:
                 connectors[name] = fast
+                if key is not None:
+                    memo.keep_entry(key, fast)
                 continue
             if entry.info is not None and _decode_config(entry.info.config) is _UNDECODABLE:
                 entry = _UNDECODABLE
