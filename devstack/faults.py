@@ -23,6 +23,11 @@ import pymysql
 from .model import DEBEZIUM_GRANTS, MONITOR_GRANTS, SAMPLE_DATABASE, ConnectorHandle, MariaDB
 from .proc import StackError, port_open, wait_for
 
+# What purge_binlog_past observed (see devstack.versions.ConnectVersion.purge_outcome).
+PURGE_RUNNING_LOOP = "running_loop"
+PURGE_TASK_FAILED = "task_failed"
+PURGED_TRACE = "no longer available on the server"
+
 
 class FaultTarget(Protocol):
     """The part of the stack that faults act through (`devstack.stack.Stack` provides it)."""
@@ -237,9 +242,11 @@ class Faults:
         """Purge the binlog file the connector's committed offset names, then resume it.
 
         With ``expect_failed`` (for a connector with ``errors.max.retries=0``, which gives up at
-        once) returns the FAILED task. Otherwise returns once Connect REST says connector and
-        task RUNNING while Jolokia answers 404 for
-        the streaming MBean and the offset's file is absent from SHOW BINARY LOGS.
+        once) returns the FAILED task. Otherwise returns, once the offset's file is absent from
+        SHOW BINARY LOGS, what Debezium did: ``outcome`` PURGE_RUNNING_LOOP (connector and task
+        RUNNING, Jolokia 404 for the streaming MBean; Debezium 3.0) or PURGE_TASK_FAILED (the
+        task FAILED with "...no longer available on the server"; Debezium 3.4 and 3.6), with the
+        status, offset, binary logs and Jolokia reply seen.
         """
         self._touched[conn.name] = conn
         self._purged.add(conn.name)
@@ -324,32 +331,41 @@ class Faults:
             raise StackError(
                 "mariadb", f"{exc}; SHOW PROCESSLIST: {stack.sql('SHOW PROCESSLIST')}", stack.log_path("mariadb")
             ) from None
-        # 4. Resume and wait for the picture that Connect's own status hides.
+        # 4. Resume and wait for what this Debezium does with a purged position: 3.0 keeps the
+        #    task RUNNING while Debezium restarts itself in a loop (the picture Connect's own
+        #    status hides); 3.4 and 3.6 fail the task at start instead ("...but this is no longer
+        #    available on the server"). Either is returned, with `outcome` saying which.
         self.resume_connector(conn, wait_streaming=False)
         if expect_failed:
             return stack.wait_task_state(conn.name, "FAILED", timeout)
         mbean = stack.streaming_mbean(conn.topic_prefix)
 
-        def hidden_failure():
+        def outcome():
             status = stack.connector_status(conn.name)
             tasks = status.get("tasks", [])
-            if status["connector"]["state"] != "RUNNING" or not tasks or tasks[0]["state"] != "RUNNING":
-                return None
-            reply = self._jolokia_read(mbean)
-            if reply.get("status") != 404:
+            if status["connector"]["state"] != "RUNNING" or not tasks:
                 return None
             current = self._offset(conn)
             files = self._binlog_files()
             if not current or current["file"] in files:
                 return None
-            return {"status": status, "jolokia": reply, "offset": current, "binary_logs": files}
+            seen = {"status": status, "offset": current, "binary_logs": files}
+            if tasks[0]["state"] == "FAILED" and PURGED_TRACE in (tasks[0].get("trace") or ""):
+                return {"outcome": PURGE_TASK_FAILED, **seen, "jolokia": self._jolokia_read(mbean)}
+            if tasks[0]["state"] != "RUNNING":
+                return None
+            reply = self._jolokia_read(mbean)
+            if reply.get("status") != 404:
+                return None
+            return {"outcome": PURGE_RUNNING_LOOP, **seen, "jolokia": reply}
 
         try:
             return wait_for(
-                hidden_failure,
+                outcome,
                 timeout,
                 interval=0.5,
-                what=f"{conn.name}: REST RUNNING + Jolokia 404 + offset file purged",
+                what=f"{conn.name}: offset file purged and either REST RUNNING + Jolokia 404 "
+                "or the task FAILED on the purged position",
             )
         except TimeoutError as exc:
             raise StackError(

@@ -302,6 +302,11 @@ class Stack:
             self.start_prometheus(list(scrape_targets), list(rule_files), alertmanager_webhook_url)
         return self
 
+    def use_connect_version(self, key: str, with_worker2: bool = False) -> Stack:
+        """Run Connect ``key`` from now on: its workers replace any of another version (then up())."""
+        self.connect_version = versions.resolve(key)
+        return self.up(with_worker2=with_worker2)
+
     def down(self) -> None:
         """Stop every piece (SIGTERM, then SIGKILL). Safe with stale or missing pid files."""
         for piece in (
@@ -1101,10 +1106,54 @@ logger.reflections.level = ERROR
         conn = self.sample_connector
         if conn.name not in self.list_connectors():
             self.create_connector(conn.name, conn.topic_prefix, server_id=conn.server_id, wait_streaming=False)
+        self._restart_sample_if_purged(conn)
         status = self.connector_status_or_none(conn.name)
         if status and any(t["state"] == "FAILED" for t in status.get("tasks", [])):
             self.rest("POST", f"/connectors/{conn.name}/restart", params={"includeTasks": "true", "onlyFailed": "true"})
         self.wait_streaming(conn)
+
+    def _restart_sample_if_purged(self, conn: ConnectorHandle) -> None:
+        """Start the sample connector afresh when the file its offset names is gone.
+
+        Each Connect version has its own group, so a purge done under one version strands the
+        sample connector of every version not running then. Its offsets are deleted (offsets
+        API, Connect >= 3.6, on the STOPPED connector) and it gets a new schema history topic,
+        so it snapshots again.
+        """
+        r = self.rest("GET", f"/connectors/{conn.name}/offsets")
+        entries = r.json().get("offsets", []) if r.status_code == 200 else []
+        file = (entries[0].get("offset") or {}).get("file") if entries else None
+        if not file or file in {row["Log_name"] for row in self.sql("SHOW BINARY LOGS")}:
+            return
+        wait_for(
+            lambda: self.rest("PUT", f"/connectors/{conn.name}/stop").status_code in (202, 204),
+            60,
+            interval=1,
+            what=f"PUT /connectors/{conn.name}/stop",
+        )
+        self.wait_connector_state(conn.name, "STOPPED")
+        wait_for(
+            lambda: self.rest("DELETE", f"/connectors/{conn.name}/offsets").status_code == 200,
+            60,
+            interval=1,
+            what=f"DELETE /connectors/{conn.name}/offsets",
+        )
+        config = self.rest("GET", f"/connectors/{conn.name}/config").json()
+        config["schema.history.internal.kafka.topic"] = (
+            f"schema-history.{conn.topic_prefix}.{self.connect_version.label}.{uuid.uuid4().hex[:6]}"
+        )
+        wait_for(
+            lambda: self.rest("PUT", f"/connectors/{conn.name}/config", json=config).status_code in (200, 201),
+            60,
+            interval=1,
+            what=f"PUT /connectors/{conn.name}/config",
+        )
+        wait_for(
+            lambda: self.rest("PUT", f"/connectors/{conn.name}/resume").status_code in (202, 204),
+            60,
+            interval=1,
+            what=f"PUT /connectors/{conn.name}/resume",
+        )
 
     def connector_status_or_none(self, name: str) -> dict | None:
         r = self.rest("GET", f"/connectors/{name}/status")

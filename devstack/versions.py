@@ -28,6 +28,10 @@ class ConnectVersion:
     # Debezium's MySQL connector refuses MariaDB 10.11 (it asks SHOW BINARY LOG STATUS, MySQL's
     # name since 8.2): its connectors reach MariaDB through devstack/dbproxy.py.
     db_relay: bool = False
+    # What Debezium does when its binlog position was purged (faults.purge_binlog_past):
+    # "running_loop" (the task stays RUNNING, Debezium restarts itself in a loop, the streaming
+    # MBean is gone) or "task_failed" (the task FAILS at start: "...no longer available on the server").
+    purge_outcome: str = "running_loop"
 
     @property
     def label(self) -> str:
@@ -37,11 +41,22 @@ class ConnectVersion:
 
 VERSIONS: dict[str, ConnectVersion] = {
     "3.9": ConnectVersion("3.9", "3.9.0", "3.0.7.Final", "3.0.7.2", 9),
-    "4.1": ConnectVersion("4.1", "4.1.1", "3.4.1.Final", "3.4.1.0", 12),
-    "4.3": ConnectVersion("4.3", "4.3.0", "3.6.3.Final", "3.6.3.0", 12, db_relay=True),
+    "4.1": ConnectVersion("4.1", "4.1.1", "3.4.1.Final", "3.4.1.0", 12, purge_outcome="task_failed"),
+    "4.3": ConnectVersion("4.3", "4.3.0", "3.6.3.Final", "3.6.3.0", 12, db_relay=True, purge_outcome="task_failed"),
 }
 DEFAULT = "3.9"
 FLOOR, CEILING = "3.9", "4.3"
+
+
+# The first recorded set (Connect 3.9, recorded before versions were side by side) keeps its place
+# in tests/fixtures/recorded/; every other version's set sits beside it with the same layout.
+RECORDED_BASELINE = "3.9"
+
+
+def recorded_dir(version: ConnectVersion, repo_root: Path) -> Path:
+    """Where `devstack record` writes (and tests read) this version's recorded replies."""
+    name = "recorded" if version.key == RECORDED_BASELINE else f"recorded-{version.label}"
+    return repo_root / "tests" / "fixtures" / name
 
 
 def resolve(key: str | None = None) -> ConnectVersion:

@@ -1,4 +1,4 @@
-"""The Jolokia source end to end: the real daemon against the real devstack (Connect 3.9 + Jolokia 1.7)."""
+"""The Jolokia source end to end: the real daemon against the real devstack (Connect + Jolokia 1.7)."""
 
 from __future__ import annotations
 
@@ -97,3 +97,13 @@ def test_the_reply_cap_holds_on_the_real_agent(stack, stack_env, connector):
     finally:
         small.close()
         default.close()
+
+
+def test_database_stopped_under_a_running_task_shows_not_streaming(stack, stack_env, connector, daemon_factory):
+    daemon = daemon_factory(jolokia_config(stack))
+    c = {"connect_cluster": "devstack", "connector": connector.name}
+    daemon.wait_for(lambda: daemon.value("cdc_debezium_streaming_connected", **c) == 1, 60, "streaming connected")
+    stack.faults.not_streaming(connector)  # MariaDB stopped: Debezium keeps the task RUNNING
+    daemon.wait_for(lambda: daemon.value("cdc_debezium_streaming_connected", **c) == 0, 60, "streaming disconnected")
+    assert daemon.value("cdc_task_state", state="RUNNING", task="0", **c) == 1
+    assert daemon.value("cdc_debezium_streaming_mbean_present", task="0", **c) == 1
