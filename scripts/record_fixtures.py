@@ -538,16 +538,28 @@ def main() -> int:
         # ------------------------------------------------------------ the headline case: purge
         purged = new("rec-purged")
         seen = faults.purge_binlog_past(purged)
-        rec.expand(
-            "connect/connectors_expand_purged_still_running.json",
-            "binlog purged past the connector's offset: REST still says RUNNING",
-        )
-        rec.rest(
-            "connect/connector_status_purged_still_running.json",
-            "GET",
-            f"/connectors/{purged.name}/status",
-            "RUNNING while Debezium cannot stream",
-        )
+        if seen["outcome"] == "running_loop":
+            rec.expand(
+                "connect/connectors_expand_purged_still_running.json",
+                "binlog purged past the connector's offset: REST still says RUNNING",
+            )
+            rec.rest(
+                "connect/connector_status_purged_still_running.json",
+                "GET",
+                f"/connectors/{purged.name}/status",
+                "RUNNING while Debezium cannot stream",
+            )
+        else:
+            rec.expand(
+                "connect/connectors_expand_purged_task_failed.json",
+                "binlog purged past the connector's offset: the task FAILED at start (Debezium >= 3.4)",
+            )
+            rec.rest(
+                "connect/connector_status_purged_task_failed.json",
+                "GET",
+                f"/connectors/{purged.name}/status",
+                "FAILED: '...but this is no longer available on the server'",
+            )
         rec.rest(
             "connect/connector_offsets_purged.json",
             "GET",
