@@ -278,6 +278,16 @@ class Stack:
         """Start whatever is not running, wait until the sample connector streams. Idempotent."""
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self._load_secrets(create=True)
+        stale = [n for n in (1, 2) if self.running_connect_version(n) not in (None, self.connect_version)]
+        if stale:
+            # Another Connect version runs: its workers go, and so does the broker's memory.
+            # tansu 0.6.0 keeps the members of a group whose workers all left without a
+            # completed LeaveGroup and never evicts them, so the next start of that version
+            # would stall in JoinGroup/SyncGroup for good (seen here). A fresh broker costs a
+            # new snapshot of the sample connector.
+            with_worker2 = with_worker2 or 2 in stale or self.worker_running(2)
+            for piece in ("connect2", "connect1", "broker"):
+                self._stop_piece(piece)
         broker_fresh = self._start_broker()
         if broker_fresh:
             # The broker keeps everything in memory: workers of an older broker are useless.
@@ -287,13 +297,6 @@ class Stack:
         self._provision_mariadb()
         if self.connect_version.db_relay:
             self._start_dbproxy()
-        for n in (2, 1):
-            # Workers of another version than asked for are stopped and started again with it.
-            # Each version has its own group, internal topics and connectors (see connect_group).
-            if self.running_connect_version(n) not in (None, self.connect_version):
-                self._stop_piece(f"connect{n}")
-                if n == 2:
-                    with_worker2 = True
         self._start_worker(1)
         if with_worker2:
             self._start_worker(2)
@@ -1106,54 +1109,10 @@ logger.reflections.level = ERROR
         conn = self.sample_connector
         if conn.name not in self.list_connectors():
             self.create_connector(conn.name, conn.topic_prefix, server_id=conn.server_id, wait_streaming=False)
-        self._restart_sample_if_purged(conn)
         status = self.connector_status_or_none(conn.name)
         if status and any(t["state"] == "FAILED" for t in status.get("tasks", [])):
             self.rest("POST", f"/connectors/{conn.name}/restart", params={"includeTasks": "true", "onlyFailed": "true"})
         self.wait_streaming(conn)
-
-    def _restart_sample_if_purged(self, conn: ConnectorHandle) -> None:
-        """Start the sample connector afresh when the file its offset names is gone.
-
-        Each Connect version has its own group, so a purge done under one version strands the
-        sample connector of every version not running then. Its offsets are deleted (offsets
-        API, Connect >= 3.6, on the STOPPED connector) and it gets a new schema history topic,
-        so it snapshots again.
-        """
-        r = self.rest("GET", f"/connectors/{conn.name}/offsets")
-        entries = r.json().get("offsets", []) if r.status_code == 200 else []
-        file = (entries[0].get("offset") or {}).get("file") if entries else None
-        if not file or file in {row["Log_name"] for row in self.sql("SHOW BINARY LOGS")}:
-            return
-        wait_for(
-            lambda: self.rest("PUT", f"/connectors/{conn.name}/stop").status_code in (202, 204),
-            60,
-            interval=1,
-            what=f"PUT /connectors/{conn.name}/stop",
-        )
-        self.wait_connector_state(conn.name, "STOPPED")
-        wait_for(
-            lambda: self.rest("DELETE", f"/connectors/{conn.name}/offsets").status_code == 200,
-            60,
-            interval=1,
-            what=f"DELETE /connectors/{conn.name}/offsets",
-        )
-        config = self.rest("GET", f"/connectors/{conn.name}/config").json()
-        config["schema.history.internal.kafka.topic"] = (
-            f"schema-history.{conn.topic_prefix}.{self.connect_version.label}.{uuid.uuid4().hex[:6]}"
-        )
-        wait_for(
-            lambda: self.rest("PUT", f"/connectors/{conn.name}/config", json=config).status_code in (200, 201),
-            60,
-            interval=1,
-            what=f"PUT /connectors/{conn.name}/config",
-        )
-        wait_for(
-            lambda: self.rest("PUT", f"/connectors/{conn.name}/resume").status_code in (202, 204),
-            60,
-            interval=1,
-            what=f"PUT /connectors/{conn.name}/resume",
-        )
 
     def connector_status_or_none(self, name: str) -> dict | None:
         r = self.rest("GET", f"/connectors/{name}/status")

@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +45,7 @@ def stack():
     s = Stack(connect_version=versions.resolve(None).key)
     try:
         s.up()
-    except StackError as exc:
+    except (StackError, httpx.HTTPError) as exc:
         _STACK_ERROR.append(str(exc))
         s.close()
         pytest.fail(f"devstack could not start:\n{exc}", pytrace=False)
