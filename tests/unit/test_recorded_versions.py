@@ -38,7 +38,7 @@ MYSQL = "io.debezium.connector.mysql.MySqlConnector"
 
 
 def test_every_devstack_version_has_a_recorded_set():
-    assert VERSIONS == list(CONNECT_VERSIONS)
+    assert list(CONNECT_VERSIONS) == VERSIONS
 
 
 @pytest.fixture(params=VERSIONS, ids=lambda v: f"connect-{v}")
@@ -215,3 +215,41 @@ def test_debezium_3_6_refuses_mariadb_without_the_relay():
     assert reply["status_code"] == 400
     assert "should support SHOW BINARY LOG STATUS but it failed" in reply["body"]["message"]
     assert "MariaDB" in reply["body"]["message"]
+
+
+# ---------------------------------------------------------------------- MBean attributes that moved
+
+
+def _attributes(version: str, mbean: str) -> set[str]:
+    """Attribute names of every MBean a pattern read of `mbean` (as Jolokia echoes it, keys in
+    canonical order) returned in bulk_healthy."""
+    names: set[str] = set()
+    for element in recorded("jolokia", "bulk_healthy", version)["body"]:
+        if element.get("request", {}).get("mbean") == mbean and isinstance(element.get("value"), dict):
+            for value in element["value"].values():
+                if isinstance(value, dict):
+                    names |= set(value)
+    return names
+
+
+def test_connect_4_drops_the_io_time_totals_and_keeps_the_ratios_cdc_watch_reads(version):
+    names = _attributes(version, "kafka.connect:type=connect-metrics,*")
+    assert {"io-ratio", "io-wait-ratio"} <= names  # what the exporter reads, on every version
+    totals = {"io-waittime-total", "iotime-total"} & names
+    assert bool(totals) is CONNECT_VERSIONS[version].connect.startswith("3.")  # gone in Connect 4
+
+
+def test_connect_4_task_metrics_name_the_plugin_classes_and_versions(version):
+    names = _attributes(version, "kafka.connect:connector=*,task=*,type=connector-task-metrics")
+    assert {"status", "running-ratio", "offset-commit-success-percentage"} <= names
+    plugin = {"connector-class", "connector-version", "task-class", "task-version"}
+    assert (plugin <= names) is CONNECT_VERSIONS[version].connect.startswith("4.")
+
+
+def test_debezium_3_6_adds_lag_statistics_and_the_parser_reads_the_same_fields(version):
+    names = _attributes(version, "debezium.mysql:context=streaming,type=connector-metrics,*")
+    assert {"Connected", "MilliSecondsBehindSource", "BinlogFilename", "BinlogPosition"} <= names
+    added = {"MilliSecondsBehindSourceP95", "MilliSecondsBehindSourceMaxValue", "NumberOfUnchangedEventsSkipped"}
+    assert (added <= names) is (CONNECT_VERSIONS[version].debezium >= "3.6")
+    snapshot = _attributes(version, "debezium.mysql:context=snapshot,type=connector-metrics,*")
+    assert ("SnapshotSkipped" in snapshot) is (CONNECT_VERSIONS[version].debezium >= "3.4")
