@@ -357,20 +357,20 @@ class Stack:
         if pid is not None:
             timeout = 30.0 if piece in ("mariadb", "connect1", "connect2") else 15.0
             stop_pid(pid, timeout=timeout)
-            # A JVM's main thread can be a zombie while its other threads still hold the
-            # listening sockets for a moment: wait until the ports are really closed.
-            ports = [self._port_of(piece)]
-            if piece in ("connect1", "connect2"):
-                ports.append(self.ports.jolokia if piece == "connect1" else self.ports.jolokia2)
-            with contextlib.suppress(TimeoutError):  # the next start names the port that is still taken
-                wait_for(
-                    lambda: not any(port_open(p) for p in ports),
-                    15,
-                    interval=0.1,
-                    what=f"the ports of {piece} to close",
-                )
+            self._wait_ports_closed(piece)
         self._pid_file(piece).unlink(missing_ok=True)
         reap()
+
+    def _wait_ports_closed(self, piece: str) -> None:
+        """A JVM's main thread can be a zombie while its other threads still hold the listening
+        sockets for a moment: wait until the piece's ports are really closed."""
+        ports = [self._port_of(piece)]
+        if piece in ("connect1", "connect2"):
+            ports.append(self.ports.jolokia if piece == "connect1" else self.ports.jolokia2)
+        with contextlib.suppress(TimeoutError):  # the next start names the port that is still taken
+            wait_for(
+                lambda: not any(port_open(p) for p in ports), 15, interval=0.1, what=f"the ports of {piece} to close"
+            )
 
     def _check_port_free(self, piece: str, port: int) -> None:
         if port_open(port):
@@ -846,6 +846,7 @@ logger.reflections.level = ERROR
             wait_for(lambda: not is_alive(pid), 15, interval=0.1, what=f"worker {n} to die")
         except TimeoutError as exc:
             raise StackError(f"connect{n}", str(exc), self.log_path(f"connect{n}")) from None
+        self._wait_ports_closed(f"connect{n}")
         self._pid_file(f"connect{n}").unlink(missing_ok=True)
         return pid
 
