@@ -914,6 +914,11 @@ logger.reflections.level = ERROR
             "schema.history.internal.kafka.topic": f"schema-history.{topic_prefix}.{self.connect_version.label}",
             "topic.creation.default.replication.factor": "1",
             "topic.creation.default.partitions": "1",
+            # Debezium 3.4+ fails a task start with "The database schema history couldn't be
+            # recovered" when its history consumer sees too many empty polls in a row (default
+            # 100 ms each); on this 2-core machine under load tansu answered slower than that
+            # (seen here). Longer polls change nothing once the history is read.
+            "schema.history.internal.kafka.recovery.poll.interval.ms": "1000",
         }
         config.update({k: str(v) for k, v in (extra_config or {}).items()})
         return config

@@ -74,6 +74,12 @@ connect_clusters:
 """
 
 
+def relay_connectors(stack) -> str:
+    """Connect 4.3's connectors reach MariaDB through the devstack's relay (another port): the
+    database entry then names its connectors, as for any proxy between Debezium and the server."""
+    return '    connectors: ["*"]\n' if stack.connect_version.db_relay else ""
+
+
 def purged_task_state(stack) -> str:
     """The task state Connect reports after the binlog was purged past the connector's position.
 
@@ -140,7 +146,7 @@ databases:
     poll_interval: {poll:.0f}s
     connect_timeout: 2s
     read_timeout: 5s
-"""
+{relay_connectors(stack)}"""
     tail = databases + (alerting_yaml() if alerting is None else alerting) + extra
     return stack_config_yaml(stack, poll_interval=f"{poll:.0f}s", extra_cluster=cluster, extra=tail)
 
