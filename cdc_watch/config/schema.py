@@ -301,6 +301,55 @@ class JolokiaSettings(HttpEndpoint):
         return self
 
 
+_BOOTSTRAP = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$")
+
+
+def _bootstrap_list(value: Any) -> Any:
+    """ "a:9092,b:9092" (as Kafka clients write it) is also read as a list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class KafkaSasl(Section):
+    """SASL credentials as Kafka clients take them; the password is a secret."""
+
+    mechanism: str = Field(default="SCRAM-SHA-512", pattern=r"^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512)$")
+    username: str = Field(min_length=1)
+    password: Secret
+
+
+class KafkaEndpoint(Section):
+    """Transport settings shared by everything that talks to a Kafka broker: `host:port`
+    bootstrap servers, TLS (`tls:`, the same keys as the HTTP sources) and SASL. The security
+    protocol follows from which of the two are given (PLAINTEXT, SSL, SASL_PLAINTEXT,
+    SASL_SSL); `timeout` bounds each request to the broker."""
+
+    bootstrap_servers: Annotated[tuple[str, ...], BeforeValidator(_bootstrap_list)] = Field(min_length=1, max_length=64)
+    tls: TLS | None = None
+    sasl: KafkaSasl | None = None
+    timeout: Duration = 10.0
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _host_ports(cls, servers: tuple[str, ...]) -> tuple[str, ...]:
+        for server in servers:
+            if "@" in server:
+                raise ValueError("a bootstrap server carries credentials (user@); put them under sasl:")
+            if not _BOOTSTRAP.match(server):
+                raise ValueError(f"{server!r} is not host:port")
+            port = int(server.rsplit(":", 1)[1])
+            if not 1 <= port <= 65535:
+                raise ValueError(f"{server!r}: port {port} is out of range")
+        return servers
+
+    @property
+    def security_protocol(self) -> str:
+        if self.sasl is not None:
+            return "SASL_SSL" if self.tls is not None else "SASL_PLAINTEXT"
+        return "SSL" if self.tls is not None else "PLAINTEXT"
+
+
 class ConnectCluster(HttpEndpoint):
     name: str = Field(default="default", pattern=r"^[A-Za-z0-9_.-]+$")
     urls: tuple[str, ...] = Field(min_length=1)
