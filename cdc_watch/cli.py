@@ -87,7 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cdc-watch",
         description="Monitor, alert on and heal Kafka Connect + Debezium MySQL pipelines.",
         epilog="Each command has its own --help. Exit codes: 0 ok, 2 bad configuration or usage; the "
-        "operator commands also use 1 (failed upstream) and 3 (unreachable).",
+        "operator commands also use 1 (failed upstream) and 3 (unreachable). "
+        "Tested live with Kafka Connect 3.9 to 4.3 and Debezium 3.0 to 3.6 (Jolokia 1.7, MariaDB 10.11); "
+        "a cluster outside that range is logged as a warning at its first poll. "
+        "The full matrix: docs/compatibility.md.",
     )
     add_common(parser, top=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

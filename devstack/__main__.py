@@ -10,8 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+from . import versions
+from .model import SAMPLE_CONNECTOR, ConnectorHandle
 from .proc import StackError
-from .stack import REPO_ROOT, SAMPLE_CONNECTOR, ConnectorHandle, Stack
+from .stack import REPO_ROOT, Stack
 
 FAULTS_WITH_CONNECTOR = (
     "task_failed_retriable",
@@ -39,6 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="start the stack (idempotent) and wait until the sample connector streams")
+    rs = sub.add_parser("reset", help="down + wipe state + up")
+    version_help = (
+        f"Kafka Connect version: {', '.join(versions.VERSIONS)} (default: $CDC_DEVSTACK_CONNECT_VERSION, "
+        f"else the running stack's, else {versions.DEFAULT}); workers of another version are restarted"
+    )
+    for p in (up, rs):
+        p.add_argument("--connect-version", choices=list(versions.VERSIONS), default=None, help=version_help)
     for p in (up,):
         p.add_argument("--with-worker2", action="store_true", help="a second Connect worker in the same group")
         p.add_argument("--with-prometheus", action="store_true", help="also start Prometheus + Alertmanager")
@@ -54,7 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop every piece")
     st = sub.add_parser("status", help="pid, port and up/down of each piece")
     st.add_argument("--json", action="store_true")
-    rs = sub.add_parser("reset", help="down + wipe state + up")
     rs.add_argument("--with-worker2", action="store_true")
     sub.add_parser("env", help="print `export KEY=value` lines (passwords, URLs) for a shell to eval")
 
@@ -76,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("record", help="record real replies into tests/fixtures/recorded/ (stack must be up)")
 
     args = parser.parse_args(argv)
-    stack = Stack()
+    stack = Stack(connect_version=getattr(args, "connect_version", None))
     try:
         if args.command == "up":
             t0 = time.monotonic()
@@ -87,7 +95,11 @@ def main(argv: list[str] | None = None) -> int:
                 rule_files=[Path(r) for r in args.rules],
                 alertmanager_webhook_url=args.webhook_url,
             )
-            print(f"devstack up in {time.monotonic() - t0:.1f}s; state in {stack.base_dir}")
+            version = stack.connect_version
+            print(
+                f"devstack up in {time.monotonic() - t0:.1f}s: Kafka Connect {version.connect} + Debezium "
+                f"{version.debezium}; state in {stack.base_dir}"
+            )
             _print_status(stack)
         elif args.command == "down":
             stack.down()
@@ -144,7 +156,8 @@ def _print_status(stack: Stack, status: dict | None = None) -> None:
         state = "up" if info["up"] else "down"
         extra = ""
         if "jolokia_port" in info:
-            extra = f"  (jolokia :{info['jolokia_port']} {'up' if info['jolokia_up'] else 'down'})"
+            extra = f"  (jolokia :{info['jolokia_port']} {'up' if info['jolokia_up'] else 'down'}"
+            extra += f", Connect {info['connect_version']})" if info.get("connect_version") else ")"
         print(f"{piece:<13} {info['pid'] or '-'!s:>8} {info['port']:>6}  {state:<5}  {info['log']}{extra}")
 
 

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .stack import ConnectorHandle, Stack
+    from .model import ConnectorHandle
+    from .stack import Stack
 
 
 @dataclass(frozen=True)

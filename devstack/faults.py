@@ -9,19 +9,67 @@ returns what it observed. ``heal_all()`` undoes every fault so fixtures can reus
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
-import signal
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
+import httpx
 import pymysql
 
-from .model import DEBEZIUM_GRANTS, MONITOR_GRANTS, SAMPLE_DATABASE, ConnectorHandle
-from .proc import StackError, is_alive, port_open, wait_for
+from .model import DEBEZIUM_GRANTS, MONITOR_GRANTS, SAMPLE_DATABASE, ConnectorHandle, MariaDB
+from .proc import StackError, port_open, wait_for
+
+# What purge_binlog_past observed (see devstack.versions.ConnectVersion.purge_outcome).
+PURGE_RUNNING_LOOP = "running_loop"
+PURGE_TASK_FAILED = "task_failed"
+PURGED_TRACE = "no longer available on the server"
+
+
+class FaultTarget(Protocol):
+    """The part of the stack that faults act through (`devstack.stack.Stack` provides it)."""
+
+    @property
+    def mariadb(self) -> MariaDB: ...
+    @property
+    def ports(self) -> Any: ...
+    @property
+    def jolokia_url(self) -> str: ...
+    @property
+    def jolokia2_url(self) -> str: ...
+
+    def log_path(self, piece: str) -> Path: ...
+    def rest(self, method: str, path: str, worker: int = 1, **kwargs: Any) -> httpx.Response: ...
+    def sql(self, statement: str, user: str = "root", args: tuple | None = None) -> list[dict]: ...
+    def db_connection(
+        self, user: str = "root", database: str | None = None, timeout: int = 10
+    ) -> pymysql.connections.Connection: ...
+    def jolokia(self, request: dict | list, worker: int = 1, timeout: float = 10) -> Any: ...
+    def streaming_mbean(self, topic_prefix: str) -> str: ...
+    def streaming_metrics(self, topic_prefix: str) -> dict | None: ...
+    def jolokia_answers(self, n: int = 1) -> bool: ...
+    def jolokia_control_file(self, n: int) -> Path: ...
+    def list_connectors(self) -> list[str]: ...
+    def topic_prefix_of(self, name: str) -> str | None: ...
+    def connector_status(self, name: str) -> dict: ...
+    def connector_status_or_none(self, name: str) -> dict | None: ...
+    def connector_offsets(self, name: str) -> dict: ...
+    def status_text(self, name: str) -> str: ...
+    def wait_task_state(
+        self, name: str, state: str, timeout: float = 60, task: int = 0, trace_contains: str | None = None
+    ) -> dict: ...
+    def wait_connector_state(self, name: str, state: str, timeout: float = 60) -> dict: ...
+    def wait_streaming(self, conn: ConnectorHandle, timeout: float = 120) -> dict: ...
+    def start_database(self) -> None: ...
+    def stop_database(self) -> None: ...
+    def database_running(self) -> bool: ...
+    def worker_running(self, n: int) -> bool: ...
+    def start_worker(self, n: int = 1, wait: bool = True) -> None: ...
+    def kill_worker(self, n: int = 1) -> int | None: ...
+    def killed_marker(self, n: int) -> Path: ...
 
 
 @dataclass
@@ -51,11 +99,9 @@ class LoadHandle:
 
 
 class Faults:
-    # `stack` is the devstack.stack.Stack that owns these faults (not imported: it imports this).
-    def __init__(self, stack: Any) -> None:
+    def __init__(self, stack: FaultTarget) -> None:
         self.stack = stack
         self._loads: list[LoadHandle] = []
-        self._killed_workers: set[int] = set()
         self._touched: dict[str, ConnectorHandle] = {}
         self._db_bounced = False  # the database was stopped since the last heal_all
         self._original_configs: dict[str, dict[str, str]] = {}
@@ -97,15 +143,13 @@ class Faults:
     # ------------------------------------------------------------------ database up/down
     def db_stop(self) -> None:
         self._db_bounced = True
-        self.stack._stop_piece("mariadb")
-        if port_open(self.stack.ports.mariadb):
-            raise StackError("mariadb", "still listening after stop", self.stack.log_path("mariadb"))
+        self.stack.stop_database()
 
     def db_start(self) -> None:
-        self.stack._start_mariadb()
+        self.stack.start_database()
 
     def db_running(self) -> bool:
-        return self.stack.pid("mariadb") is not None
+        return self.stack.database_running()
 
     # ------------------------------------------------------------------ task failures
     def task_failed_retriable(self, conn: ConnectorHandle, timeout: float = 60) -> dict:
@@ -198,9 +242,11 @@ class Faults:
         """Purge the binlog file the connector's committed offset names, then resume it.
 
         With ``expect_failed`` (for a connector with ``errors.max.retries=0``, which gives up at
-        once) returns the FAILED task. Otherwise returns once Connect REST says connector and
-        task RUNNING while Jolokia answers 404 for
-        the streaming MBean and the offset's file is absent from SHOW BINARY LOGS.
+        once) returns the FAILED task. Otherwise returns, once the offset's file is absent from
+        SHOW BINARY LOGS, what Debezium did: ``outcome`` PURGE_RUNNING_LOOP (connector and task
+        RUNNING, Jolokia 404 for the streaming MBean; Debezium 3.0) or PURGE_TASK_FAILED (the
+        task FAILED with "...no longer available on the server"; Debezium 3.4 and 3.6), with the
+        status, offset, binary logs and Jolokia reply seen.
         """
         self._touched[conn.name] = conn
         self._purged.add(conn.name)
@@ -285,56 +331,57 @@ class Faults:
             raise StackError(
                 "mariadb", f"{exc}; SHOW PROCESSLIST: {stack.sql('SHOW PROCESSLIST')}", stack.log_path("mariadb")
             ) from None
-        # 4. Resume and wait for the picture that Connect's own status hides.
+        # 4. Resume and wait for what this Debezium does with a purged position: 3.0 keeps the
+        #    task RUNNING while Debezium restarts itself in a loop (the picture Connect's own
+        #    status hides); 3.4 and 3.6 fail the task at start instead ("...but this is no longer
+        #    available on the server"). Either is returned, with `outcome` saying which.
         self.resume_connector(conn, wait_streaming=False)
         if expect_failed:
             return stack.wait_task_state(conn.name, "FAILED", timeout)
         mbean = stack.streaming_mbean(conn.topic_prefix)
 
-        def hidden_failure():
+        def outcome():
             status = stack.connector_status(conn.name)
             tasks = status.get("tasks", [])
-            if status["connector"]["state"] != "RUNNING" or not tasks or tasks[0]["state"] != "RUNNING":
-                return None
-            reply = self._jolokia_read(mbean)
-            if reply.get("status") != 404:
+            if status["connector"]["state"] != "RUNNING" or not tasks:
                 return None
             current = self._offset(conn)
             files = self._binlog_files()
             if not current or current["file"] in files:
                 return None
-            return {"status": status, "jolokia": reply, "offset": current, "binary_logs": files}
+            seen = {"status": status, "offset": current, "binary_logs": files}
+            if tasks[0]["state"] == "FAILED" and PURGED_TRACE in (tasks[0].get("trace") or ""):
+                return {"outcome": PURGE_TASK_FAILED, **seen, "jolokia": self._jolokia_read(mbean)}
+            if tasks[0]["state"] != "RUNNING":
+                return None
+            reply = self._jolokia_read(mbean)
+            if reply.get("status") != 404:
+                return None
+            return {"outcome": PURGE_RUNNING_LOOP, **seen, "jolokia": reply}
 
         try:
             return wait_for(
-                hidden_failure,
+                outcome,
                 timeout,
                 interval=0.5,
-                what=f"{conn.name}: REST RUNNING + Jolokia 404 + offset file purged",
+                what=f"{conn.name}: offset file purged and either REST RUNNING + Jolokia 404 "
+                "or the task FAILED on the purged position",
             )
         except TimeoutError as exc:
             raise StackError(
-                "connect1", f"{exc}; status: {stack._status_text(conn.name)}", stack.log_path("connect1")
+                "connect1", f"{exc}; status: {stack.status_text(conn.name)}", stack.log_path("connect1")
             ) from None
 
     # ------------------------------------------------------------------ workers
     def kill_worker(self, n: int = 1) -> None:
-        """SIGKILL Connect worker n (no clean shutdown, no status update from it)."""
-        pid = self.stack.pid(f"connect{n}")
-        if pid is None:
-            return
-        self._killed_workers.add(n)
-        self.stack.killed_marker(n).touch()  # heal_all from another process (the CLI) still knows
-        os.kill(pid, signal.SIGKILL)
-        try:
-            wait_for(lambda: not is_alive(pid), 15, interval=0.1, what=f"worker {n} to die")
-        except TimeoutError as exc:
-            raise StackError(f"connect{n}", str(exc), self.stack.log_path(f"connect{n}")) from None
-        self.stack._pid_file(f"connect{n}").unlink(missing_ok=True)
+        """SIGKILL Connect worker n (no clean shutdown, no status update from it).
+
+        The stack leaves a marker file, so heal_all from another process (the CLI) still knows.
+        """
+        self.stack.kill_worker(n)
 
     def start_worker(self, n: int = 1) -> None:
         self.stack.start_worker(n)
-        self._killed_workers.discard(n)
         self.stack.killed_marker(n).unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ server settings
@@ -429,7 +476,7 @@ class Faults:
     # ------------------------------------------------------------------ Jolokia reachability
     def jolokia_unreachable(self, n: int = 1, timeout: float = 15) -> None:
         """Close worker n's Jolokia listener (connections refused); Connect REST keeps answering."""
-        self.stack._jolokia_control_file(n).touch()
+        self.stack.jolokia_control_file(n).touch()
         port = self.stack.ports.jolokia if n == 1 else self.stack.ports.jolokia2
         try:
             wait_for(lambda: not port_open(port), timeout, interval=0.1, what=f"Jolokia port {port} to close")
@@ -437,17 +484,12 @@ class Faults:
             raise StackError(f"connect{n}", str(exc), self.stack.log_path(f"connect{n}")) from None
 
     def jolokia_reachable(self, n: int = 1, timeout: float = 15) -> None:
-        self.stack._jolokia_control_file(n).unlink(missing_ok=True)
-        if self.stack.pid(f"connect{n}") is None:
+        self.stack.jolokia_control_file(n).unlink(missing_ok=True)
+        if not self.stack.worker_running(n):
             return
         url = self.stack.jolokia_url if n == 1 else self.stack.jolokia2_url
         try:
-            wait_for(
-                lambda: self.stack._http.get(url + "/version", timeout=3).status_code == 200,
-                timeout,
-                interval=0.2,
-                what=f"Jolokia at {url}",
-            )
+            wait_for(lambda: self.stack.jolokia_answers(n), timeout, interval=0.2, what=f"Jolokia at {url}")
         except TimeoutError as exc:
             raise StackError(f"connect{n}", str(exc), self.stack.log_path(f"connect{n}")) from None
 
@@ -511,15 +553,12 @@ class Faults:
             handle.stop()
         self._loads.clear()
         for n in (1, 2):
-            if self.stack._jolokia_control_file(n).exists():
+            if self.stack.jolokia_control_file(n).exists():
                 self.jolokia_reachable(n)
         for n in (1, 2):
-            if (
-                n == 1 or n in self._killed_workers or self.stack.killed_marker(n).exists()
-            ) and not self.stack.worker_running(n):
+            if (n == 1 or self.stack.killed_marker(n).exists()) and not self.stack.worker_running(n):
                 self.start_worker(n)
             self.stack.killed_marker(n).unlink(missing_ok=True)
-        self._killed_workers.clear()
         if not self.db_running():
             self.db_start()
             self._db_bounced = True
@@ -555,7 +594,7 @@ class Faults:
                 continue
             prefix = self.stack.topic_prefix_of(name)
             metrics = self.stack.streaming_metrics(prefix) if prefix else None
-            if metrics is not None and metrics.get("Connected") is False:
+            if prefix and metrics is not None and metrics.get("Connected") is False:
                 conn = ConnectorHandle(name, prefix, 0)
                 self._restart_task(conn)
                 self.stack.wait_streaming(conn)

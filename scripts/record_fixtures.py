@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Record real replies from the devstack into tests/fixtures/recorded/ (run with the stack up).
+"""Record real replies from the devstack into its version's fixture directory (run with the stack up).
+
+The directory is `tests/fixtures/recorded/` for Connect 3.9 and `tests/fixtures/recorded-connect-<v>/`
+for the others (`devstack.versions.recorded_dir`), the same layout in each.
 
 Drives the stack through healthy and faulty states (failed tasks, paused, stopped, unassigned,
 restarting, purged binlog) and stores what Kafka Connect REST, Jolokia and MariaDB really
@@ -27,10 +30,10 @@ sys.path.insert(0, str(REPO_ROOT))
 import httpx
 import pymysql
 
-from devstack import ConnectorHandle, Stack
+from devstack import ConnectorHandle, Stack, versions
 from devstack.proc import wait_for
 
-OUT = REPO_ROOT / "tests" / "fixtures" / "recorded"
+OUT = versions.recorded_dir(Stack().connect_version, REPO_ROOT)
 SECRET_KEY = re.compile(r"password|secret", re.IGNORECASE)
 JOLOKIA_CONFIG = {"canonicalNaming": True, "ignoreErrors": True}
 
@@ -78,12 +81,13 @@ class Recorder:
         s = self.stack
         plugins = s.rest("GET", "/connector-plugins").json()
         debezium = next(p["version"] for p in plugins if p["class"].endswith("MySqlConnector"))
-        jolokia = s._http.get(s.jolokia_url + "/version").json()["value"]
+        jolokia = s.jolokia({"type": "version"})["value"]
         return {
             "kafka_connect": s.rest("GET", "/").json()["version"],
             "debezium_mysql": debezium,
             "jolokia_agent": jolokia["agent"],
             "jolokia_protocol": jolokia["protocol"],
+            "jolokia_agent_type": jolokia["config"].get("agentType", ""),
             "mariadb": s.sql("SELECT VERSION() AS v")[0]["v"],
         }
 
@@ -534,16 +538,28 @@ def main() -> int:
         # ------------------------------------------------------------ the headline case: purge
         purged = new("rec-purged")
         seen = faults.purge_binlog_past(purged)
-        rec.expand(
-            "connect/connectors_expand_purged_still_running.json",
-            "binlog purged past the connector's offset: REST still says RUNNING",
-        )
-        rec.rest(
-            "connect/connector_status_purged_still_running.json",
-            "GET",
-            f"/connectors/{purged.name}/status",
-            "RUNNING while Debezium cannot stream",
-        )
+        if seen["outcome"] == "running_loop":
+            rec.expand(
+                "connect/connectors_expand_purged_still_running.json",
+                "binlog purged past the connector's offset: REST still says RUNNING",
+            )
+            rec.rest(
+                "connect/connector_status_purged_still_running.json",
+                "GET",
+                f"/connectors/{purged.name}/status",
+                "RUNNING while Debezium cannot stream",
+            )
+        else:
+            rec.expand(
+                "connect/connectors_expand_purged_task_failed.json",
+                "binlog purged past the connector's offset: the task FAILED at start (Debezium >= 3.4)",
+            )
+            rec.rest(
+                "connect/connector_status_purged_task_failed.json",
+                "GET",
+                f"/connectors/{purged.name}/status",
+                "FAILED: '...but this is no longer available on the server'",
+            )
         rec.rest(
             "connect/connector_offsets_purged.json",
             "GET",
@@ -631,7 +647,10 @@ def write_index(rec: Recorder) -> None:
         "(`.venv/bin/python -m devstack record` with the stack up). Do not edit by hand: re-record.",
         "",
         f"Versions: Kafka Connect {v['kafka_connect']}, Debezium MySQL {v['debezium_mysql']}, "
-        f"Jolokia agent {v['jolokia_agent']} (protocol {v['jolokia_protocol']}), MariaDB {v['mariadb']}.",
+        f"Jolokia agent {v['jolokia_agent']} (protocol {v['jolokia_protocol']}, "
+        f"{v.get('jolokia_agent_type') or 'servlet'} agent), MariaDB {v['mariadb']}"
+        + (" (Debezium reached it through devstack/dbproxy.py)" if rec.stack.connect_version.db_relay else "")
+        + ".",
         "",
         "Every file is one JSON object: `_recorded` (call, versions, date, note), `request`, and",
         "`status_code` + `body` (HTTP) or `columns` + `rows` / `error` {errno, message} (SQL).",

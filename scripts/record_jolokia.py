@@ -20,9 +20,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from cdc_watch.sources.jolokia.parse import bulk_request
-from devstack import Stack
+from devstack import Stack, versions
 
-OUT = REPO / "tests" / "fixtures" / "recorded" / "jolokia"
+OUT = versions.recorded_dir(Stack().connect_version, REPO) / "jolokia"
 
 
 def _check_no_secrets(text: str, secrets: list[str]) -> None:
@@ -48,7 +48,11 @@ def main() -> None:
     http = httpx.Client(timeout=15)
     body = bulk_request()
     version = http.get(stack.jolokia_url + "/version").json()["value"]
-    where = f"devstack Jolokia {version['agent']} (protocol {version['protocol']}) in Connect 3.9.0 + Debezium 3.0.7"
+    cv = stack.connect_version
+    where = (
+        f"devstack Jolokia {version['agent']} (protocol {version['protocol']}, "
+        f"{version['config'].get('agentType', 'servlet')} agent) in Connect {cv.connect} + Debezium {cv.debezium}"
+    )
     # Worker 1 runs the sample Debezium connector; worker 2 runs nothing (every Debezium read 404s).
     _write(
         "bulk_worker_with_debezium.json",

@@ -4,7 +4,8 @@ Run against the real devstack (it must be up; use the same CDC_DEVSTACK_* env as
 
     .venv/bin/python scripts/record_ops.py
 
-Writes tests/fixtures/recorded/connect_ops/*.json, one exchange per file:
+Writes <the running Connect version's fixture directory>/connect_ops/*.json
+(devstack.versions.recorded_dir), one exchange per file:
 {"_recorded": ..., "request": {"method", "path", "params", "body"}, "response": {"status", "body"}}.
 Every devstack password is replaced with "REDACTED" before writing, and the script fails if a
 real password still appears in any recorded file.
@@ -23,9 +24,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from devstack import Stack
+from devstack import Stack, versions
 
-OUT = REPO / "tests" / "fixtures" / "recorded" / "connect_ops"
+OUT = versions.recorded_dir(Stack().connect_version, REPO) / "connect_ops"
 MYSQL_CLASS = "io.debezium.connector.mysql.MySqlConnector"
 
 
@@ -34,7 +35,10 @@ def main() -> int:
     secrets = [v for k, v in stack.env().items() if "PASSWORD" in k]
     OUT.mkdir(parents=True, exist_ok=True)
     root = stack.rest("GET", "/").json()
-    stamp = f"Kafka Connect {root['version']} + Debezium 3.0.7 on the devstack, {time.strftime('%Y-%m-%d')}"
+    stamp = (
+        f"Kafka Connect {root['version']} + Debezium {stack.connect_version.debezium} on the devstack, "
+        f"{time.strftime('%Y-%m-%d')}"
+    )
 
     def redact(value: Any) -> Any:
         if isinstance(value, str):

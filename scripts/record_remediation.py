@@ -4,7 +4,7 @@ Run against a running devstack (same CDC_DEVSTACK_* environment as `python -m de
 
     .venv/bin/python scripts/record_remediation.py
 
-Writes tests/fixtures/recorded/remediation/*.json. Each file is
+Writes <the running Connect version's fixture directory>/remediation/*.json. Each file is
 `{"_recorded": "...", "request": "...", "status_code": N, "body": ...}`. The stack's generated
 passwords are replaced with "REDACTED" and the script refuses to write a file that still
 contains one.
@@ -21,9 +21,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from devstack import Stack
+from devstack import Stack, versions
 
-OUT = REPO / "tests" / "fixtures" / "recorded" / "remediation"
+VERSION = Stack().connect_version
+OUT = versions.recorded_dir(VERSION, REPO) / "remediation"
 
 
 def _scrub(value: Any, secrets: list[str]) -> Any:
@@ -35,7 +36,8 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
 
 def _write(name: str, note: str, request: str, status_code: int, body: Any, secrets: list[str]) -> None:
     record = {
-        "_recorded": f"devstack (Kafka Connect 3.9.0, Debezium 3.0.7, MariaDB 10.11), {time.strftime('%Y-%m-%d')}: {note}",
+        "_recorded": f"devstack (Kafka Connect {VERSION.connect}, Debezium {VERSION.debezium}, MariaDB 10.11), "
+        f"{time.strftime('%Y-%m-%d')}: {note}",
         "request": request,
         "status_code": status_code,
         "body": _scrub(body, secrets),

@@ -12,13 +12,14 @@ import os
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from devstack import Stack, StackError  # noqa: E402
+from devstack import Stack, StackError, versions  # noqa: E402
 
 pytest_plugins = ["tests.support.notify_fixtures"]  # capture, slack_env, sentry_cleanup
 
@@ -34,14 +35,19 @@ _STACK_ERROR: list[str] = []
 
 @pytest.fixture(scope="session")
 def stack():
-    """The running devstack (Stack().up()); stopped at session end unless CDC_DEVSTACK_KEEP=1."""
+    """The running devstack (Stack().up()); stopped at session end unless CDC_DEVSTACK_KEEP=1.
+
+    Kafka Connect runs at $CDC_DEVSTACK_CONNECT_VERSION, else the devstack's default version
+    (never whatever an earlier run left running); tests/versions/ switches it for the core tests.
+    """
     if _STACK_ERROR:
         pytest.fail(f"devstack could not start earlier in this session:\n{_STACK_ERROR[0]}", pytrace=False)
-    s = Stack()
+    s = Stack(connect_version=versions.resolve(None).key)
     try:
         s.up()
-    except StackError as exc:
+    except (StackError, httpx.HTTPError) as exc:
         _STACK_ERROR.append(str(exc))
+        s.close()
         pytest.fail(f"devstack could not start:\n{exc}", pytrace=False)
     try:
         yield s

@@ -1,4 +1,4 @@
-"""The Jolokia source end to end: the real daemon against the real devstack (Connect 3.9 + Jolokia 1.7)."""
+"""The Jolokia source end to end: the real daemon against the real devstack (Connect + Jolokia 1.7)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from cdc_watch.config import parse_config
 from cdc_watch.core.model import ErrorReason, SourceFailure
 from cdc_watch.sources.jolokia.poll import JolokiaSource
-from tests.e2e.conftest import alerting_yaml, stack_config_yaml
+from tests.e2e.conftest import alerting_yaml, purged_task_state, stack_config_yaml
 
 pytestmark = pytest.mark.stack
 
@@ -60,12 +60,17 @@ def test_purge_loop_shows_as_missing_streaming_mbean_under_a_running_task(stack,
         lambda: daemon.value("cdc_debezium_streaming_mbean_present", **c) == 1, 60, "streaming MBean present"
     )
     stack.faults.purge_binlog_past(connector)
-    daemon.wait_for(
-        lambda: daemon.value("cdc_debezium_streaming_mbean_present", **c) == 0, 60, "streaming MBean absent"
-    )
-    # Connect's REST still says RUNNING: only the join tells the truth.
-    assert daemon.value("cdc_task_state", state="RUNNING", **c) == 1
-    assert stack.connector_status(connector.name)["tasks"][0]["state"] == "RUNNING"
+    state = purged_task_state(stack)
+    daemon.wait_for(lambda: daemon.value("cdc_task_state", state=state, **c) == 1, 60, f"task {state} in /metrics")
+    assert stack.connector_status(connector.name)["tasks"][0]["state"] == state
+    if state == "RUNNING":
+        # Debezium 3.0: Connect's REST still says RUNNING; only the missing MBean tells the truth.
+        daemon.wait_for(
+            lambda: daemon.value("cdc_debezium_streaming_mbean_present", **c) == 0, 60, "streaming MBean absent"
+        )
+    else:
+        # Debezium 3.4+: a FAILED task, no RUNNING task left to judge by its MBean.
+        assert daemon.value("cdc_debezium_streaming_mbean_present", **c) in (None, 0)
 
 
 def test_jolokia_unreachable_keeps_rest_metrics_and_reports_down(stack, stack_env, connector, daemon_factory):
@@ -127,3 +132,13 @@ def test_the_reply_cap_holds_on_the_real_agent(stack, stack_env, connector):
     finally:
         small.close()
         default.close()
+
+
+def test_database_stopped_under_a_running_task_shows_not_streaming(stack, stack_env, connector, daemon_factory):
+    daemon = daemon_factory(jolokia_config(stack))
+    c = {"connect_cluster": "devstack", "connector": connector.name}
+    daemon.wait_for(lambda: daemon.value("cdc_debezium_streaming_connected", **c) == 1, 60, "streaming connected")
+    stack.faults.not_streaming(connector)  # MariaDB stopped: Debezium keeps the task RUNNING
+    daemon.wait_for(lambda: daemon.value("cdc_debezium_streaming_connected", **c) == 0, 60, "streaming disconnected")
+    assert daemon.value("cdc_task_state", state="RUNNING", task="0", **c) == 1
+    assert daemon.value("cdc_debezium_streaming_mbean_present", task="0", **c) == 1

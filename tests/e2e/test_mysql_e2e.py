@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import full_config
+from tests.e2e.conftest import full_config, purged_task_state
 
 pytestmark = pytest.mark.stack
 
@@ -26,9 +26,11 @@ def test_purged_binlog_is_unavailable_while_connect_says_running(stack, stack_en
     )
     assert daemon.value("cdc_connector_binlog_status", status="purged", **c) == 1
     assert daemon.value("cdc_connector_binlog_purge_eta_seconds", **c) == 0
-    # Connect still says RUNNING: only the join shows the position is lost.
-    assert daemon.value("cdc_task_state", state="RUNNING", task="0", **c) == 1
-    assert stack.connector_status(connector.name)["tasks"][0]["state"] == "RUNNING"
+    # Debezium 3.0: Connect still says RUNNING, only the join shows the position is lost;
+    # Debezium 3.4+: the task FAILED, and the join says why.
+    state = purged_task_state(stack)
+    daemon.wait_for(lambda: daemon.value("cdc_task_state", state=state, task="0", **c) == 1, 30, f"task {state}")
+    assert stack.connector_status(connector.name)["tasks"][0]["state"] == state
     text = daemon.metrics_text()
     for key, value in stack.env().items():
         if "PASSWORD" in key and value:

@@ -16,6 +16,7 @@ import pytest
 
 from cdc_watch.cli import main
 from cdc_watch.commands import ExitCode
+from tests.e2e.conftest import relay_connectors
 
 pytestmark = pytest.mark.stack
 
@@ -234,7 +235,7 @@ databases:
     port: {stack.ports.mariadb}
     user: cdc_monitor
     password: "${{CDC_DEVSTACK_MONITOR_PASSWORD}}"
-""")
+{relay_connectors(stack)}""")
     return config
 
 

@@ -29,7 +29,7 @@ import pytest
 from generate import alert_rules
 from generate.grafana import render
 from generate.panels import ALL as DASHBOARDS
-from tests.e2e.conftest import alerting_yaml, full_config
+from tests.e2e.conftest import alerting_yaml, full_config, purged_task_state
 from tests.support.capture import CaptureServer
 
 pytestmark = pytest.mark.stack
@@ -219,7 +219,7 @@ def run_scenario(stack, daemon, prom, capture, connector, purged, a, b) -> None:
         90,
         "CdcBinlogPositionLost firing in Prometheus",
     )
-    assert stack.connector_status(purged.name)["tasks"][0]["state"] == "RUNNING"
+    assert stack.connector_status(purged.name)["tasks"][0]["state"] == purged_task_state(stack)
     daemon.wait_for(
         lambda: ("firing", "CdcBinlogPositionLost", purged.name) in alertmanager_messages(capture),
         30,

@@ -97,7 +97,11 @@ def test_a_task_failed_on_a_purged_binlog_is_never_restarted_and_the_alert_says_
     purged = stack.create_connector(extra_config={"errors.max.retries": "0"})
     try:
         failed = stack.faults.purge_binlog_past(purged, expect_failed=True)
-        assert "Could not find first log file name" in failed["trace"]
+        # Debezium 3.0 gives up in the binlog client; 3.4+ already at task start (same cause).
+        assert (
+            "Could not find first log file name" in failed["trace"]
+            or "no longer available on the server" in failed["trace"]
+        )
         daemon = daemon_factory(stack_config_yaml(stack, poll_interval="1s", extra=remediation_yaml() + ALERT_AT_ONCE))
         labels = {"connect_cluster": "devstack", "connector": purged.name}
         daemon.wait_for(

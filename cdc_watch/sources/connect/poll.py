@@ -166,6 +166,7 @@ class ConnectSource:
         self.interval = cluster.poll_interval
         self.client = ConnectClient(cluster, transport)
         self._failures = parse.FailureMemo()  # traces are explained once while they stay
+        self._version_seen: str | None = None  # the cluster version last checked against the tested range
         everything = cluster.include == ("*",) and not cluster.exclude
         self._selects = (lambda _name: True) if everything else cluster.selects
 
@@ -175,6 +176,10 @@ class ConnectSource:
     def poll(self, snapshot: Snapshot | None = None) -> ConnectClusterState:
         deadline = poll_deadline(self.cluster, self.interval)
         root = parse.parse_root(self.client.get_ok("/", deadline=deadline))
+        if root[0] != self._version_seen:  # at the first poll, and again after an upgrade
+            self._version_seen = root[0]
+            if (warning := parse.untested_version_warning(root[0])) is not None:
+                log.warning(warning, extra={"source": self.name})
         url = self.client.last_url
         body = self.client.get_ok(
             "/connectors",
