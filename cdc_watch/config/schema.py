@@ -360,6 +360,8 @@ class ConnectCluster(HttpEndpoint):
     include: tuple[str, ...] = ("*",)
     exclude: tuple[str, ...] = ()
     jolokia: JolokiaSettings | None = None
+    # The Kafka cluster this Connect cluster writes to: schema-history topic checks, the freshness canary.
+    kafka: KafkaEndpoint | None = None
 
     @model_validator(mode="before")
     @classmethod
