@@ -36,6 +36,7 @@ from cdc_watch.exporter.render import (
     render,
     self_metrics,
 )
+from cdc_watch.ha.replica import Replica
 from cdc_watch.notify.service import config_secrets
 from cdc_watch.notify.wiring import build_alerting
 from cdc_watch.remediation.runner import RemediationRunner
@@ -127,6 +128,12 @@ class App:
             transport_for=transport_for,
         )
         self.alerting.remediation = self._remediation_view
+        # High availability: only the leader notifies and remediates (cdc_watch/ha, docs/ha.md).
+        # The section is read at start only; a reload that changes it needs a restart.
+        self.replica: Replica | None = None
+        if self.config.high_availability is not None:
+            self.replica = Replica(self.config.high_availability)
+            self.replica.attach(self.state_file, self.alerting, self.remediation)
         self.contributors: Sequence[Contributor] = (
             self_metrics,
             config_metrics(lambda: self._config_status),
@@ -136,6 +143,7 @@ class App:
             self.alerting.contribute,
             self.remediation.contribute,
             self._web_metrics,
+            *((self.replica.contribute,) if self.replica is not None else ()),
         )
         self.runtime = RuntimeMetrics()
         security = self._build_security(self.config)  # ConfigError propagates: the CLI exits 2
@@ -256,6 +264,8 @@ class App:
     def start(self) -> None:
         """Start everything; raises (nothing left running) if a source cannot be built."""
         pollers = self._build_pollers(self.config)
+        if self.replica is not None:
+            self.replica.start()
         self.alerting.start()
         self._start_pollers(pollers)
         self.web.start()
@@ -312,6 +322,12 @@ class App:
 
         def left() -> float:
             return max(0.0, deadline - time.monotonic())
+
+        if self.replica is not None:  # first: stop acting, and leave the group so another replica leads now
+            try:
+                self.replica.stop(min(1.0, left()))
+            except Exception as exc:
+                log.error("stopping failed", extra={"part": "high_availability", "error": _describe(exc)})
 
         locked = self._lock.acquire(timeout=left())  # a reload in progress holds it briefly
         try:

@@ -350,6 +350,39 @@ class KafkaEndpoint(Section):
         return "SSL" if self.tls is not None else "PLAINTEXT"
 
 
+class HighAvailability(KafkaEndpoint):
+    """Leader election through a Kafka broker's consumer group (docs/ha.md): every replica
+    joins `group_id` on the one-partition `lease_topic`; the member assigned its partition is
+    the leader, and only the leader notifies and remediates. The leader writes the state that
+    paging and remediation need to `state_topic`; a new leader reads it before it acts.
+
+    A replica counts as leader only while its last broker round trip is younger than
+    `session_timeout - step_down_margin`, so it stops acting before the broker can hand the
+    lease to another replica."""
+
+    backend: str = Field(default="kafka", pattern=r"^kafka$")
+    group_id: str = Field(default="cdc-watch", pattern=r"^[A-Za-z0-9_.-]{1,200}$")
+    lease_topic: str = Field(default="cdc-watch-lease", pattern=r"^[A-Za-z0-9_.-]{1,200}$")
+    state_topic: str = Field(default="cdc-watch-state", pattern=r"^[A-Za-z0-9_.-]{1,200}$")
+    session_timeout: Duration = 10.0
+    heartbeat_interval: Duration = 1.0
+    step_down_margin: Duration = 2.0
+    catch_up_timeout: Duration = 5.0  # a new leader reads the state topic to its end within this
+    max_state_bytes: int = Field(default=1 << 20, ge=64 << 10, le=16 << 20)  # one state record
+
+    @model_validator(mode="after")
+    def _timings(self) -> HighAvailability:
+        if not 1.0 <= self.session_timeout <= 300.0:
+            raise ValueError("session_timeout must be between 1s and 5m")
+        if self.heartbeat_interval * 3 > self.session_timeout:
+            raise ValueError("heartbeat_interval must be at most a third of session_timeout")
+        if self.step_down_margin >= self.session_timeout - self.heartbeat_interval:
+            raise ValueError("step_down_margin must be shorter than session_timeout minus heartbeat_interval")
+        if self.lease_topic == self.state_topic:
+            raise ValueError("lease_topic and state_topic must differ")
+        return self
+
+
 class ConnectCluster(HttpEndpoint):
     name: str = Field(default="default", pattern=r"^[A-Za-z0-9_.-]+$")
     urls: tuple[str, ...] = Field(min_length=1)
@@ -618,6 +651,7 @@ class Config(Section):
     remediation: RemediationConfig = RemediationConfig()
     web: WebSettings = WebSettings()
     exporter: ExporterConfig = ExporterConfig()
+    high_availability: HighAvailability | None = None
 
     @model_validator(mode="after")
     def _unique_cluster_names(self) -> Config:

@@ -94,6 +94,8 @@ class StateFile:
     def __init__(self, path: Path | None):
         self.path = path
         self._lock = threading.Lock()
+        # Called after each save with (section, value): the HA leader publishes it (cdc_watch.ha).
+        self.on_save: Callable[[str, Any], None] | None = None
         if path is not None:
             remove_stale_temps(path)
         self._sections: dict[str, Any] = self._load()
@@ -131,13 +133,14 @@ class StateFile:
     def save(self, name: str, value: Any) -> None:
         with self._lock:
             self._sections[name] = value
-            if self.path is None:
-                return
-            body = json.dumps({"version": FORMAT_VERSION, "sections": self._sections}, sort_keys=True)
-            try:
-                write_atomically(self.path, body.encode("utf-8"))
-            except OSError as exc:
-                log.error("cannot write state file", extra={"path": str(self.path), "error": exc.strerror})
+            if self.path is not None:
+                body = json.dumps({"version": FORMAT_VERSION, "sections": self._sections}, sort_keys=True)
+                try:
+                    write_atomically(self.path, body.encode("utf-8"))
+                except OSError as exc:
+                    log.error("cannot write state file", extra={"path": str(self.path), "error": exc.strerror})
+        if self.on_save is not None:
+            self.on_save(name, value)
 
     def journal(self, suffix: str) -> Journal:
         """The journal `<state file>.<suffix>` (in memory only when the state file is)."""

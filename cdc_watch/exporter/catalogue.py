@@ -792,6 +792,43 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "The daemon's own warnings and errors not sent to Sentry because one with the same logger and message was sent in the last 10 minutes, or 30 log events were sent in that time.",
         "alerts",
     ),
+    # --- High availability (cdc_watch/ha, docs/ha.md) -------------------------------------
+    MetricSpec(
+        "cdc_ha_leader",
+        G,
+        (),
+        "1 while this replica is the HA leader (the only one that notifies and remediates), else 0. Every replica exports it: sum() over the replicas is 1 in a healthy pair.",
+        "ha",
+    ),
+    MetricSpec(
+        "cdc_ha_leader_changes_total",
+        C,
+        (),
+        "Times this replica became or stopped being the HA leader.",
+        "ha",
+    ),
+    MetricSpec(
+        "cdc_ha_role",
+        G,
+        ("role",),
+        "1 for this replica's HA role, 0 for the others: leader; follower (another replica leads); no_broker (no broker round trip within session_timeout minus step_down_margin: never acts); starting (holds the lease, reading the shared state).",
+        "ha",
+    ),
+    MetricSpec(
+        "cdc_ha_broker_last_contact_timestamp_seconds",
+        G,
+        (),
+        "Time of this replica's last confirmed round trip to the HA broker; absent before the first.",
+        "ha",
+        "seconds",
+    ),
+    MetricSpec(
+        "cdc_ha_state_publish_errors_total",
+        C,
+        (),
+        "Shared state sections the HA leader could not write to the state topic (broker error, timeout, or larger than max_state_bytes).",
+        "ha",
+    ),
     # --- Remediation (safe auto-restart) -------------------------------------------------
     MetricSpec(
         "cdc_remediation_mode",

@@ -41,6 +41,8 @@ from cdc_watch.core.clock import Clock
 from cdc_watch.core.statefile import Hook, Journal, line_size
 from cdc_watch.notify.channel import Outcome, Sender
 
+GATE_RETRY_SECONDS = 0.5  # a queue held by the HA gate looks again this often
+
 MAX_BACKOFF_SECONDS = 60.0
 RATE_WINDOW_SECONDS = 60.0
 FULL_LOG_EVERY_SECONDS = 60.0
@@ -161,8 +163,10 @@ class ChannelQueue(PumpWorker):
         queue_size: int,
         queue_bytes: int = DEFAULT_QUEUE_BYTES,
         outbox: Callable[[], Outbox | None] = lambda: None,
+        gate: Callable[[], bool] = lambda: True,
     ):
         self.name = name
+        self._gate = gate  # False: hold every send (an HA replica that is not the leader)
         self.channel = channel
         self.clock = clock
         self._counts = counts
@@ -267,8 +271,14 @@ class ChannelQueue(PumpWorker):
                 due = self._due(now)
                 if due > now:
                     return due
-                item = self._inflight = self._items.popleft()
+                if not self._gate():
+                    return now + GATE_RETRY_SECONDS
+                item = self._items.popleft()
                 self._bytes -= item.size
+                outbox = self._outbox()
+                if item.ident is not None and outbox is not None and item.ident not in outbox:
+                    continue  # given up while queued (another HA leader took the message over)
+                self._inflight = item
                 self._sent_at.append(now)
             self._step(item, "before_send")
             update = getattr(self.channel, "update", None) if item.receipt is not None else None
@@ -356,6 +366,7 @@ class Delivery:
         self.clock = clock
         self.on_done = on_done
         self.outbox = outbox  # where persisted items are marked done; the owner may set it later
+        self.gate: Callable[[], bool] = lambda: True  # HA: sends only while this replica leads
         self._counts = _Counts()
         self._stop = threading.Event()
         self._wait = wait or self._stop.wait
@@ -371,6 +382,7 @@ class Delivery:
                 queue_size,
                 queue_bytes,
                 lambda: self.outbox,
+                lambda: self.gate(),
             )
             for name, channel in self.channels.items()
         }
@@ -483,6 +495,7 @@ class Outbox:
         self._live_bytes = 0
         self.seq = 0
         self.discarded = 0  # items above keep_upto, dropped at open
+        self.on_done: Callable[[], None] | None = None  # after an item left (HA: publish the outbox)
         self._replay(journal.records, keep_upto)
         journal.records = []
         if self.discarded or journal.size > self._live_bytes:
@@ -532,6 +545,10 @@ class Outbox:
         with self._lock:
             return len(self._live)
 
+    def __contains__(self, ident: object) -> bool:
+        with self._lock:
+            return ident in self._live
+
     def add(self, items: list[dict[str, Any]]) -> int:
         """Journal new items (each: id, channel, kind, payload) durably; the last seq given."""
         with self._lock:
@@ -568,6 +585,8 @@ class Outbox:
             self._write([{"op": "done", "id": ident, "delivered": delivered}])
             if self.journal.size > max(self.compact_ratio * self._live_bytes, self.compact_min_bytes):
                 self._compact()
+        if self.on_done is not None:
+            self.on_done()
 
     def _write(self, records: list[dict[str, Any]]) -> None:
         try:

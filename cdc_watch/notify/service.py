@@ -99,6 +99,9 @@ class AlertService:
         # What remediation does (set by the composition root): decides how soon a retriable
         # failure pages (rules.failure_hold). None: remediation is not wired in.
         self.remediation: Callable[[], rules.Remediation | None] | None = None
+        # HA (set by the composition root): False on a replica that is not the leader, which
+        # judges every poll (its /metrics show the same alerts) but plans and sends nothing.
+        self.gate: Callable[[], bool] = lambda: True
         self._lock = threading.RLock()  # re-entrant: a submit may evict an item (on_done) in-line
         self._saved = ""
         migrated = self._load(state_file.section(SECTION))
@@ -266,6 +269,9 @@ class AlertService:
             self.runtime_silences = prune(self.runtime_silences, now)
             for transition in transitions:
                 _log_transition(transition)
+            if not self.gate():
+                self._save()
+                return transitions
             settings = self.settings()
             self.notify, messages = plan(self.notify, self.alerts, transitions, now, settings, self.silences())
             items = [item for message in messages for item in self._outgoing(message)]
@@ -285,12 +291,61 @@ class AlertService:
             for payload in channel.payloads(message)
         ]
 
+    def shared(self) -> dict[str, Any]:
+        """What an HA leader publishes: the saved section and the outbox's live items."""
+        with self._lock:
+            body = self.state_file.section(SECTION) or {}
+            body["outbox_items"] = [{k: v for k, v in i.items() if k != "seq"} for i in self.outbox.items()]
+            return body
+
+    def adopt(self, raw: Any) -> int:
+        """Take over the state a previous HA leader published (`shared()`): its alerts, what it
+        announced, its silences, and the messages it had not delivered, which are queued here.
+        This replica's own undelivered items are given up (the published state supersedes
+        them). Returns how many items were queued."""
+        if not isinstance(raw, Mapping):
+            log.warning("published alert state is not an object; keeping this replica's own")
+            return 0
+        with self._lock:
+            state = raw.get("state")
+            problems = AlertState.shape_problems(state)
+            alerts = AlertState.from_json(state)
+            memory, bad = rules.check_memory(alerts.memory)
+            self.alerts = AlertState(alerts.entries, MappingProxyType(memory))
+            self.notify = NotifyState.from_json(raw.get("notify"))
+            self.runtime_silences = tuple(_load_silences(raw.get("silences")))
+            published = raw.get("outbox_items")
+            items = []
+            for item in published if isinstance(published, list) else ():
+                checked = _outbox_item(item, self._queued)
+                if checked is None:
+                    problems.append("an outbox item")
+                else:
+                    items.append(checked)
+            keep = {item["id"] for item in items}
+            for item in self.outbox.items():
+                if item["id"] not in keep:
+                    self.outbox.done(item["id"], False)
+            fresh = [item for item in items if item["id"] not in self.outbox]
+            if fresh:
+                self.outbox.add(fresh)
+            self._save(force=True)
+            if fresh and self.delivery is not None:
+                self._submit(fresh)
+        if problems or bad:
+            log.warning("published alert state partly unreadable", extra={"problems": "; ".join(problems + bad)[:500]})
+        log.info(
+            "took over the previous leader's alert state",
+            extra={"alerts": len(self.alerts.entries), "undelivered": len(fresh)},
+        )
+        return len(fresh)
+
     # ------------------------------------------------------------------ remediation notices
     def notify_remediation(self, notice: Any) -> None:
         """RemediationRunner's notify: a short line for the channels that show notices (Slack),
         queued like any message (never sent from the caller's thread); silenced with the
         connector's failure alerts, filtered by each channel's own severity floor."""
-        if not self._queued:
+        if not self._queued or not self.gate():
             return
         with self._lock:
             now = self.clock.now()

@@ -126,6 +126,9 @@ class RemediationRunner:
         self.restarts: Counter[tuple[str, str, str]] = Counter()
         self.suppressed: Counter[tuple[str, str, str]] = Counter()
         self.state = self._load_state()
+        # HA (set by the composition root): False on a replica that is not the leader, which
+        # then restarts nothing; checked before each restart call.
+        self.gate: Callable[[], bool] = lambda: True
         self._config = config.remediation
         self._clusters: dict[str, ConnectCluster] = {}
         self.reconfigure(config)
@@ -138,6 +141,18 @@ class RemediationRunner:
         except ValueError as exc:
             log.warning("remediation state unreadable; starting clean", extra={"error": str(exc)[:200]})
             return RemediationState()
+
+    def adopt(self, raw: Any) -> None:
+        """Take over the restart counters and backoff a previous HA leader published."""
+        try:
+            state = RemediationState.from_json(raw)
+        except ValueError as exc:
+            log.warning(
+                "published remediation state unreadable; keeping this replica's own", extra={"error": str(exc)[:200]}
+            )
+            return
+        self.state = state
+        self._state_file.save(SECTION, state.to_json())
 
     def reconfigure(self, config: Config) -> None:
         with self._lock:
@@ -222,12 +237,14 @@ class RemediationRunner:
         """One policy run and its restart calls (on the worker; only one at a time)."""
         with self._lock:
             config = self._config
-        if not config.enabled:
+        if not config.enabled or not self.gate():
             return []
         before = self.state
         state, decisions = evaluate(self.state, snapshot, self._clock.now(), config, clusters=[cluster])
         done: list[tuple[Decision, Outcome | None]] = []
         for decision in decisions:
+            if not self.gate():
+                break  # leadership lost mid-run: nothing more is restarted, nor recorded
             if not decision.restart:
                 self._report_suppression(decision)
                 done.append((decision, None))
