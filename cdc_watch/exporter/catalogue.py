@@ -903,6 +903,7 @@ def render_markdown() -> str:
         "mysql": "MySQL / MariaDB binlog",
         "alerts": "Alerts and notifications",
         "remediation": "Remediation",
+        "ha": "High availability (docs/ha.md: with two replicas, aggregate with max by or sum)",
     }
     for subsystem, metrics in subsystems.items():
         lines += [f"## {titles.get(subsystem, subsystem)}", "", "| name | type | labels | help |", "|---|---|---|---|"]

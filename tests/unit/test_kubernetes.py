@@ -28,7 +28,7 @@ from generate.panels import ALL as DASHBOARDS
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "kubernetes"
 CRDS = Path(__file__).resolve().parents[1] / "fixtures" / "crds"
-KUSTOMIZATIONS = ("base", "examples/kube-prometheus-stack")
+KUSTOMIZATIONS = ("base", "examples/kube-prometheus-stack", "examples/ha")
 PLAIN_MANIFESTS = ("base/secret.example.yaml", "examples/strimzi/networkpolicy.yaml")
 # Oldest and newest schema kubernetes-validate ships; docs/kubernetes.md names the oldest as the floor.
 KUBERNETES_VERSIONS = ("1.25.0", kubernetes_validate.latest_version())
@@ -134,6 +134,9 @@ def test_every_kustomization_and_plain_manifest_is_covered():
     for name in found:
         kustomization = yaml.safe_load((K8S / name / "kustomization.yaml").read_text())
         in_kustomizations |= {f"{name}/{r}" for r in kustomization.get("resources", []) if r.endswith(".yaml")}
+        in_kustomizations |= {f"{name}/{p['path']}" for p in kustomization.get("patches", []) if "path" in p}
+        for generated in kustomization.get("configMapGenerator", []):
+            in_kustomizations |= {f"{name}/{f}" for f in generated.get("files", [])}
     on_disk = {p.relative_to(K8S).as_posix() for p in K8S.rglob("*.yaml") if p.name != "kustomization.yaml"}
     assert on_disk == listed | in_kustomizations
 
@@ -259,3 +262,21 @@ def test_your_config_replaces_the_example_one(tmp_path):
     volumes = deployment["spec"]["template"]["spec"]["volumes"]
     assert {"name": "config", "configMap": {"name": "cdc-watch-config"}} in volumes
     assert problems(config_map) == []
+
+
+def test_the_ha_example_runs_two_replicas_with_a_disruption_budget_and_an_ha_config(tmp_path):
+    from cdc_watch.config import load_config
+    from cdc_watch.rules.table import ALERT_NAMES
+
+    objects = tuple(kustomize(K8S / "examples" / "ha"))
+    (deployment,) = by_kind(objects, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    (budget,) = by_kind(objects, "PodDisruptionBudget")
+    assert budget["spec"]["minAvailable"] == 1
+    assert budget["spec"]["selector"] == deployment["spec"]["selector"]
+    (config_map,) = [o for o in by_kind(objects, "ConfigMap") if o["metadata"]["name"] == "cdc-watch-config"]
+    path = tmp_path / "config.yaml"
+    path.write_text(config_map["data"]["config.yaml"])
+    assert (
+        load_config(path, alert_names=ALERT_NAMES).high_availability is not None
+    )  # without it both replicas would act

@@ -26,6 +26,7 @@ RANK = {
     "notify": 5,
     "commands": 6,
     "status": 6,
+    "ha": 6,
 }
 TOP = 7  # cli, app, web, __main__: the composition root and the entry points
 
