@@ -811,7 +811,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "cdc_ha_role",
         G,
         ("role",),
-        "1 for this replica's HA role, 0 for the others: leader; follower (another replica leads); no_broker (no broker round trip within session_timeout minus step_down_margin: never acts); starting (holds the lease, reading the shared state).",
+        "1 for this replica's HA role, 0 for the others: leader; follower (in the group, another replica leads: ready to take over); joining (reaches the broker, not yet in the group); no_broker (no broker round trip within session_timeout minus step_down_margin: never acts); starting (holds the lease, reading the shared state).",
         "ha",
     ),
     MetricSpec(

@@ -42,7 +42,8 @@ class Role(StrEnum):
     """Why a replica acts or not; one-hot in cdc_ha_role."""
 
     LEADER = "leader"
-    FOLLOWER = "follower"  # reaches the broker, another replica holds the lease
+    FOLLOWER = "follower"  # in the group, another replica holds the lease: ready to take over
+    JOINING = "joining"  # reaches the broker, not (yet) given a share by the group
     NO_BROKER = "no_broker"  # no confirmed broker round trip recently: never acts
     STARTING = "starting"  # holds the lease, still reading the shared state
 
@@ -63,6 +64,11 @@ class Lease(Protocol):
     @property
     def changes(self) -> int:
         """How many times this replica became or stopped being leader."""
+        ...
+
+    @property
+    def joined(self) -> bool:
+        """Whether this replica is a member the election could pick now."""
         ...
 
     @property
@@ -88,6 +94,7 @@ class KafkaLease:
         self.on_turn = on_turn or (lambda: None)  # each turn of a non-leader (keeping up with the state)
         self._lock = threading.Lock()
         self._owned: set[int] = set()
+        self._joined = False  # the group gave this member an assignment (possibly empty)
         self._acting = False  # the takeover step finished while the partition was held
         self._contact_mono: float | None = None
         self._contact_wall: float | None = None
@@ -112,12 +119,17 @@ class KafkaLease:
             if not self._fresh(time.monotonic()):
                 return Role.NO_BROKER
             if LEASE_PARTITION not in self._owned:
-                return Role.FOLLOWER
+                return Role.FOLLOWER if self._joined else Role.JOINING
             return Role.LEADER if self._acting else Role.STARTING
 
     @property
     def changes(self) -> int:
         return self._changes
+
+    @property
+    def joined(self) -> bool:
+        """Whether the group has given this member its share (a standby ready to take over)."""
+        return self._joined
 
     @property
     def last_contact(self) -> float | None:
@@ -127,6 +139,7 @@ class KafkaLease:
     def _on_assign(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
         with self._lock:
             self._owned.update(p.partition for p in partitions)
+            self._joined = True
 
     def _on_revoke(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
         with self._lock:
@@ -138,6 +151,7 @@ class KafkaLease:
         with self._lock:
             self._owned.clear()
             self._acting = False
+            self._joined = False
 
     def _on_error(self, error: KafkaError) -> None:
         code = error.code()

@@ -16,6 +16,7 @@ that (and its alert states with it) instead of guessing from its own.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 from typing import Any
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 class Replica:
     def __init__(self, settings: HighAvailability, member: str | None = None):
         self.settings = settings
-        self.member = member or f"{socket.gethostname()[:40]}-{threading.get_native_id()}"
+        self.member = member or f"{socket.gethostname()[:40]}-{os.getpid()}"
         self.shared = SharedState(settings, self.member, self.is_leader)
         self.lease: Lease = KafkaLease(settings, self._take_over, self.member, on_turn=self._keep_up)
         self.alerting: AlertService | None = None
