@@ -80,9 +80,11 @@ high_availability:
 def replicas(stack, stack_env, capture, tmp_path) -> Iterator:
     started: list[ProcessDaemon] = []
 
-    def start(name: str, bootstrap: str | None = None, group: str | None = None) -> ProcessDaemon:
+    def start(
+        name: str, bootstrap: str | None = None, group: str | None = None, extra: str | None = None
+    ) -> ProcessDaemon:
         config = tmp_path / f"{name}.yaml"
-        text = stack_config_yaml(stack, poll_interval=f"{POLL:.0f}s", extra=alerting_yaml())
+        text = stack_config_yaml(stack, poll_interval=f"{POLL:.0f}s", extra=alerting_yaml() if extra is None else extra)
         text += ha_yaml(bootstrap or stack.broker_bootstrap, group or start.group)  # type: ignore[attr-defined]
         text += f"\nstate_file: {tmp_path / name / 'state.json'}\n"
         config.write_text(text)
@@ -96,6 +98,14 @@ def replicas(stack, stack_env, capture, tmp_path) -> Iterator:
         daemon.stop()
 
 
+def _leader_and_follower(replicas) -> tuple[ProcessDaemon, ProcessDaemon]:
+    a = replicas("a")
+    a.wait_for(lambda: a.value("cdc_ha_leader") == 1, 40, "replica a leading")
+    b = replicas("b")
+    b.wait_for(lambda: b.value("cdc_ha_role", role="follower") == 1, 40, "replica b in the group, following")
+    return a, b
+
+
 def _messages(capture, connector: str, word: str) -> list[dict]:
     return [
         r.json()
@@ -107,10 +117,7 @@ def _messages(capture, connector: str, word: str) -> list[dict]:
 def test_sigkill_of_the_leader_mid_incident_pages_once_and_resolves_once(stack, replicas, capture):
     doomed = stack.create_connector()
     try:
-        a = replicas("a")
-        a.wait_for(lambda: a.value("cdc_ha_leader") == 1, 40, "replica a leading")
-        b = replicas("b")
-        b.wait_for(lambda: b.value("cdc_ha_role", role="follower") == 1, 40, "replica b following")
+        a, b = _leader_and_follower(replicas)
         for d in (a, b):
             d.wait_for(
                 lambda d=d: d.value("cdc_task_state", connector=doomed.name, state="RUNNING") == 1, 60, "RUNNING"
@@ -182,3 +189,68 @@ def test_with_no_broker_neither_replica_pages_and_both_say_why(stack, replicas, 
         stack.faults.restore_debezium_password()
         if doomed.name in stack.list_connectors():
             stack.delete_connector(doomed.name)
+
+
+def test_a_paused_leader_that_wakes_after_the_takeover_sends_nothing(stack, replicas, capture):
+    """SIGSTOP is the harshest split: the leader misses everything, then runs on with stale
+    state. The follower takes over and resolves; the woken replica must not page or resolve."""
+    doomed = stack.create_connector()
+    a = None
+    try:
+        a, b = _leader_and_follower(replicas)
+        for d in (a, b):
+            d.wait_for(
+                lambda d=d: d.value("cdc_task_state", connector=doomed.name, state="RUNNING") == 1, 60, "RUNNING"
+            )
+        stack.faults.task_failed_non_retriable(doomed)
+        a.wait_for(lambda: _messages(capture, doomed.name, "FIRING"), 3 * POLL + 20, "the page from the leader")
+        os.kill(a.proc.pid, signal.SIGSTOP)
+        b.wait_for(lambda: b.value("cdc_ha_leader") == 1, SESSION + 15, "the follower taking over")
+        stack.delete_connector(doomed.name)
+        b.wait_for(
+            lambda: _messages(capture, doomed.name, "RESOLVED"), 3 * POLL + 15, "the resolve from the new leader"
+        )
+        os.kill(a.proc.pid, signal.SIGCONT)
+        a.wait_for(lambda: a.value("cdc_ha_leader") == 0, 10, "the woken replica not leading")
+        a.wait_for(lambda: a.value("cdc_ha_role", role="follower") == 1, SESSION + 20, "the woken replica following")
+        polls = a.value("cdc_source_polls_total", source="connect:devstack") or 0
+        a.wait_for(
+            lambda: (a.value("cdc_source_polls_total", source="connect:devstack") or 0) >= polls + 2,
+            4 * POLL + 5,
+            "two polls of the woken replica",
+        )
+        assert len(_messages(capture, doomed.name, "FIRING")) == 1
+        assert len(_messages(capture, doomed.name, "RESOLVED")) == 1
+        assert b.value("cdc_ha_leader") == 1
+    finally:
+        if a is not None and a.proc.poll() is None:
+            os.kill(a.proc.pid, signal.SIGCONT)
+        stack.faults.restore_debezium_password()
+        if doomed.name in stack.list_connectors():
+            stack.delete_connector(doomed.name)
+
+
+def test_the_restart_backoff_carries_on_across_a_failover(stack, replicas, connector):
+    """Retriable failure, database left down: every restart fails again, backoff 0, 4 s, 12 s.
+    Killed after its second restart, the leader's successor waits out the published backoff
+    and makes the third restart, not a first one."""
+    remediation = "remediation:\n  enabled: true\n  backoff_base: 2s\n  backoff_max: 1m\n"
+    stack.faults.task_failed_retriable(connector)
+    a = replicas("a", extra=remediation)
+    a.wait_for(lambda: a.value("cdc_ha_leader") == 1, 40, "replica a leading")
+    b = replicas("b", extra=remediation)
+    b.wait_for(lambda: b.value("cdc_ha_role", role="follower") == 1, 40, "replica b following")
+    labels = {"connect_cluster": "devstack", "connector": connector.name}
+    a.wait_for(lambda: a.value("cdc_remediation_attempts", **labels) == 2, 60, "two restarts by the leader")
+    next_allowed = a.value("cdc_remediation_next_allowed_timestamp_seconds", **labels)
+    assert (
+        b.value("cdc_remediation_restarts_total", result="restarted", **labels) is None
+    )  # the follower restarts nothing
+    a.kill()
+    b.wait_for(lambda: b.value("cdc_ha_leader") == 1, SESSION + 15, "the follower taking over")
+    b.wait_for(
+        lambda: b.value("cdc_remediation_restarts_total", result="restarted", **labels) == 1, 60, "a restart by b"
+    )
+    restarted = time.time()
+    assert b.value("cdc_remediation_attempts", **labels) == 3  # the streak went on; a reset would say 1
+    assert next_allowed is not None and restarted >= next_allowed - 1.0  # the backoff was waited out
