@@ -105,6 +105,37 @@ SELF_RULES: tuple[SelfRule, ...] = (
         labels=("job", "instance"),
         expr='cdc_config_last_reload_successful{{job="{job}"}} == 0',
     ),
+    # High availability (docs/ha.md): series present only on replicas with high_availability.
+    SelfRule(
+        name="CdcWatchNoLeader",
+        severity="critical",
+        for_="1m",
+        summary="No cdc_watch replica is the HA leader: nobody notifies or remediates.",
+        description="None of the cdc_watch replicas of job {{ $labels.job }} has held the leader lease for 1m: they still poll and export, but no page is sent and nothing is restarted. See which replica reports cdc_ha_role no_broker.",
+        anchor="cdcwatchnoleader",
+        labels=("job",),
+        expr='sum by (job) (cdc_ha_leader{{job="{job}"}}) == 0',
+    ),
+    SelfRule(
+        name="CdcWatchTwoLeaders",
+        severity="critical",
+        for_="1m",
+        summary="More than one cdc_watch replica says it is the HA leader.",
+        description="Several replicas of job {{ $labels.job }} have reported cdc_ha_leader 1 for 1m; each may page and restart. Check that they share one group_id and one broker.",
+        anchor="cdcwatchtwoleaders",
+        labels=("job",),
+        expr='sum by (job) (cdc_ha_leader{{job="{job}"}}) > 1',
+    ),
+    SelfRule(
+        name="CdcWatchHaBrokerUnreachable",
+        severity="warning",
+        for_="1m",
+        summary="A cdc_watch replica cannot reach the HA broker and will not act.",
+        description="The cdc_watch replica at {{ $labels.instance }} has had no round trip to its high_availability broker for 1m: it exports metrics but never pages or restarts, and cannot take over if the leader fails.",
+        anchor="cdcwatchhabrokerunreachable",
+        labels=("job", "instance"),
+        expr='cdc_ha_role{{job="{job}",role="no_broker"}} == 1',
+    ),
 )
 
 

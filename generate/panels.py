@@ -7,7 +7,10 @@ that only have data while something is wrong (a failed task, a firing alert, a r
 panel on a healthy stack.
 
 Joins take `max by (...)` of `cdc_connector_database_info` first, so that two cdc_watch
-replicas scraped by one Prometheus still join one-to-one instead of failing the query.
+replicas scraped by one Prometheus still join one-to-one instead of failing the query; counts
+over connectors and tasks take `max by` the series' own labels (or `max without (instance,
+pod)`) before they `sum`, so two replicas (docs/ha.md) do not count each task twice. Panels of
+what each replica does itself (polls, notifications, restarts) sum over replicas on purpose.
 """
 
 from __future__ import annotations
@@ -39,10 +42,22 @@ OVERVIEW = Dashboard(
             width=6,
             height=4,
         ),
-        Panel("Tasks", ((f"sum(cdc_connector_tasks{{{C}}})", "tasks"),), "short", kind="stat", width=6, height=4),
+        Panel(
+            "Tasks",
+            ((f"sum(max by (connect_cluster, connector) (cdc_connector_tasks{{{C}}}))", "tasks"),),
+            "short",
+            kind="stat",
+            width=6,
+            height=4,
+        ),
         Panel(
             "Failed tasks",
-            ((f'sum(cdc_task_state{{{C},state="FAILED"}}) or vector(0)', "failed"),),
+            (
+                (
+                    f'sum(max by (connect_cluster, connector, task) (cdc_task_state{{{C},state="FAILED"}})) or vector(0)',
+                    "failed",
+                ),
+            ),
             "short",
             kind="stat",
             width=6,
@@ -50,11 +65,26 @@ OVERVIEW = Dashboard(
         ),
         Panel(
             "Connectors by state",
-            ((f"sum by (state) (cdc_connector_state{{{CN}}})", "{{state}}"),),
+            (
+                (
+                    f"sum by (state) (max by (connect_cluster, connector, state) (cdc_connector_state{{{CN}}}))",
+                    "{{state}}",
+                ),
+            ),
             "short",
             min_zero=True,
         ),
-        Panel("Tasks by state", ((f"sum by (state) (cdc_task_state{{{CN}}})", "{{state}}"),), "short", min_zero=True),
+        Panel(
+            "Tasks by state",
+            (
+                (
+                    f"sum by (state) (max by (connect_cluster, connector, task, state) (cdc_task_state{{{CN}}}))",
+                    "{{state}}",
+                ),
+            ),
+            "short",
+            min_zero=True,
+        ),
         Panel(
             "Tasks not RUNNING",
             ((f'cdc_task_state{{{CN},state!="RUNNING"}} == 1', "{{connector}} task {{task}} {{state}}"),),
@@ -66,7 +96,7 @@ OVERVIEW = Dashboard(
         ),
         Panel(
             "Alerts firing by severity",
-            (("sum by (severity) (cdc_alert_firing) or vector(0)", "{{severity}}"),),
+            (("sum by (severity) (max without (instance, pod) (cdc_alert_firing)) or vector(0)", "{{severity}}"),),
             "short",
             kind="stat",
             width=8,
@@ -239,7 +269,12 @@ TASKS = Dashboard(
     panels=(
         Panel(
             "Running tasks",
-            ((f'sum by (connector) (cdc_task_state{{{CN},state="RUNNING"}})', "{{connector}}"),),
+            (
+                (
+                    f'sum by (connector) (max by (connect_cluster, connector, task) (cdc_task_state{{{CN},state="RUNNING"}}))',
+                    "{{connector}}",
+                ),
+            ),
             "short",
             min_zero=True,
         ),
@@ -397,7 +432,7 @@ DEBEZIUM = Dashboard(
             "Change events per second",
             (
                 (
-                    f"sum by (connector, kind) (rate(cdc_debezium_streaming_change_events_total{{{CN}}}[5m]))",
+                    f"sum by (connector, kind) (max without (instance, pod) (rate(cdc_debezium_streaming_change_events_total{{{CN}}}[5m])))",
                     "{{connector}} {{kind}}",
                 ),
             ),

@@ -334,6 +334,9 @@ _SRC = 'cdc_source_{}{{instance="cdc-watch:10108",job="cdc-watch",source="connec
 _NOTE = 'cdc_{}{{channel="slack",instance="cdc-watch:10108",job="cdc-watch"}}'
 _RELOAD = 'cdc_config_last_reload_successful{instance="cdc-watch:10108",job="cdc-watch"}'
 _TARGET = {"instance": "cdc-watch:10108", "job": "cdc-watch"}
+_LEADER = 'cdc_ha_leader{{instance="{}",job="cdc-watch"}}'
+_NO_BROKER = 'cdc_ha_role{instance="cdc-watch:10108",job="cdc-watch",role="no_broker"}'
+_JOB = {"job": "cdc-watch"}
 
 SELF_TESTS: tuple[tuple[str, list[dict[str, str]], list[tuple[int, str, list[dict[str, str]]]]], ...] = (
     (
@@ -404,6 +407,43 @@ SELF_TESTS: tuple[tuple[str, list[dict[str, str]], list[tuple[int, str, list[dic
             (10, "CdcWatchConfigReloadFailed", [_TARGET]),
             (30, "CdcWatchConfigReloadFailed", [_TARGET]),
             (31, "CdcWatchConfigReloadFailed", []),
+        ],
+    ),
+    (
+        "HA: the leader lease passes from a to b at 20s; neither leads from 100s; `for` 1m -> no leader fires at 160s, not 159s; b leads again at 200s",
+        [
+            {"series": _LEADER.format("a:10108"), "values": "1x19 0x281"},
+            {"series": _LEADER.format("b:10108"), "values": "0x19 1x79 0x99 1x100"},
+        ],
+        [
+            (20, "CdcWatchNoLeader", []),
+            (159, "CdcWatchNoLeader", []),
+            (160, "CdcWatchNoLeader", [_JOB]),
+            (199, "CdcWatchNoLeader", [_JOB]),
+            (200, "CdcWatchNoLeader", []),
+            (150, "CdcWatchTwoLeaders", []),
+        ],
+    ),
+    (
+        "HA: both replicas say leader from 10s; `for` 1m -> two leaders fires at 70s, not 69s",
+        [
+            {"series": _LEADER.format("a:10108"), "values": "1x100"},
+            {"series": _LEADER.format("b:10108"), "values": "0x9 1x91"},
+        ],
+        [
+            (69, "CdcWatchTwoLeaders", []),
+            (70, "CdcWatchTwoLeaders", [_JOB]),
+            (70, "CdcWatchNoLeader", []),
+        ],
+    ),
+    (
+        "HA: a replica without its broker from 10s; `for` 1m -> fires at 70s, not 69s; back at 100s",
+        [{"series": _NO_BROKER, "values": "0x9 1x89 0x20"}],
+        [
+            (69, "CdcWatchHaBrokerUnreachable", []),
+            (70, "CdcWatchHaBrokerUnreachable", [_TARGET]),
+            (99, "CdcWatchHaBrokerUnreachable", [_TARGET]),
+            (100, "CdcWatchHaBrokerUnreachable", []),
         ],
     ),
 )

@@ -183,7 +183,7 @@
                 "type": "prometheus",
                 "uid": "${datasource}"
               },
-              "expr": "sum(cdc_connector_tasks{namespace=~\"$namespace\",job=~\"$job\",connect_cluster=~\"$connect_cluster\"})",
+              "expr": "sum(max by (connect_cluster, connector) (cdc_connector_tasks{namespace=~\"$namespace\",job=~\"$job\",connect_cluster=~\"$connect_cluster\"}))",
               "legendFormat": "tasks",
               "refId": "A"
             }
@@ -228,7 +228,7 @@
                 "type": "prometheus",
                 "uid": "${datasource}"
               },
-              "expr": "sum(cdc_task_state{namespace=~\"$namespace\",job=~\"$job\",connect_cluster=~\"$connect_cluster\",state=\"FAILED\"}) or vector(0)",
+              "expr": "sum(max by (connect_cluster, connector, task) (cdc_task_state{namespace=~\"$namespace\",job=~\"$job\",connect_cluster=~\"$connect_cluster\",state=\"FAILED\"})) or vector(0)",
               "legendFormat": "failed",
               "refId": "A"
             }
@@ -273,7 +273,7 @@
                 "type": "prometheus",
                 "uid": "${datasource}"
               },
-              "expr": "sum by (state) (cdc_connector_state{namespace=~\"$namespace\",job=~\"$job\",connect_cluster=~\"$connect_cluster\",connector=~\"$connector\"})",
+              "expr": "sum by (state) (max by (connect_cluster, connector, state) (cdc_connector_state{namespace=~\"$namespace\",job=~\"$job\",connect_cluster=~\"$connect_cluster\",connector=~\"$connector\"}))",
               "legendFormat": "{{state}}",
               "refId": "A"
             }
@@ -318,7 +318,7 @@
                 "type": "prometheus",
                 "uid": "${datasource}"
               },
-              "expr": "sum by (state) (cdc_task_state{namespace=~\"$namespace\",job=~\"$job\",connect_cluster=~\"$connect_cluster\",connector=~\"$connector\"})",
+              "expr": "sum by (state) (max by (connect_cluster, connector, task, state) (cdc_task_state{namespace=~\"$namespace\",job=~\"$job\",connect_cluster=~\"$connect_cluster\",connector=~\"$connector\"}))",
               "legendFormat": "{{state}}",
               "refId": "A"
             }
@@ -407,7 +407,7 @@
                 "type": "prometheus",
                 "uid": "${datasource}"
               },
-              "expr": "sum by (severity) (cdc_alert_firing{namespace=~\"$namespace\",job=~\"$job\"}) or vector(0)",
+              "expr": "sum by (severity) (max without (instance, pod) (cdc_alert_firing{namespace=~\"$namespace\",job=~\"$job\"})) or vector(0)",
               "legendFormat": "{{severity}}",
               "refId": "A"
             }
@@ -1698,7 +1698,7 @@
                 "type": "prometheus",
                 "uid": "${datasource}"
               },
-              "expr": "sum by (connector) (cdc_task_state{namespace=~\"$namespace\",job=~\"$job\",connect_cluster=~\"$connect_cluster\",connector=~\"$connector\",state=\"RUNNING\"})",
+              "expr": "sum by (connector) (max by (connect_cluster, connector, task) (cdc_task_state{namespace=~\"$namespace\",job=~\"$job\",connect_cluster=~\"$connect_cluster\",connector=~\"$connector\",state=\"RUNNING\"}))",
               "legendFormat": "{{connector}}",
               "refId": "A"
             }
@@ -2784,7 +2784,7 @@
                 "type": "prometheus",
                 "uid": "${datasource}"
               },
-              "expr": "sum by (connector, kind) (rate(cdc_debezium_streaming_change_events_total{namespace=~\"$namespace\",job=~\"$job\",connect_cluster=~\"$connect_cluster\",connector=~\"$connector\"}[5m]))",
+              "expr": "sum by (connector, kind) (max without (instance, pod) (rate(cdc_debezium_streaming_change_events_total{namespace=~\"$namespace\",job=~\"$job\",connect_cluster=~\"$connect_cluster\",connector=~\"$connector\"}[5m])))",
               "legendFormat": "{{connector}} {{kind}}",
               "refId": "A"
             }
