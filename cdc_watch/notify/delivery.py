@@ -430,8 +430,9 @@ class Delivery:
         return {name: queue.pump() for name, queue in self.queues.items()}
 
     def run_pending(self) -> None:
-        """Deliver everything queued, in this thread, waiting through `wait` (tests)."""
-        while True:
+        """Deliver everything queued, in this thread, waiting through `wait` (tests); returns at
+        once while the HA gate holds every send."""
+        while self.gate():
             dues = [due for due in self.pump().values() if due is not None]
             if not dues:
                 return
