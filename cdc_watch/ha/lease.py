@@ -6,7 +6,7 @@ librdkafka's (cooperative-sticky); this module only reads the outcome. The callb
 it (on_assign, on_revoke, on_lost) run inside `Consumer.poll`, so one background thread polls.
 
 Fail safe: `is_leader()` is true only while the replica holds the partition, its last broker
-round trip (a watermark query on the lease partition, each heartbeat interval) is younger than
+round trip (a watermark query on the lease partition, each turn of the thread, about every 0.5 s) is younger than
 `session_timeout - step_down_margin`, and the takeover step (`on_acquire`, reading the shared
 state) has finished. It is computed at each call from the monotonic clock, so a replica cut
 off from the broker stops acting by itself before the broker's session timeout can give the
