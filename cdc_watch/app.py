@@ -295,6 +295,8 @@ class App:
                 self._stop_pollers(pollers, time.monotonic())  # never started: this closes their sources
                 return self._reload_failed([f"remediation cannot take the new configuration: {_describe(exc)}"])
             self._stop_pollers(self._pollers, time.monotonic() + RELOAD_STOP_SECONDS)
+            if new.high_availability != self.config.high_availability:
+                log.warning("high_availability changed; it takes effect at the next restart")
             self.config = new
             logs.use_secrets(config_secrets(new))
             self.web.set_security(security)
