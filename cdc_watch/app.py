@@ -24,6 +24,7 @@ from cdc_watch.core.model import PollResult
 from cdc_watch.core.poller import Poller, ResultHook, Source, where_raised
 from cdc_watch.core.snapshot import Snapshot, SnapshotStore
 from cdc_watch.core.statefile import StateFile
+from cdc_watch.exporter.canary import canary_metrics
 from cdc_watch.exporter.connect import connect_metrics
 from cdc_watch.exporter.exposition import MetricsWriter
 from cdc_watch.exporter.jolokia import jolokia_metrics
@@ -43,6 +44,7 @@ from cdc_watch.rules import table as rules
 from cdc_watch.rules.table import ALERT_NAMES
 from cdc_watch.sources.connect.poll import ConnectOffsetsSource, ConnectSource
 from cdc_watch.sources.jolokia.poll import JolokiaSource
+from cdc_watch.sources.kafka.canary import CanarySource
 from cdc_watch.sources.mysql.poll import MySQLSource, endpoint_of
 from cdc_watch.status import view as status_view
 from cdc_watch.web import WebHooks, WebSecurity, WebServer, build_security
@@ -77,6 +79,8 @@ def build_sources(
             sources.append(JolokiaSource(cluster, transport(f"jolokia:{cluster.name}")))
     for db in config.databases:
         sources.append(MySQLSource(db, state_file, clock, endpoints))
+        if db.canary is not None:
+            sources.append(CanarySource(db, config.connect_clusters, endpoints, clock, transport_for))
     return sources
 
 
@@ -133,6 +137,7 @@ class App:
             connect_metrics,
             jolokia_metrics(lambda: self.config),
             mysql_metrics,
+            canary_metrics,
             self.alerting.contribute,
             self.remediation.contribute,
             self._web_metrics,

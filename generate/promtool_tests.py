@@ -38,6 +38,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from cdc_watch.config import AlertingConfig, Config, RulesConfig
+from cdc_watch.exporter.canary import canary_metrics
 from cdc_watch.exporter.connect import connect_metrics
 from cdc_watch.exporter.jolokia import jolokia_metrics
 from cdc_watch.exporter.mysql import mysql_metrics
@@ -146,6 +147,7 @@ def contributors() -> Sequence[Contributor]:
         connect_metrics,
         jolokia_metrics(lambda: config),
         mysql_metrics,
+        canary_metrics,
     )
 
 

@@ -44,6 +44,9 @@ class Step:
     trace: str | None = None  # the trace of every FAILED connector and task (default: a retriable one)
     members: tuple[str, ...] = ()  # workers whose Jolokia endpoint answered (jolokia:prod)
     silent: tuple[str, ...] = ()  # workers whose Jolokia endpoint failed in a poll others answered
+    # The freshness canary round (canary:db1), per connector: outcome ok|lost|skipped, and the
+    # scenario times of the last success and of the start of the run of probes.
+    canary: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -610,6 +613,40 @@ SCENARIOS += (
             ),
         ),
         sources=DB_SOURCES,
+    ),
+    Scenario(
+        "canary_stale_while_running_then_fresh_again",
+        (
+            Step(0, _ok(), canary={"orders": {"outcome": "ok", "last_success": 0, "since": 0}}),
+            Step(60, _ok(), canary={"orders": {"outcome": "lost", "last_success": 0, "since": 0}}),
+            Step(300, _ok(), canary={"orders": {"outcome": "lost", "last_success": 0, "since": 0}}),  # 300 s: not yet
+            Step(
+                315,
+                _ok(),
+                frozenset({key("CdcCanaryStale", **ORDERS)}),
+                canary={"orders": {"outcome": "lost", "last_success": 0, "since": 0}},
+            ),
+            Step(
+                330,
+                _ok(),
+                frozenset({key("CdcCanaryStale", **ORDERS)}),  # fresh again: keep_firing_for
+                canary={"orders": {"outcome": "ok", "last_success": 330, "since": 0}},
+            ),
+            Step(390, _ok(), canary={"orders": {"outcome": "ok", "last_success": 390, "since": 0}}),
+        ),
+        sources=(("connect:prod", "connect"), ("canary:db1", "canary")),
+    ),
+    Scenario(
+        "canary_never_fires_for_a_paused_connector",
+        (
+            Step(0, _ok(), canary={"orders": {"outcome": "ok", "last_success": 0, "since": 0}}),
+            Step(15, _ok(connector_state="PAUSED"), canary={"orders": {"outcome": "skipped", "last_success": 0}}),
+            Step(900, _ok(connector_state="PAUSED"), canary={"orders": {"outcome": "skipped", "last_success": 0}}),
+            # resumed: staleness counts from the start of the new run of probes, not the old success
+            Step(915, _ok(), canary={"orders": {"outcome": "lost", "last_success": 0, "since": 915}}),
+            Step(1215, _ok(), canary={"orders": {"outcome": "ok", "last_success": 1215, "since": 915}}),
+        ),
+        sources=(("connect:prod", "connect"), ("canary:db1", "canary")),
     ),
     Scenario(
         "healthy_pipeline_with_every_source_raises_nothing",

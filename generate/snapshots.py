@@ -25,6 +25,7 @@ from cdc_watch.sources.jolokia.model import (
     SnapshotMetrics,
     StreamingMetrics,
 )
+from cdc_watch.sources.kafka.canary import CanaryState, ProbeResult
 from cdc_watch.sources.mysql.model import DatabaseState, Endpoint, FileSeen, Identity
 from cdc_watch.sources.mysql.parse import (
     BinlogFile,
@@ -107,6 +108,28 @@ def snapshot_for(step, sources, at: float, trace: str | None = None) -> Snapshot
 # ------------------------------------------------------------------ Jolokia and MySQL inputs
 
 DB_HOST = "db1.example"
+
+
+def canary_state(database: str, spec: dict, start: float, cluster: str = "prod") -> CanaryState:
+    """A canary round: per connector, outcome and the scenario times of its last success and of
+    the start of its run of probes (absent while skipped)."""
+    probes = {}
+    for connector, item in spec.items():
+        outcome = item.get("outcome", "ok")
+        last = item.get("last_success")
+        since = item.get("since")
+        probes[(cluster, connector)] = ProbeResult(
+            cluster,
+            connector,
+            f"{connector}.cdc_watch.cdc_canary",
+            outcome,
+            "" if outcome == "ok" else "not on the topic within 30s" if outcome == "lost" else "connector PAUSED",
+            item.get("latency", 0.4) if last is not None else None,
+            None if last is None else start + last,
+            None if outcome == "skipped" or since is None else start + since,
+            MappingProxyType({outcome: 1}),
+        )
+    return CanaryState(database, "cdc_watch.cdc_canary", MappingProxyType(probes))
 
 
 def database_state(name: str, spec: dict, at: float, start: float) -> DatabaseState:
@@ -209,6 +232,8 @@ def full_snapshot(step, sources, at: float, start: float) -> Snapshot:
         elif kind == "mysql":
             db = name.split(":", 1)[1]
             result = PollResult(name, kind, at, 0.1, data=database_state(db, step.databases.get(db, {}), at, start))
+        elif kind == "canary":
+            result = PollResult(name, kind, at, 0.1, data=canary_state(name.split(":", 1)[1], step.canary, start))
         else:
             result = PollResult(name, kind, at, 0.1, data=object())
         out[name] = SourceStatus(source=name, kind=kind).with_result(result)

@@ -249,6 +249,18 @@ local fmt = import 'lib/format.libsonnet';
               runbook_url: c.runbookURL + "#cdcfailoverdetected",
             },
           },
+          {
+            alert: "CdcCanaryStale",
+            expr: "max by (connect_cluster, connector) (\n  (time() - cdc_canary_last_success_timestamp_seconds > %(canary_stale_seconds)s) and on (connect_cluster, connector) (cdc_canary_active == 1)\n)" % t,
+            'for': "0s",
+            [if c.rules.keep_firing_for > 0 then 'keep_firing_for']: fmt.duration(c.rules.keep_firing_for),
+            labels: { severity: "critical" },
+            annotations: {
+              summary: "No canary change has reached the connector's topic for too long.",
+              description: "No freshness canary row written to the source database has reached the topic of connector {{ $labels.connector }} on Connect cluster {{ $labels.connect_cluster }} for %(canary_stale)s, while Connect reports it and its tasks RUNNING." % t,
+              runbook_url: c.runbookURL + "#cdccanarystale",
+            },
+          },
         ],
       },
       {

@@ -699,6 +699,37 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "mysql",
         "seconds",
     ),
+    # --- the freshness canary ------------------------------------------------------------
+    MetricSpec(
+        "cdc_canary_active",
+        G,
+        CONNECTOR,
+        "1 if the canary probed this connector in its last round, 0 if it skipped it (connector or a task not RUNNING, over max_connectors, no topic.prefix). Cached from the last canary round.",
+        "canary",
+    ),
+    MetricSpec(
+        "cdc_canary_latency_seconds",
+        G,
+        CONNECTOR,
+        "Time from the commit of the last successful canary row to its change event on the connector's topic, as seen by cdc_watch's consumer. Cached from the last canary round.",
+        "canary",
+        "seconds",
+    ),
+    MetricSpec(
+        "cdc_canary_last_success_timestamp_seconds",
+        G,
+        CONNECTOR,
+        "When a canary probe of this connector last reached its topic; before the first success of the current run of probes, when that run began (so staleness counts from the start). Absent while the connector is skipped and has never succeeded.",
+        "canary",
+        "seconds",
+    ),
+    MetricSpec(
+        "cdc_canary_probes_total",
+        C,
+        ("connect_cluster", "connector", "outcome"),
+        "Canary rounds per connector by outcome: ok (on the topic in time), lost (not on the topic within the canary timeout), skipped (not probed). Since cdc_watch started.",
+        "canary",
+    ),
     # --- alerts and notifications ---------------------------------------------------------
     MetricSpec(
         "cdc_alert_firing",
@@ -864,6 +895,7 @@ def render_markdown() -> str:
         "connect": "Kafka Connect REST",
         "jolokia": "Kafka Connect and Debezium JMX (Jolokia)",
         "mysql": "MySQL / MariaDB binlog",
+        "canary": "Freshness canary",
         "alerts": "Alerts and notifications",
         "remediation": "Remediation",
     }

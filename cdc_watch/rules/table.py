@@ -51,6 +51,8 @@ from cdc_watch.rules.model import (
 )
 from cdc_watch.sources.connect.model import ConnectClusterState, ConnectorStatus, State
 from cdc_watch.sources.jolokia.model import Group, JolokiaClusterState
+from cdc_watch.sources.kafka.canary import KIND as CANARY_KIND
+from cdc_watch.sources.kafka.canary import CanaryState
 from cdc_watch.sources.mysql.model import DatabaseState
 from cdc_watch.sources.mysql.parse import binlog_base, binlog_seq
 from cdc_watch.sources.mysql.tracking import byte_distance
@@ -796,6 +798,40 @@ _M = 60.0
 # scraped by one Prometheus would otherwise make every join to it many-to-many.
 _DATABASE_OF = "max by (connect_cluster, connector, database) (cdc_connector_database_info)"
 
+
+def _canary_stale(snapshot: Snapshot, cfg: RulesConfig, _memory: Any, now: float) -> Observation:
+    """Stale: a probed connector whose last canary success (or, before one, the start of its run
+    of probes) is older than `canary_stale`. A failed round holds the connectors it probed last."""
+    verdicts: dict[Labels, Evidence | None] = {}
+    blind: set[Labels] = set()
+    for status in snapshot.by_kind(CANARY_KIND):
+        state = status.data
+        if not isinstance(state, CanaryState):
+            last = status.last_success.data if status.last_success is not None else None
+            if isinstance(last, CanaryState):
+                blind.update(make_labels(connect_cluster=c, connector=n) for c, n in last.probes)
+            continue
+        for key, probe in state.probes.items():
+            labels = make_labels(connect_cluster=key[0], connector=key[1])
+            if key in state.blind:
+                blind.add(labels)
+                continue
+            since = probe.fresh_since
+            if since is None or now - since <= cfg.canary_stale:
+                verdicts[labels] = None
+                continue
+            seen = "never" if probe.last_success_at is None else format_duration(now - probe.last_success_at) + " ago"
+            verdicts[labels] = Evidence(
+                facts=(
+                    ("last canary on the topic", seen),
+                    ("last probe", f"{probe.outcome}: {probe.reason}" if probe.reason else probe.outcome),
+                    ("topic", probe.topic),
+                ),
+                hint="Check the connector's producer, its transforms and topic routing (docs/runbook.md#cdccanarystale).",
+            )
+    return Observation(verdicts, frozenset(blind))
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         name="CdcConnectorFailed",
@@ -808,7 +844,7 @@ RULES: tuple[Rule, ...] = (
         promql='cdc_connector_state{{state="FAILED"}} == 1',
         promql_now='cdc_connector_state{{state="FAILED"}} == 1 and on (connect_cluster, connector) cdc_connector_failure_retriable == 0',
         detect=_connector_failed,
-        supersedes=("CdcNotStreaming",),
+        supersedes=("CdcNotStreaming", "CdcCanaryStale"),
     ),
     Rule(
         name="CdcTaskFailed",
@@ -821,7 +857,7 @@ RULES: tuple[Rule, ...] = (
         promql='cdc_task_state{{state="FAILED"}} == 1',
         promql_now='cdc_task_state{{state="FAILED"}} == 1 and on (connect_cluster, connector, task) cdc_task_failure_retriable == 0',
         detect=_task_failed,
-        supersedes=("CdcNotStreaming",),
+        supersedes=("CdcNotStreaming", "CdcCanaryStale"),
     ),
     Rule(
         name="CdcTaskUnassigned",
@@ -972,6 +1008,7 @@ RULES: tuple[Rule, ...] = (
             ' unless on (connect_cluster, connector) (max by (connect_cluster, connector) (cdc_task_state{{state="FAILED"}}) == 1)'
         ),
         detect=_not_streaming,
+        supersedes=("CdcCanaryStale",),
     ),
     Rule(
         name="CdcSnapshotAborted",
@@ -1049,6 +1086,21 @@ RULES: tuple[Rule, ...] = (
         detect=_failover_detected,
         thresholds=("failover_window",),
     ),
+    Rule(
+        name="CdcCanaryStale",
+        severity=Severity.CRITICAL,
+        default_for=0.0,  # canary_stale is the hold: no probe reached the topic for that long
+        summary="No canary change has reached the connector's topic for too long.",
+        description="No freshness canary row written to the source database has reached the topic of connector {connector} on Connect cluster {connect_cluster} for {canary_stale}, while Connect reports it and its tasks RUNNING.",
+        anchor="cdccanarystale",
+        labels=("connect_cluster", "connector"),
+        promql=(
+            "(time() - cdc_canary_last_success_timestamp_seconds > {canary_stale_seconds})"
+            " and on (connect_cluster, connector) (cdc_canary_active == 1)"
+        ),
+        detect=_canary_stale,
+        thresholds=("canary_stale",),
+    ),
 )
 
 BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
@@ -1094,7 +1146,9 @@ def _thresholds(rule: Rule, cfg: RulesConfig) -> dict[str, str]:
     return values
 
 
-DURATION_THRESHOLDS = frozenset({"worker_memory", "streaming_lag", "purge_eta", "snapshot_stall", "failover_window"})
+DURATION_THRESHOLDS = frozenset(
+    {"worker_memory", "streaming_lag", "purge_eta", "snapshot_stall", "failover_window", "canary_stale"}
+)
 
 
 def promql(rule: Rule, cfg: RulesConfig) -> str:
