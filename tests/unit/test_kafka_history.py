@@ -369,3 +369,44 @@ def test_a_kafka_source_only_for_clusters_that_name_kafka() -> None:
     )
     kafka = [(s.name, s.kind, s.interval) for s in build_sources(config) if s.kind == "kafka"]
     assert kafka == [("kafka:a", "kafka", 60.0)]
+
+
+def test_without_any_connect_poll_the_alert_is_held_not_resolved() -> None:
+    cfg = RulesConfig.model_validate({"overrides": {"CdcSchemaHistoryTopicUnsafe": {"for": "0s"}}})
+    good = KafkaSource(CLUSTER, admin_factory=lambda _s: FakeAdmin(RECORDED)).poll(_snapshot(_connect(TOPICS)))
+    state, _ = rules.evaluate(AlertState(), _snapshot(_connect(TOPICS), good), 100.0, cfg)
+    assert len([e for e in state.entries.values() if e.key.alert == "CdcSchemaHistoryTopicUnsafe"]) == 4
+    # a restarted daemon whose Connect poll failed: the Kafka poll names no connector at all
+    failed = SourceStatus("connect:prod", "connect").with_result(
+        PollResult("connect:prod", "connect", 1.0, 0.1, error=SourceError(ErrorReason.CONNECT, "refused"))
+    )
+    empty = KafkaSource(CLUSTER, admin_factory=lambda _s: FakeAdmin(RECORDED)).poll(
+        Snapshot(MappingProxyType({"connect:prod": failed}))
+    )
+    kafka = SourceStatus("kafka:prod", "kafka").with_result(PollResult("kafka:prod", "kafka", 1.0, 0.1, data=empty))
+    blind = Snapshot(MappingProxyType({"connect:prod": failed, "kafka:prod": kafka}))
+    state, transitions = rules.evaluate(state, blind, 100_000.0, cfg)  # long past vanished_after
+    assert not [t for t in transitions if t.entry.key.alert == "CdcSchemaHistoryTopicUnsafe"]
+    assert len([e for e in state.entries.values() if e.key.alert == "CdcSchemaHistoryTopicUnsafe"]) == 4
+
+
+def test_a_failure_names_the_sasl_user_never_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CDC_TEST_KAFKA_PW", "s3cret-kafka-pw")
+    cluster = ConnectCluster.model_validate(
+        {
+            "name": "prod",
+            "urls": ["http://w1:8083"],
+            "kafka": {
+                "bootstrap_servers": "k1:9092",
+                "sasl": {"username": "cdc-watch", "password": "${CDC_TEST_KAFKA_PW}"},
+            },
+        }
+    )
+    error = KafkaError(KafkaError.SASL_AUTHENTICATION_FAILED, "Authentication failed during authentication")
+    built: list[dict] = []
+    source = KafkaSource(cluster, admin_factory=lambda s: built.append(s) or FakeAdmin(RECORDED, fail=error))
+    with pytest.raises(SourceFailure) as raised:
+        source.poll(_snapshot(_connect(TOPICS)))
+    assert raised.value.reason is ErrorReason.AUTH
+    assert "as cdc-watch" in raised.value.message and "s3cret" not in raised.value.message
+    assert built[0]["sasl.password"] == "s3cret-kafka-pw"  # it goes to the client only
