@@ -26,6 +26,7 @@ from cdc_watch.sources.jolokia.model import (
     StreamingMetrics,
 )
 from cdc_watch.sources.kafka.canary import CanaryState, ProbeResult
+from cdc_watch.sources.kafka.model import CHECKS, Check, CheckResult, HistoryTopic, KafkaClusterState
 from cdc_watch.sources.mysql.model import DatabaseState, Endpoint, FileSeen, Identity
 from cdc_watch.sources.mysql.parse import (
     BinlogFile,
@@ -212,6 +213,20 @@ def jolokia_state(
     )
 
 
+def history_state(cluster: str, per_connector: dict) -> KafkaClusterState:
+    """{connector: {check: ok}} -> the Kafka source's state; unnamed checks pass, a missing
+    topic ({"exists": False}) has only its exists check."""
+    history = {}
+    for name, spec in per_connector.items():
+        if spec.get("exists", True) is False:
+            checks: tuple[CheckResult, ...] = (CheckResult(Check.EXISTS, False, "not listed"),)
+        else:
+            checks = tuple(CheckResult(c, spec.get(c.value, True), f"{c.value} as given") for c in CHECKS)
+        partitions = None if spec.get("exists", True) is False else (1 if spec.get("partitions", True) else 3)
+        history[name] = HistoryTopic(name, f"schema-history.{name}", checks, partitions, 0.0)
+    return KafkaClusterState(cluster, "kc", 1, len(history), MappingProxyType(history))
+
+
 def full_snapshot(step, sources, at: float, start: float) -> Snapshot:
     """Like snapshot_for, plus connect_offsets, jolokia and mysql sources from the step."""
     out = dict(snapshot_for(step, [s for s in sources if s[1] == "connect"], at).sources)
@@ -229,6 +244,8 @@ def full_snapshot(step, sources, at: float, start: float) -> Snapshot:
         elif kind == "jolokia":
             state = jolokia_state(name.split(":", 1)[1], step.jolokia, step.members, step.silent)
             result = PollResult(name, kind, at, 0.1, data=state)
+        elif kind == "kafka":
+            result = PollResult(name, kind, at, 0.1, data=history_state(name.split(":", 1)[1], step.kafka))
         elif kind == "mysql":
             db = name.split(":", 1)[1]
             result = PollResult(name, kind, at, 0.1, data=database_state(db, step.databases.get(db, {}), at, start))

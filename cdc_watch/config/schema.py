@@ -362,6 +362,7 @@ class ConnectCluster(HttpEndpoint):
     jolokia: JolokiaSettings | None = None
     # The Kafka cluster this Connect cluster writes to: schema-history topic checks, the freshness canary.
     kafka: KafkaEndpoint | None = None
+    kafka_interval: Duration = 60.0  # the schema history topic checks (source kafka:<name>)
 
     @model_validator(mode="before")
     @classmethod

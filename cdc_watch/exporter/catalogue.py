@@ -730,6 +730,35 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "Canary rounds per connector by outcome: ok (on the topic in time), lost (not on the topic within the canary timeout), skipped (not probed). Since cdc_watch started.",
         "canary",
     ),
+    # --- Kafka: schema history topics ---------------------------------------------------
+    MetricSpec(
+        "cdc_schema_history_topic_ok",
+        G,
+        ("connect_cluster", "connector", "check"),
+        "1 if the connector's schema history topic passes the check, 0 if not: exists, partitions (exactly one), retention (retention.ms and retention.bytes unlimited), cleanup_policy (delete, never compact). Only exists is exported for a missing topic; no sample when the broker does not say enough to judge. Cached from the last background poll of kafka:<connect_cluster>.",
+        "kafka",
+    ),
+    MetricSpec(
+        "cdc_schema_history_topic_info",
+        G,
+        ("connect_cluster", "connector", "topic"),
+        "Always 1; the Kafka topic the connector keeps its schema history in (schema.history.internal.kafka.topic, database.history.kafka.topic on Debezium 1.x). Cached from the last background poll.",
+        "kafka",
+    ),
+    MetricSpec(
+        "cdc_schema_history_topic_partitions",
+        G,
+        CONNECTOR,
+        "Partitions of the connector's schema history topic; no sample when the topic does not exist. Cached from the last background poll.",
+        "kafka",
+    ),
+    MetricSpec(
+        "cdc_schema_history_topics_stale",
+        G,
+        CLUSTER,
+        "Connectors whose history topic settings the last poll did not read (past the per-poll cap, or the read failed): their retention and cleanup_policy checks are from an earlier poll. Cached from the last background poll.",
+        "kafka",
+    ),
     # --- alerts and notifications ---------------------------------------------------------
     MetricSpec(
         "cdc_alert_firing",
@@ -896,6 +925,7 @@ def render_markdown() -> str:
         "jolokia": "Kafka Connect and Debezium JMX (Jolokia)",
         "mysql": "MySQL / MariaDB binlog",
         "canary": "Freshness canary",
+        "kafka": "Kafka: schema history topics",
         "alerts": "Alerts and notifications",
         "remediation": "Remediation",
     }

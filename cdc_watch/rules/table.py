@@ -53,6 +53,7 @@ from cdc_watch.sources.connect.model import ConnectClusterState, ConnectorStatus
 from cdc_watch.sources.jolokia.model import Group, JolokiaClusterState
 from cdc_watch.sources.kafka.canary import KIND as CANARY_KIND
 from cdc_watch.sources.kafka.canary import CanaryState
+from cdc_watch.sources.kafka.model import KafkaClusterState
 from cdc_watch.sources.mysql.model import DatabaseState
 from cdc_watch.sources.mysql.parse import binlog_base, binlog_seq
 from cdc_watch.sources.mysql.tracking import byte_distance
@@ -790,6 +791,35 @@ def _failover_detected(snapshot: Snapshot, cfg: RulesConfig, memory: Any, now: f
     return Observation(verdicts, frozenset(blind), memory=new_memory)
 
 
+def _schema_history_topic(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: float) -> Observation:
+    """A connector's schema history topic is missing, has several partitions, a finite retention
+    or compaction (`kafka:<cluster>`). Held while Kafka is unreadable, and per connector while
+    no check failed and some could not be judged (the broker did not report a setting)."""
+    verdicts: dict[Labels, Evidence | None] = {}
+    blind: set[Labels] = set()
+    for status in snapshot.by_kind("kafka"):
+        cluster = _cluster_of(status.source)
+        state = status.data
+        # Without any Connect poll the connectors (and so their topics) are unknown, not gone.
+        if not isinstance(state, KafkaClusterState) or snapshot.last_good(f"connect:{cluster}") is None:
+            blind.add(make_labels(connect_cluster=cluster))
+            continue
+        for connector, topic in state.history.items():
+            labels = make_labels(connect_cluster=cluster, connector=connector)
+            ok = topic.ok
+            if ok is None:
+                blind.add(labels)
+            elif ok:
+                verdicts[labels] = None
+            else:
+                failed = tuple((str(c.check), c.found) for c in topic.checks if c.ok is False)
+                verdicts[labels] = Evidence(
+                    facts=(("topic", topic.topic), *failed),
+                    hint="fix the topic before the connector restarts (runbook: retention and cleanup can be altered in place, partitions cannot)",
+                )
+    return Observation(verdicts, frozenset(blind))
+
+
 # --------------------------------------------------------------------------- the table
 
 _M = 60.0
@@ -1073,6 +1103,19 @@ RULES: tuple[Rule, ...] = (
         labels=("database", "privilege"),
         promql="cdc_mysql_privilege_ok == 0",
         detect=_privileges,
+    ),
+    Rule(
+        name="CdcSchemaHistoryTopicUnsafe",
+        severity=Severity.WARNING,
+        # Debezium creates its history topic at a connector's first start: a new connector's
+        # topic may be missing for a snapshot's first moments. A truncation takes days to bite.
+        default_for=10 * _M,
+        summary="A Debezium connector's schema history topic can lose history.",
+        description="The schema history topic of connector {connector} on Connect cluster {connect_cluster} is missing, has more than one partition, a finite retention or compaction: once history is lost the connector cannot restart.",
+        anchor="cdcschemahistorytopicunsafe",
+        labels=("connect_cluster", "connector"),
+        promql="min by (connect_cluster, connector) (cdc_schema_history_topic_ok) == 0",
+        detect=_schema_history_topic,
     ),
     Rule(
         name="CdcFailoverDetected",
