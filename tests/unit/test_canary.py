@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from cdc_watch.config import Config, ConfigError, RulesConfig, parse_config
-from cdc_watch.core.model import ErrorReason, PollResult, SourceError, SourceStatus
+from cdc_watch.core.model import ErrorReason, PollResult, SourceError, SourceFailure, SourceStatus
 from cdc_watch.core.snapshot import Snapshot
 from cdc_watch.exporter.canary import canary_metrics
 from cdc_watch.exporter.render import render
@@ -326,3 +326,24 @@ def test_probe_result_fresh_since_is_the_later_of_success_and_run_start():
     probe = ProbeResult("prod", "orders", "t", "lost", last_success_at=10.0, active_since=50.0)
     assert probe.fresh_since == 50.0
     assert ProbeResult("prod", "orders", "t", "ok", last_success_at=90.0, active_since=50.0).fresh_since == 90.0
+
+
+def test_an_unreachable_broker_fails_the_round_as_connect_and_drops_its_consumer():
+    """A real librdkafka consumer against a port nothing listens on."""
+    data = {
+        **BASE,
+        "connect_clusters": [
+            {"name": "prod", "url": "http://w1:8083", "kafka": {"bootstrap_servers": "127.0.0.1:1", "timeout": "1s"}}
+        ],
+    }
+    cfg = parse_config(data)
+    source = CanarySource(cfg.databases[0], cfg.connect_clusters)
+    target = Target("prod", "orders", "orders.cdc_watch.cdc_canary", "http://w1:8083")
+    started = time.monotonic()
+    with pytest.raises(SourceFailure) as failure:
+        source._probe([target], time.monotonic() + 3)
+    assert failure.value.reason in (ErrorReason.CONNECT, ErrorReason.TIMEOUT)
+    assert "kafka 127.0.0.1:1 PLAINTEXT" in failure.value.message
+    assert time.monotonic() - started < 5
+    assert source._consumers == {}  # nothing of the failed round is kept
+    source.close()

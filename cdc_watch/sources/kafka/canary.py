@@ -475,6 +475,12 @@ class CanarySource:
         try:
             yield
         except KafkaException as exc:
+            # A fresh consumer next round: nothing of this one (its queued log lines, a broken
+            # connection state) outlives a failed round.
+            consumer = self._consumers.pop(cluster_name, None)
+            if consumer is not None:
+                with contextlib.suppress(Exception):
+                    consumer.close()
             error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
             code = error.code() if error is not None else None
             where = f"canary {self.db.name}: {describe(self._endpoint(cluster_name))}"
@@ -510,6 +516,10 @@ class CanarySource:
                     "auto.offset.reset": "latest",
                     "queued.max.messages.kbytes": QUEUE_KIB,
                     "enable.partition.eof": False,
+                    "allow.auto.create.topics": False,  # a probe topic is the connector's to create
+                    # librdkafka's log lines wait in the consumer's queue until a consume call;
+                    # only critical ones are kept (a round's failure is reported by the round).
+                    "log_level": 2,
                 },
             )
             consumer = self._consumers[cluster_name] = Consumer(settings)
