@@ -24,6 +24,7 @@ from cdc_watch.core.model import PollResult
 from cdc_watch.core.poller import Poller, ResultHook, Source, where_raised
 from cdc_watch.core.snapshot import Snapshot, SnapshotStore
 from cdc_watch.core.statefile import StateFile
+from cdc_watch.exporter.canary import canary_metrics
 from cdc_watch.exporter.connect import connect_metrics
 from cdc_watch.exporter.exposition import MetricsWriter
 from cdc_watch.exporter.jolokia import jolokia_metrics
@@ -36,6 +37,7 @@ from cdc_watch.exporter.render import (
     render,
     self_metrics,
 )
+from cdc_watch.exporter.schema_history import schema_history_metrics
 from cdc_watch.ha.replica import Replica
 from cdc_watch.notify.service import config_secrets
 from cdc_watch.notify.wiring import build_alerting
@@ -44,6 +46,8 @@ from cdc_watch.rules import table as rules
 from cdc_watch.rules.table import ALERT_NAMES
 from cdc_watch.sources.connect.poll import ConnectOffsetsSource, ConnectSource
 from cdc_watch.sources.jolokia.poll import JolokiaSource
+from cdc_watch.sources.kafka.canary import CanarySource
+from cdc_watch.sources.kafka.poll import KafkaSource
 from cdc_watch.sources.mysql.poll import MySQLSource, endpoint_of
 from cdc_watch.status import view as status_view
 from cdc_watch.web import WebHooks, WebSecurity, WebServer, build_security
@@ -76,8 +80,12 @@ def build_sources(
         sources.append(ConnectOffsetsSource(cluster, transport(f"connect_offsets:{cluster.name}"), endpoints))
         if cluster.jolokia is not None:
             sources.append(JolokiaSource(cluster, transport(f"jolokia:{cluster.name}")))
+        if cluster.kafka is not None:
+            sources.append(KafkaSource(cluster))
     for db in config.databases:
         sources.append(MySQLSource(db, state_file, clock, endpoints))
+        if db.canary is not None:
+            sources.append(CanarySource(db, config.connect_clusters, endpoints, clock, transport_for))
     return sources
 
 
@@ -140,6 +148,8 @@ class App:
             connect_metrics,
             jolokia_metrics(lambda: self.config),
             mysql_metrics,
+            canary_metrics,
+            schema_history_metrics,
             self.alerting.contribute,
             self.remediation.contribute,
             self._web_metrics,

@@ -38,6 +38,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from cdc_watch.config import AlertingConfig, Config, RulesConfig
+from cdc_watch.exporter.canary import canary_metrics
 from cdc_watch.exporter.connect import connect_metrics
 from cdc_watch.exporter.jolokia import jolokia_metrics
 from cdc_watch.exporter.mysql import mysql_metrics
@@ -48,6 +49,7 @@ from cdc_watch.exporter.render import (
     render,
     self_metrics,
 )
+from cdc_watch.exporter.schema_history import schema_history_metrics
 from cdc_watch.rules import table as rules
 from generate import alert_rules as GEN
 from generate.scenarios import SCENARIOS, Scenario, key
@@ -73,6 +75,7 @@ _LOST = key("CdcBinlogPositionLost", connect_cluster="prod", connector="orders",
 _NOT_STREAMING = key("CdcNotStreaming", connect_cluster="prod", connector="orders")
 _DB_DOWN = key("CdcSourceUnreadable", source="mysql:db1")
 _JOLOKIA_DOWN = key("CdcSourceUnreadable", source="jolokia:prod")
+_KAFKA_DOWN = key("CdcSourceUnreadable", source="kafka:prod")
 
 # scenario name -> (reason, {step time: the firing set Prometheus produces there})
 PROMETHEUS_DIFFERS: dict[str, tuple[str, dict[float, frozenset]]] = {
@@ -107,6 +110,18 @@ PROMETHEUS_DIFFERS: dict[str, tuple[str, dict[float, frozenset]]] = {
         "first Jolokia reading taken after the database reading that showed the head past the "
         "position (45s), so Prometheus fires 15s earlier.",
         {164: Firing({_NOT_STREAMING})},
+    ),
+    "schema_history_topic_unsafe_fires_then_holds_while_kafka_is_unreadable": (
+        "While Kafka is unreadable the exporter emits no schema history series, so Prometheus "
+        "resolves CdcSchemaHistoryTopicUnsafe keep_firing_for (1m) after the outage began and, "
+        "when Kafka answers again with the topic still unsafe, waits a new `for`; the daemon holds it.",
+        {749: Firing(), 750: Firing({_KAFKA_DOWN}), 765: Firing({_KAFKA_DOWN}), 825: Firing()},
+    ),
+    "schema_history_topic_unknown_setting_holds": (
+        "A check the broker does not report exports no sample and the remaining ones pass, so "
+        "Prometheus resolves CdcSchemaHistoryTopicUnsafe keep_firing_for (1m) later; the daemon "
+        "holds it until the check can be judged.",
+        {690: Firing(), 705: Firing()},
     ),
     "jolokia_unreadable_holds_not_streaming": (
         "While Jolokia is unreadable the exporter emits no Debezium series, so Prometheus resolves "
@@ -146,6 +161,8 @@ def contributors() -> Sequence[Contributor]:
         connect_metrics,
         jolokia_metrics(lambda: config),
         mysql_metrics,
+        canary_metrics,
+        schema_history_metrics,
     )
 
 

@@ -44,6 +44,12 @@ class Step:
     trace: str | None = None  # the trace of every FAILED connector and task (default: a retriable one)
     members: tuple[str, ...] = ()  # workers whose Jolokia endpoint answered (jolokia:prod)
     silent: tuple[str, ...] = ()  # workers whose Jolokia endpoint failed in a poll others answered
+    # The freshness canary round (canary:db1), per connector: outcome ok|lost|skipped, and the
+    # scenario times of the last success and of the start of the run of probes.
+    canary: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Schema history topic checks per connector (kafka:prod): {check: ok}, unnamed checks pass;
+    # {"exists": False} is a missing topic (see generate/snapshots.py history_state).
+    kafka: dict[str, dict[str, bool | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,8 @@ def _ok(
 TASK_ORDERS = key("CdcTaskFailed", connect_cluster="prod", connector="orders", task=0)
 CONNECTOR_ORDERS = key("CdcConnectorFailed", connect_cluster="prod", connector="orders")
 UNREACHABLE = key("CdcConnectUnreachable", connect_cluster="prod")
+HISTORY_ORDERS = frozenset({key("CdcSchemaHistoryTopicUnsafe", connect_cluster="prod", connector="orders")})
+KAFKA_DOWN = key("CdcSourceUnreadable", source="kafka:prod")
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
@@ -610,6 +618,80 @@ SCENARIOS += (
             ),
         ),
         sources=DB_SOURCES,
+    ),
+    Scenario(
+        "canary_stale_while_running_then_fresh_again",
+        (
+            Step(0, _ok(), canary={"orders": {"outcome": "ok", "last_success": 0, "since": 0}}),
+            Step(60, _ok(), canary={"orders": {"outcome": "lost", "last_success": 0, "since": 0}}),
+            Step(300, _ok(), canary={"orders": {"outcome": "lost", "last_success": 0, "since": 0}}),  # 300 s: not yet
+            Step(
+                315,
+                _ok(),
+                frozenset({key("CdcCanaryStale", **ORDERS)}),
+                canary={"orders": {"outcome": "lost", "last_success": 0, "since": 0}},
+            ),
+            Step(
+                330,
+                _ok(),
+                frozenset({key("CdcCanaryStale", **ORDERS)}),  # fresh again: keep_firing_for
+                canary={"orders": {"outcome": "ok", "last_success": 330, "since": 0}},
+            ),
+            Step(390, _ok(), canary={"orders": {"outcome": "ok", "last_success": 390, "since": 0}}),
+        ),
+        sources=(("connect:prod", "connect"), ("canary:db1", "canary")),
+    ),
+    Scenario(
+        "canary_never_fires_for_a_paused_connector",
+        (
+            Step(0, _ok(), canary={"orders": {"outcome": "ok", "last_success": 0, "since": 0}}),
+            Step(15, _ok(connector_state="PAUSED"), canary={"orders": {"outcome": "skipped", "last_success": 0}}),
+            Step(900, _ok(connector_state="PAUSED"), canary={"orders": {"outcome": "skipped", "last_success": 0}}),
+            # resumed: staleness counts from the start of the new run of probes, not the old success
+            Step(915, _ok(), canary={"orders": {"outcome": "lost", "last_success": 0, "since": 915}}),
+            Step(1215, _ok(), canary={"orders": {"outcome": "ok", "last_success": 1215, "since": 915}}),
+        ),
+        sources=(("connect:prod", "connect"), ("canary:db1", "canary")),
+    ),
+    Scenario(
+        "schema_history_topic_unsafe_fires_then_holds_while_kafka_is_unreadable",
+        (
+            Step(0, _ok(), kafka={"orders": {}}),
+            Step(15, _ok(), kafka={"orders": {"retention": False}}),  # e.g. retention.ms=7 days
+            Step(614, _ok(), kafka={"orders": {"retention": False}}),  # last second of `for` (10m)
+            Step(615, _ok(), HISTORY_ORDERS, kafka={"orders": {"retention": False}}),
+            Step(630, _ok(), HISTORY_ORDERS, down=("kafka:prod",)),  # held, not resolved
+            Step(749, _ok(), HISTORY_ORDERS, down=("kafka:prod",)),
+            Step(750, _ok(), HISTORY_ORDERS | {KAFKA_DOWN}, down=("kafka:prod",)),
+            Step(765, _ok(), HISTORY_ORDERS | {KAFKA_DOWN}, kafka={"orders": {"retention": False}}),
+            Step(825, _ok(), HISTORY_ORDERS, kafka={"orders": {}}),  # altered to retention.ms=-1
+            Step(885, _ok(), kafka={"orders": {}}),  # keep_firing_for (1m) later
+        ),
+        sources=(("connect:prod", "connect"), ("kafka:prod", "kafka")),
+    ),
+    Scenario(
+        "schema_history_topic_unknown_setting_holds",
+        (
+            Step(0, _ok(), kafka={"orders": {"partitions": False}}),
+            Step(600, _ok(), HISTORY_ORDERS, kafka={"orders": {"partitions": False}}),
+            # recreated with one partition; its retention not reported (no broker default either)
+            Step(615, _ok(), HISTORY_ORDERS, kafka={"orders": {"retention": None}}),
+            Step(690, _ok(), HISTORY_ORDERS, kafka={"orders": {"retention": None}}),  # cannot tell: held
+            Step(705, _ok(), HISTORY_ORDERS, kafka={"orders": {}}),
+            Step(765, _ok(), kafka={"orders": {}}),
+        ),
+        sources=(("connect:prod", "connect"), ("kafka:prod", "kafka")),
+    ),
+    Scenario(
+        "schema_history_topic_missing",
+        (
+            Step(0, _ok(), kafka={"orders": {"exists": False}}),
+            Step(599, _ok(), kafka={"orders": {"exists": False}}),
+            Step(600, _ok(), HISTORY_ORDERS, kafka={"orders": {"exists": False}}),
+            Step(615, _ok(), HISTORY_ORDERS, kafka={"orders": {}}),
+            Step(675, _ok(), kafka={"orders": {}}),
+        ),
+        sources=(("connect:prod", "connect"), ("kafka:prod", "kafka")),
     ),
     Scenario(
         "healthy_pipeline_with_every_source_raises_nothing",

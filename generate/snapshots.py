@@ -25,6 +25,8 @@ from cdc_watch.sources.jolokia.model import (
     SnapshotMetrics,
     StreamingMetrics,
 )
+from cdc_watch.sources.kafka.canary import CanaryState, ProbeResult
+from cdc_watch.sources.kafka.model import CHECKS, Check, CheckResult, HistoryTopic, KafkaClusterState
 from cdc_watch.sources.mysql.model import DatabaseState, Endpoint, FileSeen, Identity
 from cdc_watch.sources.mysql.parse import (
     BinlogFile,
@@ -109,6 +111,28 @@ def snapshot_for(step, sources, at: float, trace: str | None = None) -> Snapshot
 DB_HOST = "db1.example"
 
 
+def canary_state(database: str, spec: dict, start: float, cluster: str = "prod") -> CanaryState:
+    """A canary round: per connector, outcome and the scenario times of its last success and of
+    the start of its run of probes (absent while skipped)."""
+    probes = {}
+    for connector, item in spec.items():
+        outcome = item.get("outcome", "ok")
+        last = item.get("last_success")
+        since = item.get("since")
+        probes[(cluster, connector)] = ProbeResult(
+            cluster,
+            connector,
+            f"{connector}.cdc_watch.cdc_canary",
+            outcome,
+            "" if outcome == "ok" else "not on the topic within 30s" if outcome == "lost" else "connector PAUSED",
+            item.get("latency", 0.4) if last is not None else None,
+            None if last is None else start + last,
+            None if outcome == "skipped" or since is None else start + since,
+            MappingProxyType({outcome: 1}),
+        )
+    return CanaryState(database, "cdc_watch.cdc_canary", MappingProxyType(probes))
+
+
 def database_state(name: str, spec: dict, at: float, start: float) -> DatabaseState:
     files = tuple(BinlogFile(f, spec.get("file_size", 10_000)) for f in spec.get("files", ("mysql-bin.000001",)))
     head_file, head_pos = spec.get("head", (files[-1].name, 500))
@@ -189,6 +213,20 @@ def jolokia_state(
     )
 
 
+def history_state(cluster: str, per_connector: dict) -> KafkaClusterState:
+    """{connector: {check: ok}} -> the Kafka source's state; unnamed checks pass, a missing
+    topic ({"exists": False}) has only its exists check."""
+    history = {}
+    for name, spec in per_connector.items():
+        if spec.get("exists", True) is False:
+            checks: tuple[CheckResult, ...] = (CheckResult(Check.EXISTS, False, "not listed"),)
+        else:
+            checks = tuple(CheckResult(c, spec.get(c.value, True), f"{c.value} as given") for c in CHECKS)
+        partitions = None if spec.get("exists", True) is False else (1 if spec.get("partitions", True) else 3)
+        history[name] = HistoryTopic(name, f"schema-history.{name}", checks, partitions, 0.0)
+    return KafkaClusterState(cluster, "kc", 1, len(history), MappingProxyType(history))
+
+
 def full_snapshot(step, sources, at: float, start: float) -> Snapshot:
     """Like snapshot_for, plus connect_offsets, jolokia and mysql sources from the step."""
     out = dict(snapshot_for(step, [s for s in sources if s[1] == "connect"], at).sources)
@@ -206,9 +244,13 @@ def full_snapshot(step, sources, at: float, start: float) -> Snapshot:
         elif kind == "jolokia":
             state = jolokia_state(name.split(":", 1)[1], step.jolokia, step.members, step.silent)
             result = PollResult(name, kind, at, 0.1, data=state)
+        elif kind == "kafka":
+            result = PollResult(name, kind, at, 0.1, data=history_state(name.split(":", 1)[1], step.kafka))
         elif kind == "mysql":
             db = name.split(":", 1)[1]
             result = PollResult(name, kind, at, 0.1, data=database_state(db, step.databases.get(db, {}), at, start))
+        elif kind == "canary":
+            result = PollResult(name, kind, at, 0.1, data=canary_state(name.split(":", 1)[1], step.canary, start))
         else:
             result = PollResult(name, kind, at, 0.1, data=object())
         out[name] = SourceStatus(source=name, kind=kind).with_result(result)

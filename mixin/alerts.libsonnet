@@ -238,6 +238,18 @@ local fmt = import 'lib/format.libsonnet';
             },
           },
           {
+            alert: "CdcSchemaHistoryTopicUnsafe",
+            expr: "max by (connect_cluster, connector) (\n  min by (connect_cluster, connector) (cdc_schema_history_topic_ok) == 0\n)" % t,
+            'for': "10m",
+            [if c.rules.keep_firing_for > 0 then 'keep_firing_for']: fmt.duration(c.rules.keep_firing_for),
+            labels: { severity: "warning" },
+            annotations: {
+              summary: "A Debezium connector's schema history topic can lose history.",
+              description: "The schema history topic of connector {{ $labels.connector }} on Connect cluster {{ $labels.connect_cluster }} is missing, has more than one partition, a finite retention or compaction: once history is lost the connector cannot restart." % t,
+              runbook_url: c.runbookURL + "#cdcschemahistorytopicunsafe",
+            },
+          },
+          {
             alert: "CdcFailoverDetected",
             expr: "max by (database) (\n  increase(cdc_mysql_failovers_total[%(failover_window)s]) > 0\n)" % t,
             'for': "0s",
@@ -247,6 +259,18 @@ local fmt = import 'lib/format.libsonnet';
               summary: "The database behind a configured endpoint changed (failover).",
               description: "Database {{ $labels.database }} failed over (server identity or read_only changed) within the last %(failover_window)s." % t,
               runbook_url: c.runbookURL + "#cdcfailoverdetected",
+            },
+          },
+          {
+            alert: "CdcCanaryStale",
+            expr: "max by (connect_cluster, connector) (\n  (time() - cdc_canary_last_success_timestamp_seconds > %(canary_stale_seconds)s) and on (connect_cluster, connector) (cdc_canary_active == 1)\n)" % t,
+            'for': "0s",
+            [if c.rules.keep_firing_for > 0 then 'keep_firing_for']: fmt.duration(c.rules.keep_firing_for),
+            labels: { severity: "critical" },
+            annotations: {
+              summary: "No canary change has reached the connector's topic for too long.",
+              description: "No freshness canary row written to the source database has reached the topic of connector {{ $labels.connector }} on Connect cluster {{ $labels.connect_cluster }} for %(canary_stale)s, while Connect reports it and its tasks RUNNING." % t,
+              runbook_url: c.runbookURL + "#cdccanarystale",
             },
           },
         ],

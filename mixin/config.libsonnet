@@ -12,6 +12,7 @@
     rules: {
       keep_firing_for: 60,  // seconds
       binlog_lag_bytes: 1073741824,
+      canary_stale: 300,  // seconds
       failover_window: 600,  // seconds
       offset_commit_failure_ratio: 0,
       purge_eta: 21600,  // seconds

@@ -395,6 +395,7 @@ class ConnectCluster(HttpEndpoint):
     jolokia: JolokiaSettings | None = None
     # The Kafka cluster this Connect cluster writes to: schema-history topic checks, the freshness canary.
     kafka: KafkaEndpoint | None = None
+    kafka_interval: Duration = 60.0  # the schema history topic checks (source kafka:<name>)
 
     @model_validator(mode="before")
     @classmethod
@@ -411,6 +412,49 @@ class ConnectCluster(HttpEndpoint):
         if not any(fnmatch.fnmatchcase(connector, p) for p in self.include):
             return False
         return not any(fnmatch.fnmatchcase(connector, p) for p in self.exclude)
+
+
+_CANARY_TABLE = r"^[A-Za-z0-9_$]{1,64}\.[A-Za-z0-9_$]{1,64}$"
+
+
+class Canary(Section):
+    """The freshness canary of one database (docs/configuration.md#canary): a writer account that
+    may only write the canary table, and which connectors to probe."""
+
+    user: str = Field(min_length=1)
+    password: Secret | None = None
+    table: str = Field(default="cdc_watch.cdc_canary", pattern=_CANARY_TABLE)  # schema.table
+    # The topic of the canary table's change events; {topic_prefix}, {schema} and {table} are filled in.
+    topic: str = Field(default="{topic_prefix}.{schema}.{table}", min_length=1, max_length=249)
+    connectors: tuple[str, ...] = ("*",)  # glob patterns on "connector" or "cluster/connector"
+    interval: Duration = 60.0
+    timeout: Duration = 30.0  # a probe not on the topic within this is lost
+    max_connectors: int = Field(default=50, ge=1, le=1000)  # probed per round; the rest are skipped
+
+    @field_validator("topic")
+    @classmethod
+    def _topic_template(cls, topic: str) -> str:
+        try:
+            topic.format(topic_prefix="p", schema="s", table="t")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"topic template {topic!r}: only {{topic_prefix}}, {{schema}} and {{table}} may be used ({exc})"
+            ) from None
+        return topic
+
+    @model_validator(mode="after")
+    def _timeout_within_interval(self) -> Canary:
+        if self.timeout >= self.interval:
+            raise ValueError("canary timeout must be shorter than its interval (one probe at a time)")
+        return self
+
+    @property
+    def schema_name(self) -> str:
+        return self.table.split(".", 1)[0]
+
+    @property
+    def table_name(self) -> str:
+        return self.table.split(".", 1)[1]
 
 
 class Database(Section):
@@ -436,6 +480,7 @@ class Database(Section):
     connector_user: str | None = Field(
         default=None, min_length=1
     )  # grants checked for this user, not the connectors' database.user
+    canary: Canary | None = None
 
     @model_validator(mode="after")
     def _host_or_socket(self) -> Database:
@@ -476,6 +521,7 @@ class RulesConfig(Section):
     snapshot_stall: Duration = 1800.0  # CdcSnapshotStalled: no progress for this long
     failover_window: Duration = 600.0  # CdcFailoverDetected stays up this long after a failover
     offset_commit_failure_ratio: float = Field(default=0.0, ge=0.0, lt=1.0)  # CdcOffsetCommitsFailing: above this
+    canary_stale: Duration = 300.0  # CdcCanaryStale: no canary probe seen on the topic for this long
     overrides: dict[str, RuleOverride] = Field(default_factory=dict)
 
     @field_validator("overrides")
@@ -659,6 +705,15 @@ class Config(Section):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"connect cluster names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    @model_validator(mode="after")
+    def _canary_has_kafka(self) -> Config:
+        canaries = [d.name for d in self.databases if d.canary is not None]
+        if canaries and not any(c.kafka is not None for c in self.connect_clusters):
+            raise ValueError(
+                f"the canary of {', '.join(canaries)} reads the connectors' topics: give connect_clusters[].kafka"
+            )
         return self
 
     @model_validator(mode="after")

@@ -51,6 +51,9 @@ from cdc_watch.rules.model import (
 )
 from cdc_watch.sources.connect.model import ConnectClusterState, ConnectorStatus, State
 from cdc_watch.sources.jolokia.model import Group, JolokiaClusterState
+from cdc_watch.sources.kafka.canary import KIND as CANARY_KIND
+from cdc_watch.sources.kafka.canary import CanaryState
+from cdc_watch.sources.kafka.model import KafkaClusterState
 from cdc_watch.sources.mysql.model import DatabaseState
 from cdc_watch.sources.mysql.parse import binlog_base, binlog_seq
 from cdc_watch.sources.mysql.tracking import byte_distance
@@ -788,6 +791,35 @@ def _failover_detected(snapshot: Snapshot, cfg: RulesConfig, memory: Any, now: f
     return Observation(verdicts, frozenset(blind), memory=new_memory)
 
 
+def _schema_history_topic(snapshot: Snapshot, _cfg: RulesConfig, _memory: Any, _now: float) -> Observation:
+    """A connector's schema history topic is missing, has several partitions, a finite retention
+    or compaction (`kafka:<cluster>`). Held while Kafka is unreadable, and per connector while
+    no check failed and some could not be judged (the broker did not report a setting)."""
+    verdicts: dict[Labels, Evidence | None] = {}
+    blind: set[Labels] = set()
+    for status in snapshot.by_kind("kafka"):
+        cluster = _cluster_of(status.source)
+        state = status.data
+        # Without any Connect poll the connectors (and so their topics) are unknown, not gone.
+        if not isinstance(state, KafkaClusterState) or snapshot.last_good(f"connect:{cluster}") is None:
+            blind.add(make_labels(connect_cluster=cluster))
+            continue
+        for connector, topic in state.history.items():
+            labels = make_labels(connect_cluster=cluster, connector=connector)
+            ok = topic.ok
+            if ok is None:
+                blind.add(labels)
+            elif ok:
+                verdicts[labels] = None
+            else:
+                failed = tuple((str(c.check), c.found) for c in topic.checks if c.ok is False)
+                verdicts[labels] = Evidence(
+                    facts=(("topic", topic.topic), *failed),
+                    hint="fix the topic before the connector restarts (runbook: retention and cleanup can be altered in place, partitions cannot)",
+                )
+    return Observation(verdicts, frozenset(blind))
+
+
 # --------------------------------------------------------------------------- the table
 
 _M = 60.0
@@ -795,6 +827,40 @@ _M = 60.0
 # The database each connector reads, one series per (cluster, connector): two cdc_watch replicas
 # scraped by one Prometheus would otherwise make every join to it many-to-many.
 _DATABASE_OF = "max by (connect_cluster, connector, database) (cdc_connector_database_info)"
+
+
+def _canary_stale(snapshot: Snapshot, cfg: RulesConfig, _memory: Any, now: float) -> Observation:
+    """Stale: a probed connector whose last canary success (or, before one, the start of its run
+    of probes) is older than `canary_stale`. A failed round holds the connectors it probed last."""
+    verdicts: dict[Labels, Evidence | None] = {}
+    blind: set[Labels] = set()
+    for status in snapshot.by_kind(CANARY_KIND):
+        state = status.data
+        if not isinstance(state, CanaryState):
+            last = status.last_success.data if status.last_success is not None else None
+            if isinstance(last, CanaryState):
+                blind.update(make_labels(connect_cluster=c, connector=n) for c, n in last.probes)
+            continue
+        for key, probe in state.probes.items():
+            labels = make_labels(connect_cluster=key[0], connector=key[1])
+            if key in state.blind:
+                blind.add(labels)
+                continue
+            since = probe.fresh_since
+            if since is None or now - since <= cfg.canary_stale:
+                verdicts[labels] = None
+                continue
+            seen = "never" if probe.last_success_at is None else format_duration(now - probe.last_success_at) + " ago"
+            verdicts[labels] = Evidence(
+                facts=(
+                    ("last canary on the topic", seen),
+                    ("last probe", f"{probe.outcome}: {probe.reason}" if probe.reason else probe.outcome),
+                    ("topic", probe.topic),
+                ),
+                hint="Check the connector's producer, its transforms and topic routing (docs/runbook.md#cdccanarystale).",
+            )
+    return Observation(verdicts, frozenset(blind))
+
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -808,7 +874,7 @@ RULES: tuple[Rule, ...] = (
         promql='cdc_connector_state{{state="FAILED"}} == 1',
         promql_now='cdc_connector_state{{state="FAILED"}} == 1 and on (connect_cluster, connector) cdc_connector_failure_retriable == 0',
         detect=_connector_failed,
-        supersedes=("CdcNotStreaming",),
+        supersedes=("CdcNotStreaming", "CdcCanaryStale"),
     ),
     Rule(
         name="CdcTaskFailed",
@@ -821,7 +887,7 @@ RULES: tuple[Rule, ...] = (
         promql='cdc_task_state{{state="FAILED"}} == 1',
         promql_now='cdc_task_state{{state="FAILED"}} == 1 and on (connect_cluster, connector, task) cdc_task_failure_retriable == 0',
         detect=_task_failed,
-        supersedes=("CdcNotStreaming",),
+        supersedes=("CdcNotStreaming", "CdcCanaryStale"),
     ),
     Rule(
         name="CdcTaskUnassigned",
@@ -972,6 +1038,7 @@ RULES: tuple[Rule, ...] = (
             ' unless on (connect_cluster, connector) (max by (connect_cluster, connector) (cdc_task_state{{state="FAILED"}}) == 1)'
         ),
         detect=_not_streaming,
+        supersedes=("CdcCanaryStale",),
     ),
     Rule(
         name="CdcSnapshotAborted",
@@ -1038,6 +1105,19 @@ RULES: tuple[Rule, ...] = (
         detect=_privileges,
     ),
     Rule(
+        name="CdcSchemaHistoryTopicUnsafe",
+        severity=Severity.WARNING,
+        # Debezium creates its history topic at a connector's first start: a new connector's
+        # topic may be missing for a snapshot's first moments. A truncation takes days to bite.
+        default_for=10 * _M,
+        summary="A Debezium connector's schema history topic can lose history.",
+        description="The schema history topic of connector {connector} on Connect cluster {connect_cluster} is missing, has more than one partition, a finite retention or compaction: once history is lost the connector cannot restart.",
+        anchor="cdcschemahistorytopicunsafe",
+        labels=("connect_cluster", "connector"),
+        promql="min by (connect_cluster, connector) (cdc_schema_history_topic_ok) == 0",
+        detect=_schema_history_topic,
+    ),
+    Rule(
         name="CdcFailoverDetected",
         severity=Severity.INFO,
         default_for=0.0,
@@ -1048,6 +1128,21 @@ RULES: tuple[Rule, ...] = (
         promql="increase(cdc_mysql_failovers_total[{failover_window}]) > 0",
         detect=_failover_detected,
         thresholds=("failover_window",),
+    ),
+    Rule(
+        name="CdcCanaryStale",
+        severity=Severity.CRITICAL,
+        default_for=0.0,  # canary_stale is the hold: no probe reached the topic for that long
+        summary="No canary change has reached the connector's topic for too long.",
+        description="No freshness canary row written to the source database has reached the topic of connector {connector} on Connect cluster {connect_cluster} for {canary_stale}, while Connect reports it and its tasks RUNNING.",
+        anchor="cdccanarystale",
+        labels=("connect_cluster", "connector"),
+        promql=(
+            "(time() - cdc_canary_last_success_timestamp_seconds > {canary_stale_seconds})"
+            " and on (connect_cluster, connector) (cdc_canary_active == 1)"
+        ),
+        detect=_canary_stale,
+        thresholds=("canary_stale",),
     ),
 )
 
@@ -1094,7 +1189,9 @@ def _thresholds(rule: Rule, cfg: RulesConfig) -> dict[str, str]:
     return values
 
 
-DURATION_THRESHOLDS = frozenset({"worker_memory", "streaming_lag", "purge_eta", "snapshot_stall", "failover_window"})
+DURATION_THRESHOLDS = frozenset(
+    {"worker_memory", "streaming_lag", "purge_eta", "snapshot_stall", "failover_window", "canary_stale"}
+)
 
 
 def promql(rule: Rule, cfg: RulesConfig) -> str:

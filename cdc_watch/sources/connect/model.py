@@ -79,6 +79,9 @@ class ConnectorSettings:
     database_port: int | None = None
     database_user: str = ""
     tasks_max: int | None = None
+    # Kafka topic of the schema history (Debezium 2.x+ schema.history.internal.kafka.topic, 1.x
+    # database.history.kafka.topic); "" when unset or when the history is not kept in Kafka.
+    schema_history_topic: str = ""
 
     @property
     def is_debezium_mysql(self) -> bool:

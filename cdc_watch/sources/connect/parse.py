@@ -128,7 +128,22 @@ def parse_settings(config: Any) -> ConnectorSettings | None:
         _as_int(config.get("database.port")),
         _text(config, "database.user"),
         _as_int(config.get("tasks.max")),
+        schema_history_topic(config),
     )
+
+
+def schema_history_topic(config: Mapping[str, Any]) -> str:
+    """The Kafka topic a Debezium connector keeps its schema history in, or "" (none named, or
+    `schema.history.internal` / `database.history` names a store other than Kafka's)."""
+    for store_key, topic_key in (
+        ("schema.history.internal", "schema.history.internal.kafka.topic"),  # Debezium 2.x+
+        ("database.history", "database.history.kafka.topic"),  # Debezium 1.x
+    ):
+        topic = _text(config, topic_key).strip()
+        store = _text(config, store_key)
+        if topic and (not store or "Kafka" in store):
+            return topic
+    return ""
 
 
 # ------------------------------------------------------------------ decoding the reply

@@ -76,6 +76,25 @@ def _ssl_context(db: Database) -> ssl.SSLContext | None:
     return context
 
 
+def open_connection(db: Database, user: str, password: Any, program_name: str = "cdc_watch") -> Any:
+    """A pymysql connection to `db` as `user` (`password`: a SecretStr or None), autocommit, with
+    the database's host or socket, TLS and timeouts."""
+    return pymysql.connect(
+        host=db.host or "localhost",
+        port=db.port,
+        unix_socket=str(db.socket) if db.socket else None,
+        user=user,
+        password=password.get_secret_value() if password else "",
+        connect_timeout=max(1, round(db.connect_timeout)),
+        read_timeout=max(1, round(db.read_timeout)),
+        write_timeout=max(1, round(db.read_timeout)),
+        ssl=_ssl_context(db),
+        autocommit=True,
+        charset="utf8mb4",
+        program_name=program_name,
+    )
+
+
 def _identity_from_json(raw: Any) -> Identity | None:
     if isinstance(raw, list) and len(raw) == 3:
         return Identity(str(raw[0]), str(raw[1]), bool(raw[2]))
@@ -179,21 +198,7 @@ class MySQLSource:
 
     # ------------------------------------------------------------------ connection
     def _pymysql_connect(self) -> Any:
-        db = self.db
-        return pymysql.connect(
-            host=db.host or "localhost",
-            port=db.port,
-            unix_socket=str(db.socket) if db.socket else None,
-            user=db.user,
-            password=db.password.get_secret_value() if db.password else "",
-            connect_timeout=max(1, round(db.connect_timeout)),
-            read_timeout=max(1, round(db.read_timeout)),
-            write_timeout=max(1, round(db.read_timeout)),
-            ssl=_ssl_context(db),
-            autocommit=True,
-            charset="utf8mb4",
-            program_name="cdc_watch",
-        )
+        return open_connection(self.db, self.db.user, self.db.password)
 
     def _where(self) -> str:
         target = f"{self.db.host}:{self.db.port}" if self.db.host else str(self.db.socket)
