@@ -180,7 +180,10 @@ def samples_at(
     out: dict[SeriesKey, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            labels = tuple(sorted({**dict(sample.labels), **dict(TARGET_LABELS)}.items()))
+            merged = {**dict(sample.labels), **dict(TARGET_LABELS)}
+            if "python_version" in merged:  # cdc_build_info: no rule reads it, and the files must not
+                merged["python_version"] = "any"  # differ with the interpreter that generated them
+            labels = tuple(sorted(merged.items()))
             out[(sample.name, labels)] = float(sample.value)
     return out
 
