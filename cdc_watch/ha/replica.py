@@ -78,6 +78,7 @@ class Replica:
     # ------------------------------------------------------------------ lease callbacks (lease thread)
     def _keep_up(self) -> None:
         self.shared.read_available(0.0)
+        self.shared.serve()
 
     def _take_over(self) -> bool:
         if not self.shared.catch_up():

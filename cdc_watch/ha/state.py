@@ -126,6 +126,13 @@ class SharedState:
         )
         return False
 
+    def serve(self) -> None:
+        """Hand the producer's queued events (librdkafka log lines, delivery reports) to Python.
+        A follower never produces, so without this they would pile up while the broker is down."""
+        if self._producer is not None:
+            with contextlib.suppress(KafkaException):
+                self._producer.poll(0)
+
     # ------------------------------------------------------------------ read
     def read_available(self, timeout: float = 0.0) -> int:
         """Read what the broker has now (one batch); records read."""
